@@ -1,0 +1,53 @@
+"""The API function's adapters, built once per container from its validated settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+from shared.adapters.dynamo import DataStore
+from shared.adapters.gift_provider import GiftProvider
+from shared.adapters.providers import gift_provider_from_settings
+from shared.adapters.queue import WorkQueue
+from shared.settings import api_settings
+
+
+@cache
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb")
+
+
+@cache
+def data_store() -> DataStore:
+    return DataStore(dynamodb_client(), api_settings().table_name)
+
+
+@cache
+def gift_send_queue() -> WorkQueue:
+    return WorkQueue(boto3.client("sqs"), api_settings().gift_send_queue_url)
+
+
+@cache
+def gift_provider() -> GiftProvider:
+    return gift_provider_from_settings(api_settings(), dynamodb_client(), api_settings().table_name)
+
+
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=api_settings().idempotency_table_name, boto3_client=dynamodb_client())
+
+
+IDEMPOTENCY_CONFIG = IdempotencyConfig(
+    event_key_jmespath="[account_id, idempotency_key]",
+    payload_validation_jmespath="body",
+    expires_after_seconds=24 * 60 * 60,
+)
+
+
+def clear_caches() -> None:
+    for cached in (dynamodb_client, data_store, gift_send_queue, gift_provider, idempotency_store):
+        cached.cache_clear()
+    api_settings.cache_clear()

@@ -1,0 +1,45 @@
+"""The REST API: one resolver, every route group, one error map, the key-scope rule, Swagger UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.api.routes import account, admin, catalog, gift_sends, promotions
+from shared.http.errors import register_error_handlers
+from shared.http.principal import enforce_key_scope
+from shared.models.api import HealthView
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="WinNotifications")
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.use(middlewares=[enforce_key_scope])
+register_error_handlers(app)
+for module in (admin, account, catalog, promotions, gift_sends):
+    app.include_router(module.router)
+app.enable_swagger(
+    path="/swagger",
+    title="Win Notifications API",
+    version="1.0.0",
+    security_schemes={"bearerAuth": HTTPBearer()},
+    security=[{"bearerAuth": []}],
+)
+
+
+@app.get("/health", tags=["health"])
+def health() -> HealthView:
+    return HealthView()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

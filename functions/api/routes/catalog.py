@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import Router
+
+from functions.api.dependencies import data_store
+from functions.api.responses import PathId, no_content
+from shared.domain import catalog
+from shared.http.principal import current_account_id
+from shared.models.api import GiftView
+from shared.models.common import Page
+
+router = Router()
+
+
+@router.get("/gifts", tags=["gifts"])
+def list_gifts() -> Page[GiftView]:
+    current_account_id(router)
+    return Page[GiftView](items=catalog.list_gifts(data_store()))
+
+
+@router.get("/wishlist", tags=["gifts"])
+def get_wishlist() -> Page[GiftView]:
+    return Page[GiftView](items=catalog.wishlist(data_store(), current_account_id(router)))
+
+
+@router.put("/wishlist/<gift_id>", tags=["gifts"])
+def add_to_wishlist(gift_id: PathId) -> GiftView:
+    return catalog.add_to_wishlist(data_store(), current_account_id(router), gift_id)
+
+
+@router.delete("/wishlist/<gift_id>", tags=["gifts"], responses={204: {"description": "Removed"}})
+def remove_from_wishlist(gift_id: PathId) -> Response[None]:
+    catalog.remove_from_wishlist(data_store(), current_account_id(router), gift_id)
+    return no_content()

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import Router
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from functions.api.dependencies import IDEMPOTENCY_CONFIG, data_store, gift_send_queue, idempotency_store
+from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
+from shared.domain import gift_sends
+from shared.http.principal import current_account_id
+from shared.models.api import GiftRecipientView, GiftSendEstimate, GiftSendRequest, GiftSendView, SendAccepted
+from shared.models.common import Page
+from shared.settings import api_settings
+
+router = Router()
+
+
+class IdempotentGiftSend(BaseModel):
+    account_id: str
+    idempotency_key: str
+    body: dict[str, Any]
+
+
+def _create(call: IdempotentGiftSend) -> SendAccepted:
+    result = gift_sends.create_gift_send(
+        data_store(), gift_send_queue(), call.account_id, GiftSendRequest.model_validate(call.body),
+        api_settings().recipients_per_batch,
+    )
+    assert isinstance(result, SendAccepted)
+    return result
+
+
+def _create_once(call: IdempotentGiftSend) -> SendAccepted:
+    once = idempotent_function(
+        _create, data_keyword_argument="call", persistence_store=idempotency_store(),
+        config=IDEMPOTENCY_CONFIG, output_serializer=PydanticSerializer(SendAccepted),
+    )
+    return once(call=call)  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/gift-sends", tags=["gift sends"],
+    responses={202: {"description": "Send accepted"}, 200: {"description": "dry_run estimate"}},
+)
+def create_gift_send(
+    body: Annotated[GiftSendRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[SendAccepted | GiftSendEstimate]:
+    account_id = current_account_id(router)
+    if body.dry_run:
+        return ok(gift_sends.create_gift_send(data_store(), gift_send_queue(), account_id, body, 1))
+    call = IdempotentGiftSend(
+        account_id=account_id, idempotency_key=idempotency_key or "", body=router.current_event.json_body
+    )
+    return accepted(_create_once(call) if idempotency_key else _create(call))
+
+
+@router.get("/gift-sends", tags=["gift sends"])
+def list_gift_sends(
+    promotion_id: Annotated[str | None, Query(max_length=64)] = None, limit: Limit = 50, cursor: Cursor = None
+) -> Page[GiftSendView]:
+    return gift_sends.list_gift_sends(data_store(), current_account_id(router), promotion_id, limit, cursor)
+
+
+@router.get("/gift-sends/<send_id>", tags=["gift sends"])
+def get_gift_send(send_id: PathId) -> GiftSendView:
+    return gift_sends.get_gift_send(data_store(), current_account_id(router), send_id)
+
+
+@router.get("/gift-sends/<send_id>/recipients", tags=["gift sends"])
+def list_gift_recipients(
+    send_id: PathId,
+    status: Annotated[Literal["PENDING", "SENT", "FAILED"] | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[GiftRecipientView]:
+    return gift_sends.list_gift_recipients(
+        data_store(), current_account_id(router), send_id, status, limit, cursor
+    )

@@ -1,0 +1,49 @@
+"""Lambda TOKEN authorizer: the admin key (from SSM) or an account key (looked up by its hash)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.adapters.dynamo import DataStore
+from shared.domain.auth import Principal, authenticate, bearer_token
+from shared.settings import authorizer_settings
+
+logger = Logger()
+
+
+@cache
+def data_store() -> DataStore:
+    return DataStore(boto3.client("dynamodb"), authorizer_settings().table_name)
+
+
+def admin_api_key() -> str:
+    # Cached for five minutes by Powertools, so a rotated key takes effect without a deploy.
+    return str(parameters.get_parameter(authorizer_settings().admin_api_key_parameter, decrypt=True, max_age=300))
+
+
+def policy(principal: Principal, method_arn: str) -> dict[str, Any]:
+    # Allow the whole API for this key: the result is cached per token, and the API decides per route.
+    api_arn = "/".join(method_arn.split("/")[:2]) + "/*"
+    return {
+        "principalId": principal.account_id or "admin",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": api_arn}],
+        },
+        "context": {"role": principal.role, "account_id": principal.account_id},
+    }
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    principal = authenticate(bearer_token(event.get("authorizationToken")), admin_api_key(), data_store())
+    if principal is None:
+        # API Gateway turns exactly this message into a 401.
+        raise Exception("Unauthorized")  # noqa: TRY002
+    return policy(principal, event.get("methodArn", "*/*"))

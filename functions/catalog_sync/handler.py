@@ -1,0 +1,27 @@
+"""Daily schedule: pull the gift provider's catalog (prices change, items get discontinued)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.adapters.dynamo import DataStore
+from shared.adapters.providers import gift_provider_from_settings
+from shared.domain.catalog import sync_catalog
+from shared.settings import catalog_sync_settings
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = catalog_sync_settings()
+    client = boto3.client("dynamodb")
+    result = sync_catalog(
+        DataStore(client, settings.table_name), gift_provider_from_settings(settings, client, settings.table_name)
+    )
+    logger.info("catalog synced", extra=result.model_dump())
+    return result.model_dump()

@@ -1,0 +1,125 @@
+"""The gift provider port and its sandbox adapter.
+
+The sandbox follows the contract's sandbox table and keeps its own provider-side state (issued coupons,
+calls per idempotency key) in DynamoDB, like a real provider would, so idempotency holds across Lambda
+invocations and crashes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from shared.clock import gifticon_expiry, to_rfc3339, utc_now
+from shared.errors import ProviderUnavailable
+from shared.models.items import GiftItem
+
+
+class IssueOutcome(str, Enum):
+    ISSUED = "ISSUED"
+    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"
+    GIFT_UNAVAILABLE = "GIFT_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    idempotency_key: str
+    gift_id: str
+    phone: str  # E.164
+    title: str
+    content: str
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    outcome: IssueOutcome
+    coupon_id: str | None = None
+    expires_on: date | None = None
+
+
+class GiftProvider(Protocol):
+    def issue(self, request: IssueRequest) -> IssueResult:
+        """Issue one gifticon and send it by MMS. Raises ProviderUnavailable on a transient failure;
+        the same idempotency key never issues twice."""
+        ...
+
+    def catalog(self) -> list[GiftItem]: ...
+
+
+SANDBOX_CATALOG: tuple[GiftItem, ...] = (
+    GiftItem(gift_id="SBX-COFFEE", name="Americano (Tall)", brand="Sandbox Coffee", price=4_500,
+             status="ON_SALE", position=1),
+    GiftItem(gift_id="SBX-CAKE", name="Strawberry Cake", brand="Sandbox Bakery", price=25_000,
+             status="ON_SALE", position=2),
+    GiftItem(gift_id="SBX-CHICKEN", name="Fried Chicken Set", brand="Sandbox Chicken", price=20_000,
+             status="ON_SALE", position=3),
+    GiftItem(gift_id="SBX-MOVIE", name="Movie Ticket", brand="Sandbox Cinema", price=13_000,
+             status="ON_SALE", position=4),
+    GiftItem(gift_id="SBX-RETIRED", name="Retired Voucher", brand="Sandbox Market", price=3_000,
+             status="DISCONTINUED", position=5),
+)
+
+_NOT_FOUND_SUFFIX = "0000"
+_ALWAYS_FAILS_SUFFIX = "9999"
+_FAILS_TWICE_SUFFIX = "8888"
+
+
+class SandboxGiftProvider:
+    """Sandbox outcomes by the phone's last four digits; state in the provider's own DynamoDB items."""
+
+    def __init__(self, client: Any, table_name: str, catalog: tuple[GiftItem, ...] = SANDBOX_CATALOG) -> None:
+        self._client = client
+        self._table = table_name
+        self._catalog = catalog
+
+    def catalog(self) -> list[GiftItem]:
+        return list(self._catalog)
+
+    def issue(self, request: IssueRequest) -> IssueResult:
+        gift = next((g for g in self._catalog if g.gift_id == request.gift_id), None)
+        if gift is None or gift.status != "ON_SALE":
+            return IssueResult(IssueOutcome.GIFT_UNAVAILABLE)
+        if request.phone.endswith(_NOT_FOUND_SUFFIX):
+            return IssueResult(IssueOutcome.RECIPIENT_NOT_FOUND)
+        now = utc_now()
+        # One atomic call both counts this call and issues the coupon at most once per key.
+        response = self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"SANDBOX_PROVIDER#ISSUE#{request.idempotency_key}"}, "sk": {"S": "ISSUE"}},
+            UpdateExpression="ADD calls :one SET candidate = :coupon, first_call_at = "
+            "if_not_exists(first_call_at, :now)",
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":coupon": {"S": f"CPN-{secrets.token_hex(8).upper()}"},
+                ":now": {"S": to_rfc3339(now)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        calls = int(response["Attributes"]["calls"]["N"])
+        if request.phone.endswith(_ALWAYS_FAILS_SUFFIX) or (
+            request.phone.endswith(_FAILS_TWICE_SUFFIX) and calls <= 2
+        ):
+            raise ProviderUnavailable("sandbox provider: service unavailable")
+        return self._issue_once(request.idempotency_key, now)
+
+    def _issue_once(self, key: str, now: datetime) -> IssueResult:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"SANDBOX_PROVIDER#ISSUE#{key}"}, "sk": {"S": "ISSUE"}},
+            UpdateExpression="SET coupon_id = if_not_exists(coupon_id, candidate), "
+            "expires_on = if_not_exists(expires_on, :expires), issued_count = if_not_exists(issued_count, :one)",
+            ExpressionAttributeValues={
+                ":expires": {"S": gifticon_expiry(now).isoformat()},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        attributes = response["Attributes"]
+        return IssueResult(
+            IssueOutcome.ISSUED,
+            coupon_id=attributes["coupon_id"]["S"],
+            expires_on=date.fromisoformat(attributes["expires_on"]["S"]),
+        )

@@ -1,0 +1,143 @@
+"""Gift sends through the API: create (or estimate), read, list, and the recipients view."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from shared.adapters.dynamo import DataStore, account_pk, require
+from shared.adapters.queue import WorkQueue
+from shared.clock import utc_now
+from shared.domain.recipients import normalize_korean_mobile
+from shared.domain.sends import (
+    check_send_at,
+    counts_view,
+    effective_status,
+    initial_status,
+    recipient_id,
+    recipients_page,
+    split_into_batches,
+    store_and_dispatch,
+)
+from shared.errors import GiftSendingNotApproved, GiftUnavailable, NotFound
+from shared.ids import new_id
+from shared.models.api import (
+    CouponView,
+    GiftRecipientView,
+    GiftSendEstimate,
+    GiftSendRequest,
+    GiftSendView,
+    SendAccepted,
+)
+from shared.models.common import Page
+from shared.models.items import (
+    AccountItem,
+    Balance,
+    GiftItem,
+    PromotionItem,
+    RecipientState,
+    SendCounts,
+    SendItem,
+)
+
+GIFT = "GIFT"
+
+
+def _normalized_recipients(request: GiftSendRequest) -> list[RecipientState]:
+    now = utc_now()
+    recipients = []
+    for index, given in enumerate(request.recipients):
+        phone = normalize_korean_mobile(given.phone)
+        state = RecipientState(rid=recipient_id(index), phone=phone or given.phone, name=given.name, updated_at=now)
+        if phone is None:
+            # Invalid numbers are settled at once and never reach the provider or the balance.
+            state = state.model_copy(update={"status": "FAILED", "reason": "INVALID_RECIPIENT"})
+        recipients.append(state)
+    return recipients
+
+
+def create_gift_send(
+    store: DataStore, queue: WorkQueue, account_id: str, request: GiftSendRequest, batch_size: int
+) -> SendAccepted | GiftSendEstimate:
+    """Validate against the account, promotion and catalog; then store the send and queue its batches
+    (or, with dry_run, only estimate its cost)."""
+    now = utc_now()
+    pk = account_pk(account_id)
+    keys = [(pk, "PROFILE"), (pk, f"PROMOTION#{request.promotion_id}"), ("CATALOG", f"GIFT#{request.gift_id}")]
+    if request.dry_run:
+        keys.append((pk, "BALANCE"))
+    found = store.get_many(keys)
+    account = AccountItem.model_validate(require_item(found.get(keys[0]), "account"))
+    if not account.gift_sending_approved:
+        raise GiftSendingNotApproved("gift sending is not approved for this account")
+    PromotionItem.model_validate(require_item(found.get(keys[1]), "promotion"))
+    gift = GiftItem.model_validate(require_item(found.get(keys[2]), "gift"))
+    if gift.status != "ON_SALE":
+        raise GiftUnavailable(f"gift {gift.gift_id} is discontinued")
+    check_send_at(request.send_at, now)
+
+    recipients = _normalized_recipients(request)
+    invalid = sum(1 for r in recipients if r.status == "FAILED")
+    valid = len(recipients) - invalid
+    if request.dry_run:
+        available = Balance.model_validate(require_item(found.get(keys[3]), "account")).credits
+        estimated = valid * gift.price
+        return GiftSendEstimate(
+            total=len(recipients), valid=valid, invalid=invalid, unit_price=gift.price,
+            estimated_credits=estimated, available_credits=available, shortfall=max(0, estimated - available),
+        )
+
+    send_id = new_id("gsnd")
+    status = initial_status(request.send_at, request.draft)
+    batches = split_into_batches(send_id, account_id, recipients, batch_size)
+    send = SendItem(
+        send_id=send_id, account_id=account_id, kind=GIFT, promotion_id=request.promotion_id,
+        gift_id=gift.gift_id, title=request.title, content=request.content, status=status,  # type: ignore[arg-type]
+        created_at=now, send_at=request.send_at, batch_size=batch_size, batch_count=len(batches),
+        counts=SendCounts(total=len(recipients), pending=valid, failed=invalid),
+    )
+    store_and_dispatch(store, queue, send, batches, now)
+    return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
+
+
+def require_item(item: dict | None, what: str) -> dict:
+    if item is None:
+        raise NotFound(f"{what} not found")
+    return item
+
+
+def gift_send_view(send: SendItem) -> GiftSendView:
+    return GiftSendView(
+        send_id=send.send_id, promotion_id=send.promotion_id, gift_id=send.gift_id or "", title=send.title,
+        content=send.content, status=effective_status(send), origin=send.origin, created_at=send.created_at,
+        send_at=send.send_at, counts=counts_view(send),
+    )
+
+
+def get_gift_send(store: DataStore, account_id: str, send_id: str) -> GiftSendView:
+    return gift_send_view(require(store.get_send(account_id, GIFT, send_id), "gift send"))
+
+
+def list_gift_sends(
+    store: DataStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
+) -> Page[GiftSendView]:
+    page = store.list_sends(account_id, GIFT, promotion_id, limit, cursor)
+    return Page[GiftSendView](items=[gift_send_view(s) for s in page.items], next_cursor=page.next_cursor)
+
+
+def gift_recipient_view(state: RecipientState) -> GiftRecipientView:
+    coupon = None
+    if state.coupon_id and state.expires_on:
+        coupon = CouponView(coupon_id=state.coupon_id, expires_on=date.fromisoformat(state.expires_on))
+    return GiftRecipientView(
+        recipient_id=state.rid, phone=state.phone, name=state.name, status=state.status,
+        failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
+        charged_credits=state.charged, sent_at=state.sent_at, updated_at=state.updated_at, coupon=coupon,
+    )
+
+
+def list_gift_recipients(
+    store: DataStore, account_id: str, send_id: str, status: str | None, limit: int, cursor: str | None
+) -> Page[GiftRecipientView]:
+    send = require(store.get_send(account_id, GIFT, send_id), "gift send")
+    found, next_cursor = recipients_page(store, send, status, limit, cursor)
+    return Page[GiftRecipientView](items=[gift_recipient_view(r) for r in found], next_cursor=next_cursor)

@@ -1,0 +1,33 @@
+"""Recipient addresses and message text rules, on maintained libraries rather than hand-made tables."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import emoji
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+
+
+def normalize_korean_mobile(raw: str) -> str | None:
+    """E.164 for a valid Korean mobile number, else None (an invalid recipient)."""
+    try:
+        number = phonenumbers.parse(raw, "KR")
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.region_code_for_number(number) != "KR" or not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def contains_emoji(text: str) -> bool:
+    return emoji.emoji_count(text) > 0
+
+
+def contains_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text)

@@ -1,0 +1,151 @@
+"""What gift and notification sends share: recipients split into batches, the durable write, dispatch to
+the work queue, the derived status and the recipients listing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from shared.adapters.dynamo import DataStore
+from shared.adapters.queue import WorkQueue
+from shared.errors import InvalidInput
+from shared.models.api import SendCountsView
+from shared.models.common import SendStatus
+from shared.models.items import BatchItem, RecipientState, SendItem
+
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
+# An immediate send is re-dispatched by the periodic job only if the API did not finish enqueuing it.
+DISPATCH_GRACE = timedelta(minutes=2)
+
+
+class BatchJob(BaseModel):
+    """The queue message: a reference to one batch of one send. Small, so ten fit one SQS request."""
+
+    kind: str
+    account_id: str
+    send_id: str
+    batch_no: int
+    gift_id: str | None = None  # lets the consumer read the gift with the batch in one request
+
+
+def recipient_id(index: int) -> str:
+    return f"r{index:05d}"
+
+
+def batch_no_of(recipient: str, batch_size: int) -> int | None:
+    if len(recipient) != 6 or not recipient.startswith("r") or not recipient[1:].isdigit():
+        return None
+    return int(recipient[1:]) // batch_size
+
+
+def split_into_batches(
+    send_id: str, account_id: str, recipients: Sequence[RecipientState], batch_size: int
+) -> list[BatchItem]:
+    return [
+        BatchItem(
+            send_id=send_id, account_id=account_id, batch_no=n,
+            recipients=list(recipients[start:start + batch_size]),
+        )
+        for n, start in enumerate(range(0, len(recipients), batch_size))
+    ]
+
+
+def check_send_at(send_at: datetime | None, now: datetime) -> None:
+    if send_at is None:
+        return
+    if send_at <= now:
+        raise InvalidInput("send_at must be in the future", [{"loc": ["body", "send_at"], "msg": "in the past"}])
+    if send_at > now + MAX_SCHEDULE_AHEAD:
+        raise InvalidInput(
+            "send_at must be within 90 days", [{"loc": ["body", "send_at"], "msg": "more than 90 days ahead"}]
+        )
+
+
+def initial_status(send_at: datetime | None, draft: bool) -> str:
+    if draft:
+        return "DRAFT"
+    return "SCHEDULED" if send_at else "QUEUED"
+
+
+def store_and_dispatch(
+    store: DataStore, queue: WorkQueue, send: SendItem, batches: Sequence[BatchItem], now: datetime
+) -> None:
+    """Durably store the send, then enqueue its work when it is due now. A crash before the enqueue
+    finishes leaves the send in the dispatch index, where the periodic dispatcher finds it."""
+    queued = send.status == "QUEUED"
+    due_later = send.send_at if send.status == "SCHEDULED" else now + DISPATCH_GRACE
+    store.create_send(send, batches, dispatch_at=due_later if send.status in ("QUEUED", "SCHEDULED") else None)
+    if queued:
+        enqueue_batches(queue, send, (b.batch_no for b in batches if has_pending(b.recipients)))
+        store.mark_dispatched(send.account_id, send.kind, send.send_id)
+
+
+def enqueue_batches(queue: WorkQueue, send: SendItem, batch_numbers: Iterable[int]) -> int:
+    jobs = [
+        BatchJob(kind=send.kind, account_id=send.account_id, send_id=send.send_id, batch_no=n, gift_id=send.gift_id)
+        for n in batch_numbers
+    ]
+    return queue.enqueue(jobs) if jobs else 0
+
+
+def has_pending(recipients: Iterable[RecipientState]) -> bool:
+    return any(r.status == "PENDING" for r in recipients)
+
+
+def effective_status(send: SendItem) -> SendStatus:
+    if send.status != "QUEUED":
+        return send.status
+    if send.counts.pending == 0:
+        return "COMPLETED"
+    return "PROCESSING" if send.processed > 0 else "QUEUED"
+
+
+def counts_view(send: SendItem) -> SendCountsView:
+    return SendCountsView.model_validate(send.counts.model_dump())
+
+
+# --- recipients listing ------------------------------------------------------------------------
+
+
+def encode_position(batch_no: int, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([batch_no, offset]).encode()).decode().rstrip("=")
+
+
+def decode_position(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return 0, 0
+    try:
+        batch_no, offset = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        if not (isinstance(batch_no, int) and isinstance(offset, int) and batch_no >= 0 and offset >= 0):
+            raise ValueError("cursor")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput("cursor is not valid", [{"loc": ["query", "cursor"], "msg": "not a cursor"}]) from error
+    return batch_no, offset
+
+
+def recipients_page(
+    store: DataStore, send: SendItem, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[RecipientState], str | None]:
+    """Recipients in the order they were given, optionally filtered by status, paged by position."""
+    batch_no, offset = decode_position(cursor)
+    found: list[RecipientState] = []
+    batches_per_read = max(2, limit // send.batch_size + 2)
+    while batch_no < send.batch_count:
+        batches = store.batches_from(send.send_id, batch_no, batches_per_read)
+        if not batches:
+            break
+        for batch in batches:
+            for position in range(offset, len(batch.recipients)):
+                recipient = batch.recipients[position]
+                if status is None or recipient.status == status:
+                    if len(found) == limit:
+                        return found, encode_position(batch.batch_no, position)
+                    found.append(recipient)
+            offset = 0
+            batch_no = batch.batch_no + 1
+    return found, None

@@ -1,0 +1,73 @@
+"""Domain errors. Each carries the contract's error code; HTTP statuses are mapped in shared.http.errors."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthorized(DomainError):
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class GiftSendingNotApproved(DomainError):
+    code = "GIFT_SENDING_NOT_APPROVED"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class InsufficientCredits(DomainError):
+    code = "INSUFFICIENT_CREDITS"
+
+
+class GiftUnavailable(DomainError):
+    code = "GIFT_UNAVAILABLE"
+
+
+class NotResendable(DomainError):
+    code = "NOT_RESENDABLE"
+
+
+class RefundNotAllowed(DomainError):
+    code = "REFUND_NOT_ALLOWED"
+
+
+class InvalidState(DomainError):
+    code = "INVALID_STATE"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RequestInProgress(DomainError):
+    """A request with the same Idempotency-Key is still being processed."""
+
+    code = "INVALID_STATE"
+
+
+class InvalidInput(DomainError):
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, message: str, details: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
+class ConcurrentUpdate(Exception):
+    """An optimistic write lost a race; the caller re-reads and tries again. Never reaches a client."""
+
+
+class ProviderUnavailable(Exception):
+    """A provider call failed in a way that may succeed on retry (5xx, timeout, throttling)."""

@@ -1,0 +1,225 @@
+"""What the API accepts and returns (the public contract's shapes)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from shared.domain.recipients import contains_control_characters, contains_emoji
+from shared.models.common import (
+    Credits,
+    FailureReason,
+    GiftStatus,
+    Identifier,
+    LedgerType,
+    PositiveAmount,
+    RecipientStatus,
+    SendOrigin,
+    SendStatus,
+)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+def _plain_text(value: str) -> str:
+    if contains_emoji(value):
+        raise ValueError("emoji are not allowed")
+    if contains_control_characters(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+GiftTitle = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(_plain_text)]
+GiftContent = Annotated[str, Field(min_length=1, max_length=1500), AfterValidator(_plain_text)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+
+class CreateAccountRequest(_Request):
+    name: DisplayName
+
+
+class AccountCreated(BaseModel):
+    account_id: str
+    name: str
+    api_key: str
+
+
+class GiftApprovalRequest(_Request):
+    approved: bool
+
+
+class GiftApproval(BaseModel):
+    account_id: str
+    gift_sending_approved: bool
+
+
+class TopUpRequest(_Request):
+    amount: PositiveAmount
+    reference: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class CreditsBalance(BaseModel):
+    account_id: str
+    credits: Credits
+
+
+class CatalogSyncResult(BaseModel):
+    updated: int
+    discontinued: int
+
+
+# --- account -----------------------------------------------------------------------------------
+
+
+class NotificationBalance(BaseModel):
+    sms: int
+    lms: int
+    email: int
+
+
+class AccountView(BaseModel):
+    account_id: str
+    name: str
+    gift_sending_approved: bool
+    credits: Credits
+    notification_balance: NotificationBalance
+
+
+class NotificationDelta(BaseModel):
+    channel: Literal["sms", "lms", "email"]
+    count: int
+
+
+class LedgerEntryView(BaseModel):
+    entry_id: str
+    created_at: datetime
+    type: LedgerType
+    credits_delta: int
+    notification_delta: NotificationDelta | None
+    quantity: int
+    send_id: str | None
+    charge_id: str | None
+    reference: str | None
+
+
+# --- catalog, promotions -----------------------------------------------------------------------
+
+
+class GiftView(BaseModel):
+    gift_id: str
+    name: str
+    brand: str
+    price: Credits
+    status: GiftStatus
+    validity_days: int = 30
+
+
+class CreatePromotionRequest(_Request):
+    name: DisplayName
+
+
+class PromotionView(BaseModel):
+    promotion_id: str
+    name: str
+    created_at: datetime
+    auto_notification: dict | None = None
+
+
+# --- gift sends --------------------------------------------------------------------------------
+
+
+class GiftRecipientInput(_Request):
+    phone: Annotated[str, Field(max_length=40)]
+    name: DisplayName | None = None
+
+
+class GiftSendRequest(_Request):
+    promotion_id: Identifier
+    gift_id: Identifier
+    title: GiftTitle
+    content: GiftContent
+    recipients: Annotated[list[GiftRecipientInput], Field(min_length=1, max_length=10_000)]
+    send_at: datetime | None = None
+    draft: bool = False
+    dry_run: bool = False
+
+    @field_validator("send_at")
+    @classmethod
+    def _send_at_has_offset(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("send_at needs a UTC offset, e.g. 2026-11-24T10:00:00+09:00")
+        return value
+
+
+class SendAccepted(BaseModel):
+    send_id: str
+    status: SendStatus
+    total: int
+    invalid: int
+
+
+class GiftSendEstimate(BaseModel):
+    total: int
+    valid: int
+    invalid: int
+    unit_price: Credits
+    estimated_credits: Credits
+    available_credits: Credits
+    shortfall: Credits
+
+
+class SendCountsView(BaseModel):
+    total: int
+    pending: int
+    sent: int
+    failed: int
+    resendable: int
+
+
+class GiftSendView(BaseModel):
+    send_id: str
+    promotion_id: str
+    gift_id: str
+    title: str
+    content: str
+    status: SendStatus
+    origin: SendOrigin
+    created_at: datetime
+    send_at: datetime | None
+    counts: SendCountsView
+
+
+class CouponView(BaseModel):
+    coupon_id: str
+    expires_on: date
+
+
+class GiftRecipientView(BaseModel):
+    recipient_id: str
+    phone: str
+    name: str | None
+    status: RecipientStatus
+    failure_reason: FailureReason | None
+    resendable: bool
+    attempts: int
+    charged_credits: Credits
+    sent_at: datetime | None
+    updated_at: datetime
+    coupon: CouponView | None
+
+
+class HealthView(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict] | None = None

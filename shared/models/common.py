@@ -1,0 +1,45 @@
+"""Annotated types shared by request, response and stored-item models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+Credits = Annotated[int, Field(ge=0, description="Credits, a non-negative integer")]
+PositiveAmount = Annotated[int, Field(gt=0, le=1_000_000_000_000)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+Channel = Literal["sms", "lms", "email"]
+RecipientStatus = Literal["PENDING", "SENT", "FAILED"]
+FailureReason = Literal[
+    "INSUFFICIENT_CREDITS",
+    "PROVIDER_ERROR",
+    "INVALID_RECIPIENT",
+    "GIFT_UNAVAILABLE",
+    "INSUFFICIENT_NOTIFICATION_BALANCE",
+]
+SendStatus = Literal["DRAFT", "SCHEDULED", "QUEUED", "PROCESSING", "COMPLETED", "CANCELLED"]
+StoredSendStatus = Literal["DRAFT", "SCHEDULED", "QUEUED", "CANCELLED"]
+SendOrigin = Literal["MANUAL", "AUTO"]
+GiftStatus = Literal["ON_SALE", "DISCONTINUED"]
+LedgerType = Literal[
+    "TOP_UP",
+    "GIFT_DEBIT",
+    "GIFT_REFUND",
+    "CHARGE_PURCHASE",
+    "CHARGE_REFUND",
+    "NOTIFICATION_DEBIT",
+    "NOTIFICATION_REFUND",
+]
+
+# Reasons a resend may fix: a lack of credits or counts, or a provider outage.
+RESENDABLE_REASONS: frozenset[str] = frozenset(
+    {"INSUFFICIENT_CREDITS", "INSUFFICIENT_NOTIFICATION_BALANCE", "PROVIDER_ERROR"}
+)
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None = None

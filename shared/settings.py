@@ -1,0 +1,68 @@
+"""One settings model per function, read from the environment once and cached (cache_clear() in tests)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _EnvSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls.model_validate(dict(os.environ))
+
+
+class GiftProviderSettings(_EnvSettings):
+    gift_provider: Literal["sandbox", "http"] = Field("sandbox", alias="GIFT_PROVIDER")
+    gift_provider_endpoint: str = Field("", alias="GIFT_PROVIDER_ENDPOINT")
+    gift_provider_secret_arn: str = Field("", alias="GIFT_PROVIDER_SECRET_ARN")
+
+
+class ApiSettings(GiftProviderSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
+    gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
+    recipients_per_batch: int = Field(50, alias="RECIPIENTS_PER_BATCH", ge=1, le=100)
+
+
+class AuthorizerSettings(_EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    admin_api_key_parameter: str = Field(alias="ADMIN_API_KEY_PARAMETER", min_length=1)
+
+
+class GiftConsumerSettings(GiftProviderSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
+    provider_max_attempts: int = Field(3, alias="PROVIDER_MAX_ATTEMPTS", ge=1, le=10)
+    provider_retry_base_seconds: float = Field(0.2, alias="PROVIDER_RETRY_BASE_SECONDS", ge=0)
+    provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
+
+
+class CatalogSyncSettings(GiftProviderSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+
+
+@cache
+def api_settings() -> ApiSettings:
+    return ApiSettings.from_environment()
+
+
+@cache
+def authorizer_settings() -> AuthorizerSettings:
+    return AuthorizerSettings.from_environment()
+
+
+@cache
+def gift_consumer_settings() -> GiftConsumerSettings:
+    return GiftConsumerSettings.from_environment()
+
+
+@cache
+def catalog_sync_settings() -> CatalogSyncSettings:
+    return CatalogSyncSettings.from_environment()

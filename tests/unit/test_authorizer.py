@@ -1,0 +1,37 @@
+"""The Lambda authorizer against moto: SSM admin key, hashed account keys, 401 for the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from functions.authorizer.handler import lambda_handler as authorize
+from tests.unit.api_client import ADMIN
+from tests.unit.conftest import ADMIN_KEY, LambdaContextStub
+
+ARN = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1/GET/account"
+
+
+def _event(token: str) -> dict[str, Any]:
+    return {"type": "TOKEN", "authorizationToken": token, "methodArn": ARN}
+
+
+def test_admin_key_from_ssm(aws: dict[str, Any]) -> None:
+    result = authorize(_event(f"Bearer {ADMIN_KEY}"), LambdaContextStub())
+    assert result["context"] == {"role": "admin", "account_id": ""}
+    assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert result["policyDocument"]["Statement"][0]["Resource"].endswith("abc123/v1/*")
+
+
+def test_account_key_maps_to_its_account(aws: dict[str, Any]) -> None:
+    created = ADMIN.post("/admin/accounts", {"name": "Shop"}).body
+    result = authorize(_event(f"Bearer {created['api_key']}"), LambdaContextStub())
+    assert result["context"] == {"role": "account", "account_id": created["account_id"]}
+    assert result["principalId"] == created["account_id"]
+
+
+@pytest.mark.parametrize("token", ["Bearer wn_live_unknown", "", "Basic abc", f"Bearer {ADMIN_KEY}x"])
+def test_unknown_keys_are_unauthorized(aws: dict[str, Any], token: str) -> None:
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorize(_event(token), LambdaContextStub())
