@@ -44,6 +44,11 @@ class GiftConsumerSettings(GiftProviderSettings):
     provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
 
 
+class DispatcherSettings(_EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
+
+
 class CatalogSyncSettings(GiftProviderSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
 
@@ -66,3 +71,8 @@ def gift_consumer_settings() -> GiftConsumerSettings:
 @cache
 def catalog_sync_settings() -> CatalogSyncSettings:
     return CatalogSyncSettings.from_environment()
+
+
+@cache
+def dispatcher_settings() -> DispatcherSettings:
+    return DispatcherSettings.from_environment()

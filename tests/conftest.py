@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,14 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
+    return loader.construct_mapping(node)
 
 
 _CfnLoader.add_multi_constructor("!", _any_tag)
 
 
 def template() -> dict[str, Any]:
-    path = Path(os.environ.get("WN_TEMPLATE", ROOT / "template.yaml"))
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
 
 
 def table_definition(logical_id: str, table_name: str) -> dict[str, Any]:

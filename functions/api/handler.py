@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api.dependencies import IDEMPOTENCY_CONFIG
 from functions.api.routes import account, admin, catalog, gift_sends, promotions
 from shared.http.errors import register_error_handlers
 from shared.http.principal import enforce_key_scope
@@ -42,4 +43,6 @@ def health() -> HealthView:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # In-progress idempotency records then expire with this invocation, so a retry after a crash can run.
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)
     return app.resolve(event, context)

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,7 +25,7 @@ metrics = Metrics(namespace="WinNotifications")
 
 
 class GiftBatchRecord(SqsRecordModel):
-    body: Json[BatchJob]  # type: ignore[assignment]
+    body: Json[BatchJob]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=GiftBatchRecord)
@@ -52,5 +53,5 @@ def record_handler(record: GiftBatchRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -403,6 +403,23 @@ class DataStore:
         )
         return requests + 1
 
+    def claim_send_id(self, account_id: str, idempotency_key: str, send_id: str, expires_at: int) -> str:
+        """The send id bound to an Idempotency-Key: the given one if this is the first claim, else the
+        earlier one. A retry after a crash thereby finishes the same send instead of creating another."""
+        key = _key(account_pk(account_id), f"SEND_KEY#{idempotency_key}")
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**key, **to_attributes({"send_id": send_id, "expires_at": expires_at})},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
+            return str(from_attributes(item)["send_id"])
+        return send_id
+
     def mark_dispatched(self, account_id: str, kind: str, send_id: str) -> None:
         self._client.update_item(
             TableName=self._table,
@@ -516,3 +533,38 @@ def require(item: ModelT | None, what: str) -> ModelT:
     if item is None:
         raise NotFound(f"{what} not found")
     return item
+
+
+class DispatchIndex:
+    """The sparse index (gsi2) of sends waiting to be dispatched, ordered by when they are due."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def due(self, now: datetime, limit: int = 100) -> list[SendItem]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :d AND gsi2sk <= :now",
+            ExpressionAttributeValues=to_attributes({":d": "DISPATCH", ":now": f"{to_rfc3339(now)}#~"}),
+            Limit=limit,
+        )
+        return [SendItem.model_validate(from_attributes(i)) for i in response.get("Items", [])]
+
+    def start_scheduled(self, send: SendItem) -> bool:
+        """SCHEDULED -> QUEUED, unless a cancel got there first. True when this call started it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(account_pk(send.account_id), send_sk(send.kind, send.send_id)),
+                UpdateExpression="SET #s = :queued",
+                ConditionExpression="#s = :scheduled",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_attributes({":queued": "QUEUED", ":scheduled": "SCHEDULED"}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

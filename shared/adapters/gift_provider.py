@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from shared.clock import gifticon_expiry, to_rfc3339, utc_now
@@ -18,7 +18,7 @@ from shared.errors import ProviderUnavailable
 from shared.models.items import GiftItem
 
 
-class IssueOutcome(str, Enum):
+class IssueOutcome(StrEnum):
     ISSUED = "ISSUED"
     RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"
     GIFT_UNAVAILABLE = "GIFT_UNAVAILABLE"

@@ -15,11 +15,11 @@ from shared.domain.sends import (
     initial_status,
     recipient_id,
     recipients_page,
+    send_id_for,
     split_into_batches,
     store_and_dispatch,
 )
 from shared.errors import GiftSendingNotApproved, GiftUnavailable, NotFound
-from shared.ids import new_id
 from shared.models.api import (
     CouponView,
     GiftRecipientView,
@@ -56,7 +56,12 @@ def _normalized_recipients(request: GiftSendRequest) -> list[RecipientState]:
 
 
 def create_gift_send(
-    store: DataStore, queue: WorkQueue, account_id: str, request: GiftSendRequest, batch_size: int
+    store: DataStore,
+    queue: WorkQueue,
+    account_id: str,
+    request: GiftSendRequest,
+    batch_size: int,
+    idempotency_key: str | None = None,
 ) -> SendAccepted | GiftSendEstimate:
     """Validate against the account, promotion and catalog; then store the send and queue its batches
     (or, with dry_run, only estimate its cost)."""
@@ -86,12 +91,16 @@ def create_gift_send(
             estimated_credits=estimated, available_credits=available, shortfall=max(0, estimated - available),
         )
 
-    send_id = new_id("gsnd")
+    send_id = send_id_for(store, account_id, GIFT, idempotency_key, now)
+    earlier = store.get_send(account_id, GIFT, send_id) if idempotency_key else None
+    if earlier is not None:  # an earlier attempt stored it and died before answering
+        return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
+                            invalid=sum(1 for r in recipients if r.status == "FAILED"))
     status = initial_status(request.send_at, request.draft)
     batches = split_into_batches(send_id, account_id, recipients, batch_size)
     send = SendItem(
         send_id=send_id, account_id=account_id, kind=GIFT, promotion_id=request.promotion_id,
-        gift_id=gift.gift_id, title=request.title, content=request.content, status=status,  # type: ignore[arg-type]
+        gift_id=gift.gift_id, title=request.title, content=request.content, status=status,
         created_at=now, send_at=request.send_at, batch_size=batch_size, batch_count=len(batches),
         counts=SendCounts(total=len(recipients), pending=valid, failed=invalid),
     )

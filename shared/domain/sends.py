@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -14,13 +15,17 @@ from pydantic import BaseModel
 from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
 from shared.errors import InvalidInput
+from shared.ids import new_id
 from shared.models.api import SendCountsView
 from shared.models.common import SendStatus
 from shared.models.items import BatchItem, RecipientState, SendItem
 
+logger = logging.getLogger(__name__)
+
 MAX_SCHEDULE_AHEAD = timedelta(days=90)
 # An immediate send is re-dispatched by the periodic job only if the API did not finish enqueuing it.
 DISPATCH_GRACE = timedelta(minutes=2)
+IDEMPOTENCY_WINDOW = timedelta(hours=25)
 
 
 class BatchJob(BaseModel):
@@ -66,6 +71,15 @@ def check_send_at(send_at: datetime | None, now: datetime) -> None:
         )
 
 
+def send_id_for(store: DataStore, account_id: str, kind: str, idempotency_key: str | None, now: datetime) -> str:
+    """A new send id, or with an Idempotency-Key the one an earlier (possibly crashed) attempt claimed."""
+    send_id = new_id(f"{kind[0].lower()}snd")
+    if not idempotency_key:
+        return send_id
+    expires_at = int((now + IDEMPOTENCY_WINDOW).timestamp())
+    return store.claim_send_id(account_id, f"{kind}#{idempotency_key}", send_id, expires_at)
+
+
 def initial_status(send_at: datetime | None, draft: bool) -> str:
     if draft:
         return "DRAFT"
@@ -81,7 +95,12 @@ def store_and_dispatch(
     due_later = send.send_at if send.status == "SCHEDULED" else now + DISPATCH_GRACE
     store.create_send(send, batches, dispatch_at=due_later if send.status in ("QUEUED", "SCHEDULED") else None)
     if queued:
-        enqueue_batches(queue, send, (b.batch_no for b in batches if has_pending(b.recipients)))
+        try:
+            enqueue_batches(queue, send, (b.batch_no for b in batches if has_pending(b.recipients)))
+        except Exception:
+            # The send is durable and accepted; the dispatcher enqueues it after DISPATCH_GRACE.
+            logger.exception("enqueue failed; the dispatcher will retry", extra={"send_id": send.send_id})
+            return
         store.mark_dispatched(send.account_id, send.kind, send.send_id)
 
 

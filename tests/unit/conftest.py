@@ -72,14 +72,16 @@ def _clear_caches() -> None:
 
     from functions.api import dependencies
     from functions.authorizer import handler as authorizer
+    from functions.dispatch_due import handler as dispatch_due
     from functions.send_gift import handler as send_gift
     from shared import settings
 
     dependencies.clear_caches()
     authorizer.data_store.cache_clear()
     send_gift.processing.cache_clear()
+    dispatch_due.dependencies.cache_clear()
     for cached in (settings.api_settings, settings.authorizer_settings, settings.gift_consumer_settings,
-                   settings.catalog_sync_settings):
+                   settings.catalog_sync_settings, settings.dispatcher_settings):
         cached.cache_clear()
     parameters.clear_caches()
 
@@ -117,7 +119,7 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-class LambdaContextStub:
+class _LambdaContextStub:
     function_name = "test"
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:test"
@@ -126,6 +128,10 @@ class LambdaContextStub:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 60_000
+
+
+# Typed as Any: handlers expect Powertools' LambdaContext, which this stub imitates.
+LambdaContextStub: Any = _LambdaContextStub
 
 
 def api_event(

@@ -14,7 +14,7 @@ def assert_ledger_matches_balance(store: DataStore, account_id: str) -> None:
     assert sum(e.credits_delta for e in entries) == balance.credits
     for channel in ("sms", "lms", "email"):
         used = sum(e.notification_count or 0 for e in entries if e.notification_channel == channel)
-        assert used == balance.count(channel)  # type: ignore[arg-type]
+        assert used == balance.count(channel)
     assert balance.credits >= 0
     assert min(balance.sms, balance.lms, balance.email) >= 0
 

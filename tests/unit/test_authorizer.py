@@ -33,5 +33,5 @@ def test_account_key_maps_to_its_account(aws: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("token", ["Bearer wn_live_unknown", "", "Basic abc", f"Bearer {ADMIN_KEY}x"])
 def test_unknown_keys_are_unauthorized(aws: dict[str, Any], token: str) -> None:
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(_event(token), LambdaContextStub())

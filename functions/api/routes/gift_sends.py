@@ -29,7 +29,7 @@ class IdempotentGiftSend(BaseModel):
 def _create(call: IdempotentGiftSend) -> SendAccepted:
     result = gift_sends.create_gift_send(
         data_store(), gift_send_queue(), call.account_id, GiftSendRequest.model_validate(call.body),
-        api_settings().recipients_per_batch,
+        api_settings().recipients_per_batch, call.idempotency_key or None,
     )
     assert isinstance(result, SendAccepted)
     return result
@@ -40,7 +40,7 @@ def _create_once(call: IdempotentGiftSend) -> SendAccepted:
         _create, data_keyword_argument="call", persistence_store=idempotency_store(),
         config=IDEMPOTENCY_CONFIG, output_serializer=PydanticSerializer(SendAccepted),
     )
-    return once(call=call)  # type: ignore[no-any-return]
+    return once(call=call)
 
 
 @router.post(

@@ -1,0 +1,27 @@
+"""The periodic dispatcher: starts scheduled sends when due, and finishes enqueuing any immediate send
+whose API call died after storing it (the store-then-enqueue gap), so no recipient waits forever."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from shared.adapters.dynamo import DataStore, DispatchIndex
+from shared.adapters.queue import WorkQueue
+from shared.domain.sends import enqueue_batches
+
+
+def dispatch_due_sends(
+    store: DataStore, index: DispatchIndex, queues: Mapping[str, WorkQueue], now: datetime
+) -> int:
+    """Enqueue every due send's batches; returns how many sends were dispatched. Re-enqueuing a batch
+    that already ran is harmless: the consumer finds nothing pending in it."""
+    dispatched = 0
+    for send in index.due(now):
+        if send.status == "SCHEDULED" and not index.start_scheduled(send):
+            continue  # cancelled (or started by a concurrent run) in the meantime
+        if send.status in ("SCHEDULED", "QUEUED"):
+            enqueue_batches(queues[send.kind], send, range(send.batch_count))
+            dispatched += 1
+        store.mark_dispatched(send.account_id, send.kind, send.send_id)
+    return dispatched
