@@ -71,3 +71,13 @@ class ConcurrentUpdate(Exception):
 
 class ProviderUnavailable(Exception):
     """A provider call failed in a way that may succeed on retry (5xx, timeout, throttling)."""
+
+
+class ProviderRejected(Exception):
+    """The provider refused the call for a reason retrying will not fix (bad credentials, wrong endpoint,
+    a request it does not accept): a misconfiguration, not an outage."""
+
+    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

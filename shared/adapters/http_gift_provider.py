@@ -47,7 +47,7 @@ import urllib3
 from pydantic import ValidationError
 
 from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
-from shared.errors import ProviderUnavailable
+from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.items import GiftItem
 
 logger = logging.getLogger(__name__)
@@ -61,16 +61,6 @@ _TRANSIENT_STATUSES = frozenset({408, 429})
 _CREDENTIAL_STATUSES = frozenset({401, 403})
 _RECIPIENT_NOT_FOUND_STATUSES = frozenset({404, 422})
 _GIFT_UNAVAILABLE_STATUSES = frozenset({409, 410, 422})
-
-
-class ProviderRejected(Exception):
-    """The provider refused the call for a reason retrying will not fix (bad credentials, wrong endpoint,
-    a request it does not accept). Not transient: it points at a misconfiguration, not an outage."""
-
-    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 class HttpGiftProvider:

@@ -22,7 +22,7 @@ from shared.adapters.gift_provider import GiftProvider, IssueOutcome, IssueReque
 from shared.clock import utc_now
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import BatchJob
-from shared.errors import ProviderUnavailable
+from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, FailureReason
 from shared.models.items import (
@@ -147,6 +147,11 @@ def _issue_one(deps: GiftProcessing, request: IssueRequest) -> Outcome:
     for call in range(1, deps.max_attempts + 1):
         try:
             result = deps.provider.issue(request)
+        except ProviderRejected:
+            # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
+            # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
+            logger.exception("gift provider rejected the request")
+            return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
         except ProviderUnavailable:
             if call == deps.max_attempts:
                 return Outcome("FAILED", "PROVIDER_ERROR", calls=call)

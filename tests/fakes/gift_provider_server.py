@@ -164,10 +164,8 @@ class FakeGiftProviderServer:
         with self._lock:
             self._state.requests.append(RecordedRequest(method, path, headers, body))
             hang = self._state.hangs.popleft() if self._state.hangs else 0.0
-            if self._state.scripted:
-                reply = self._state.scripted.popleft()
-            else:
-                reply = self._route(method, path, headers, body)
+            scripted = self._state.scripted.popleft() if self._state.scripted else None
+            reply = scripted or self._route(method, path, headers, body)
         reply.hang_seconds = hang
         return reply
 

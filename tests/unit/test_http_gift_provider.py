@@ -12,9 +12,9 @@ import pytest
 import urllib3
 
 from shared.adapters.gift_provider import SANDBOX_CATALOG, IssueOutcome, IssueRequest, IssueResult
-from shared.adapters.http_gift_provider import HttpGiftProvider, ProviderRejected
+from shared.adapters.http_gift_provider import HttpGiftProvider
 from shared.clock import gifticon_expiry, utc_now
-from shared.errors import ProviderUnavailable
+from shared.errors import ProviderRejected, ProviderUnavailable
 from tests.fakes.gift_provider_server import FakeGiftProviderServer
 
 API_KEY = "gp-live-4f1c9a7e2b5d8c3a"
