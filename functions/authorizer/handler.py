@@ -28,14 +28,20 @@ def admin_api_key() -> str:
 
 
 def policy(principal: Principal, method_arn: str) -> dict[str, Any]:
-    # Allow the whole API for this key: the result is cached per token, and the API decides per route.
-    api_arn = "/".join(method_arn.split("/")[:2]) + "/*"
+    """The key's scope for the whole API (the result is cached per token): the admin key may call only
+    /admin routes, an account key everything else. The API enforces the same rule again."""
+    stage_arn = "/".join(method_arn.split("/")[:2])
+    admin_routes = [f"{stage_arn}/*/admin", f"{stage_arn}/*/admin/*"]
+    if principal.role == "admin":
+        statements = [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": admin_routes}]
+    else:
+        statements = [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{stage_arn}/*"},
+            {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": admin_routes},
+        ]
     return {
         "principalId": principal.account_id or "admin",
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": api_arn}],
-        },
+        "policyDocument": {"Version": "2012-10-17", "Statement": statements},
         "context": {"role": principal.role, "account_id": principal.account_id},
     }
 

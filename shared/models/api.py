@@ -11,6 +11,7 @@ from shared.domain.recipients import contains_control_characters, contains_emoji
 from shared.models.common import (
     Credits,
     FailureReason,
+    Flag,
     GiftStatus,
     Identifier,
     LedgerType,
@@ -52,7 +53,7 @@ class AccountCreated(BaseModel):
 
 
 class GiftApprovalRequest(_Request):
-    approved: bool
+    approved: Flag
 
 
 class GiftApproval(BaseModel):
@@ -147,8 +148,8 @@ class GiftSendRequest(_Request):
     content: GiftContent
     recipients: Annotated[list[GiftRecipientInput], Field(min_length=1, max_length=10_000)]
     send_at: datetime | None = None
-    draft: bool = False
-    dry_run: bool = False
+    draft: Flag = False
+    dry_run: Flag = False
 
     @field_validator("send_at")
     @classmethod

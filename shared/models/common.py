@@ -7,7 +7,9 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 Credits = Annotated[int, Field(ge=0, description="Credits, a non-negative integer")]
-PositiveAmount = Annotated[int, Field(gt=0, le=1_000_000_000_000)]
+# Strict: a JSON string or boolean is not an amount.
+PositiveAmount = Annotated[int, Field(gt=0, le=1_000_000_000_000, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 Channel = Literal["sms", "lms", "email"]
 RecipientStatus = Literal["PENDING", "SENT", "FAILED"]

@@ -10,7 +10,8 @@ from functions.authorizer.handler import lambda_handler as authorize
 from tests.unit.api_client import ADMIN
 from tests.unit.conftest import ADMIN_KEY, LambdaContextStub
 
-ARN = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1/GET/account"
+STAGE = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1"
+ARN = f"{STAGE}/GET/account"
 
 
 def _event(token: str) -> dict[str, Any]:
@@ -20,8 +21,9 @@ def _event(token: str) -> dict[str, Any]:
 def test_admin_key_from_ssm(aws: dict[str, Any]) -> None:
     result = authorize(_event(f"Bearer {ADMIN_KEY}"), LambdaContextStub())
     assert result["context"] == {"role": "admin", "account_id": ""}
-    assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-    assert result["policyDocument"]["Statement"][0]["Resource"].endswith("abc123/v1/*")
+    (statement,) = result["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == [f"{STAGE}/*/admin", f"{STAGE}/*/admin/*"]
 
 
 def test_account_key_maps_to_its_account(aws: dict[str, Any]) -> None:
@@ -29,6 +31,9 @@ def test_account_key_maps_to_its_account(aws: dict[str, Any]) -> None:
     result = authorize(_event(f"Bearer {created['api_key']}"), LambdaContextStub())
     assert result["context"] == {"role": "account", "account_id": created["account_id"]}
     assert result["principalId"] == created["account_id"]
+    allow, deny = result["policyDocument"]["Statement"]
+    assert (allow["Effect"], allow["Resource"]) == ("Allow", f"{STAGE}/*")
+    assert (deny["Effect"], deny["Resource"]) == ("Deny", [f"{STAGE}/*/admin", f"{STAGE}/*/admin/*"])
 
 
 @pytest.mark.parametrize("token", ["Bearer wn_live_unknown", "", "Basic abc", f"Bearer {ADMIN_KEY}x"])

@@ -1,0 +1,205 @@
+# win-notifications: developer and CI entry points. `make help` lists them.
+#
+# Virtualenvs (all under the repo, git-ignored, created on first use, re-installed only when
+# their inputs change):
+#   .venv           the project: runtime deps + the `dev` dependency group of pyproject.toml
+#   .venv-sam       aws-sam-cli (pins its own boto3/click, so it lives apart)
+#   .venv-ministack MiniStack (local AWS on 127.0.0.1) + aws-sam-translator + boto3
+#
+# Lambda artifacts are built by `sam build` through `BuildMethod: makefile`: SAM runs
+# `make build-<LogicalId>` (the build-%Function rule below) with ARTIFACTS_DIR set, in the
+# repo itself (--build-in-source, so SAM does not copy the repo and its venvs to a scratch dir).
+# Two flavours, picked by BUILD_FLAVOUR (SAM passes its environment on to make):
+#   local  deps for this machine's Python (MiniStack runs Lambdas under its own interpreter);
+#          `make build-local` -> .aws-sam/build-local, what `make run` deploys to MiniStack
+#   cloud  manylinux2014_aarch64 / cp313 wheels for the python3.13 arm64 runtime;
+#          `make build-cloud` (or a bare `sam build`) -> .aws-sam/build, what `sam deploy` ships
+# Dependencies are installed once per flavour into .build/deps-<flavour>/ and copied into
+# each artifact together with functions/ and shared/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+VENV_SAM := .venv-sam
+VENV_MS := .venv-ministack
+BUILD := .build
+SAM := $(VENV_SAM)/bin/sam
+
+export SAM_CLI_TELEMETRY := 0
+
+# pip on this kind of machine warns about every missing local index folder; hide just that.
+PIP_QUIET := 2>&1 | { grep -v -E "^WARNING: Location 'file:.*' is ignored" || true; }
+
+# ---------------------------------------------------------------------------------------------
+# Build flavours
+# ---------------------------------------------------------------------------------------------
+# A bare `sam build` (no BUILD_FLAVOUR) writes .aws-sam/build, which a bare `sam deploy` ships to
+# AWS, so it gets the cloud flavour; `make build-local` / `make run` ask for local explicitly.
+BUILD_FLAVOUR ?= cloud
+ifeq ($(filter $(BUILD_FLAVOUR),local cloud),)
+$(error BUILD_FLAVOUR must be local or cloud, not '$(BUILD_FLAVOUR)')
+endif
+
+# The Lambda python3.13 runtime ships boto3/botocore/s3transfer: leave them out of cloud
+# artifacts unless CLOUD_BUNDLE_BOTO3=1 (e.g. to get a newer boto3 than the runtime's).
+CLOUD_BUNDLE_BOTO3 ?= 0
+CLOUD_PIP_PLATFORM ?= manylinux2014_aarch64
+CLOUD_PYTHON_VERSION ?= 3.13
+RUNTIME_PROVIDED := boto3 botocore s3transfer
+
+ifeq ($(BUILD_FLAVOUR),cloud)
+PIP_TARGET_FLAGS := --platform $(CLOUD_PIP_PLATFORM) --implementation cp \
+	--python-version $(CLOUD_PYTHON_VERSION) --only-binary=:all:
+REQ_EXCLUDES := $(if $(filter 1,$(CLOUD_BUNDLE_BOTO3)),,$(addprefix --exclude ,$(RUNTIME_PROVIDED)))
+PRUNE := $(if $(filter 1,$(CLOUD_BUNDLE_BOTO3)),,$(RUNTIME_PROVIDED))
+else
+PIP_TARGET_FLAGS :=
+REQ_EXCLUDES :=
+PRUNE :=
+endif
+
+# The requirement list is the cache key: toggling CLOUD_BUNDLE_BOTO3 changes it too.
+REQS := $(BUILD)/requirements-$(BUILD_FLAVOUR).txt
+DEPS_DIR := $(BUILD)/deps-$(BUILD_FLAVOUR)
+DEPS_STAMP := $(DEPS_DIR)/.complete
+
+# ---------------------------------------------------------------------------------------------
+# Help
+# ---------------------------------------------------------------------------------------------
+.PHONY: help
+help:
+	@echo "make run          install what is needed, start MiniStack on 127.0.0.1:\$${MINISTACK_PORT:-4566},"
+	@echo "                  deploy the stack (local build), bootstrap a demo account, serve until Ctrl-C"
+	@echo "make stack-up     the same, but return once ready (MiniStack pid in .local/ministack.pid)"
+	@echo "make stack-down   stop the MiniStack started by stack-up"
+	@echo "make build-local  sam build for MiniStack (.aws-sam/build-local)"
+	@echo "make build-cloud  sam build for AWS: python3.13 arm64 artifacts (.aws-sam/build)"
+	@echo "make validate     sam validate --lint"
+	@echo "make lint         ruff check + mypy"
+	@echo "make test-unit    pytest tests/unit"
+	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
+	@echo "make test         test-unit + validate + test-e2e (what .ci/run runs)"
+	@echo "make venv         create/refresh the project venv (.venv)"
+	@echo "make clean        remove build output (.aws-sam, .build); venvs stay"
+
+# ---------------------------------------------------------------------------------------------
+# Virtualenvs
+# ---------------------------------------------------------------------------------------------
+.PHONY: venv venv-sam venv-ministack
+venv: $(VENV)/.installed
+venv-sam: $(VENV_SAM)/.installed
+venv-ministack: $(VENV_MS)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/pyproject_reqs.py
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) scripts/pyproject_reqs.py runtime > $(VENV)/requirements.txt
+	@$(PYTHON) scripts/pyproject_reqs.py group dev >> $(VENV)/requirements.txt
+	@echo "==> installing project deps into $(VENV)"
+	$(VENV)/bin/python -m pip install -q --root-user-action=ignore -r $(VENV)/requirements.txt $(PIP_QUIET)
+	@touch $@
+
+$(VENV_SAM)/.installed: scripts/requirements-sam.txt
+	@test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
+	@echo "==> installing aws-sam-cli into $(VENV_SAM)"
+	$(VENV_SAM)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-sam.txt $(PIP_QUIET)
+	@touch $@
+
+$(VENV_MS)/.installed: scripts/requirements-ministack.txt
+	@test -x $(VENV_MS)/bin/python || $(PYTHON) -m venv $(VENV_MS)
+	@echo "==> installing MiniStack into $(VENV_MS)"
+	$(VENV_MS)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-ministack.txt $(PIP_QUIET)
+	@touch $@
+
+# ---------------------------------------------------------------------------------------------
+# Lambda dependencies (once per flavour) and artifacts
+# ---------------------------------------------------------------------------------------------
+# Rewritten only when the requirement list really changes, so editing other parts of
+# pyproject.toml does not reinstall the Lambda deps.
+$(REQS): pyproject.toml scripts/pyproject_reqs.py
+	@mkdir -p $(BUILD)
+	@$(PYTHON) scripts/pyproject_reqs.py runtime $(REQ_EXCLUDES) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(DEPS_STAMP): $(REQS)
+	@echo "==> installing Lambda deps ($(BUILD_FLAVOUR)) into $(DEPS_DIR)"
+	@rm -rf $(DEPS_DIR).tmp
+	$(PYTHON) -m pip install -q --no-compile --no-warn-conflicts --root-user-action=ignore --disable-pip-version-check $(PIP_TARGET_FLAGS) \
+		--target $(DEPS_DIR).tmp -r $(REQS) $(PIP_QUIET)
+	@cd $(DEPS_DIR).tmp && rm -rf bin $(foreach p,$(PRUNE),$(p) $(p)-*.dist-info)
+	@find $(DEPS_DIR).tmp -name __pycache__ -type d -prune -exec rm -rf {} +
+	@rm -rf $(DEPS_DIR) && mv $(DEPS_DIR).tmp $(DEPS_DIR)
+	@touch $@
+
+.PHONY: deps
+deps: $(DEPS_STAMP)
+
+# Called by `sam build` for every function whose Metadata says `BuildMethod: makefile`.
+# (SAM builds functions with identical build settings once and shares the artifact.)
+build-%Function: $(DEPS_STAMP)
+	@if [ -z "$${ARTIFACTS_DIR:-}" ]; then \
+		echo "ARTIFACTS_DIR is not set: this target is run by sam build (make build-local/build-cloud)" >&2; \
+		exit 1; fi
+	@echo "==> $@ ($(BUILD_FLAVOUR)) -> $(ARTIFACTS_DIR)"
+	@mkdir -p "$(ARTIFACTS_DIR)"
+	@cp -a $(DEPS_DIR)/. "$(ARTIFACTS_DIR)/"
+	@rm -f "$(ARTIFACTS_DIR)/.complete"
+	@tar -c --exclude=__pycache__ --exclude='*.py[cod]' --exclude=tests --exclude='.*_cache' \
+		functions shared | tar -x -C "$(ARTIFACTS_DIR)"
+
+.PHONY: build-local build-cloud
+build-local: $(VENV_SAM)/.installed
+	@$(MAKE) deps BUILD_FLAVOUR=local
+	BUILD_FLAVOUR=local $(SAM) build --build-in-source --build-dir .aws-sam/build-local
+
+build-cloud: $(VENV_SAM)/.installed
+	@$(MAKE) deps BUILD_FLAVOUR=cloud
+	BUILD_FLAVOUR=cloud $(SAM) build --build-in-source --build-dir .aws-sam/build
+
+# ---------------------------------------------------------------------------------------------
+# Local stack (MiniStack)
+# ---------------------------------------------------------------------------------------------
+LOCAL_STACK := $(VENV_MS)/bin/python scripts/local_stack.py
+
+.PHONY: run stack-up stack-down
+run: build-local $(VENV_MS)/.installed
+	@$(LOCAL_STACK) run
+
+stack-up: build-local $(VENV_MS)/.installed
+	@$(LOCAL_STACK) up
+
+stack-down:
+	@$(if $(wildcard $(VENV_MS)/bin/python),$(VENV_MS)/bin/python,$(PYTHON)) scripts/local_stack.py down
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+.PHONY: validate lint test-unit test-e2e test
+validate: $(VENV_SAM)/.installed
+	$(SAM) validate --lint
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check shared functions tests scripts
+	$(VENV)/bin/mypy shared functions tests scripts
+
+# pytest exits 5 when it collects nothing; an empty suite is not a failure here.
+PYTEST_OK_IF_EMPTY := rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests collected)"; rc=0; fi; exit $$rc
+
+test-unit: $(VENV)/.installed
+	@$(VENV)/bin/python -m pytest tests/unit || { $(PYTEST_OK_IF_EMPTY); }
+
+test-e2e: $(VENV)/.installed
+	@$(MAKE) stack-up
+	@rc=0; ( set -a; . .local/stack.env; set +a; $(VENV)/bin/python -m pytest tests/e2e ) || rc=$$?; \
+		$(MAKE) stack-down || true; \
+		if [ $$rc -eq 5 ]; then echo "(no e2e tests collected)"; rc=0; fi; exit $$rc
+
+test: test-unit validate test-e2e
+
+.PHONY: clean
+clean:
+	rm -rf .aws-sam $(BUILD)

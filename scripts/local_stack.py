@@ -1,0 +1,559 @@
+"""The whole stack on this machine: MiniStack (local AWS) on 127.0.0.1, template deployed to it.
+
+    python scripts/local_stack.py run    start MiniStack, deploy, bootstrap, serve until Ctrl-C
+    python scripts/local_stack.py up     the same, but return once ready; MiniStack keeps running
+                                         (its pid is in .local/ministack.pid)
+    python scripts/local_stack.py down   stop the MiniStack that `up` started
+
+Run it through `make run` / `make stack-up` / `make stack-down`: make installs the venvs and
+builds the LOCAL flavour (.aws-sam/build-local) first. It runs under .venv-ministack's Python
+(boto3 + PyYAML). When ready it writes .local/stack.env (API_URL, ADMIN_API_KEY, DEMO_API_KEY,
+DEMO_ACCOUNT_ID, the AWS_* settings that reach MiniStack, ...).
+
+Environment: MINISTACK_PORT (default 4566), STACK_NAME (default win-notifications),
+LOG_LEVEL for the Lambdas (default INFO), MINISTACK_LOG_LEVEL (default INFO).
+
+If `up` finds the MiniStack of an earlier `up` still running it redeploys into it (and keeps
+the admin key) instead of starting another one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DIR = ROOT / ".local"
+PID_FILE = LOCAL_DIR / "ministack.pid"
+LOG_FILE = LOCAL_DIR / "ministack.log"
+DEPLOY_LOG = LOCAL_DIR / "deploy.log"
+ENV_FILE = LOCAL_DIR / "stack.env"
+BUILT_TEMPLATE = ROOT / ".aws-sam" / "build-local" / "template.yaml"
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
+SAMCONFIG = ROOT / "samconfig.toml"
+
+HOST = "127.0.0.1"
+REGION = "ap-northeast-2"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+ADMIN_KEY_PARAMETER = "/win-notifications/admin-api-key"
+DEMO_CREDITS = 100_000
+
+# Host variables MiniStack may see. It hands its own environment on to every Lambda worker
+# (spawn env = MiniStack's env + the function's variables), so keep the shell's out of it.
+_MINISTACK_ENV_KEEP = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
+class StackError(RuntimeError):
+    """A step failed; the message says which and where to look."""
+
+
+def log(message: str) -> None:
+    print(f"[local-stack] {message}", flush=True)
+
+
+def port() -> int:
+    return int(os.environ.get("MINISTACK_PORT", "4566"))
+
+
+def endpoint() -> str:
+    return f"http://{HOST}:{port()}"
+
+
+def stack_name() -> str:
+    return os.environ.get("STACK_NAME", "win-notifications")
+
+
+def aws_env() -> dict[str, str]:
+    """What a client of MiniStack needs: endpoint, region, dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint(),
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        **DUMMY_CREDENTIALS,
+    }
+
+
+def aws_client(service: str) -> Any:
+    import boto3  # imported late: `down` runs without .venv-ministack
+
+    return boto3.session.Session(
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    ).client(service, endpoint_url=endpoint())  # type: ignore[call-overload]
+
+
+# ---------------------------------------------------------------------------------------------
+# MiniStack process
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_ministack(pid: int) -> bool:
+    """True while `pid` is a MiniStack this script started for this checkout (cwd .local/)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return b"ministack" in cmdline and Path(cwd) == LOCAL_DIR
+
+
+def recorded_pid() -> int | None:
+    """The pid in .local/ministack.pid if that process is alive and is MiniStack."""
+    try:
+        pid = int(PID_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_ministack(pid) else None
+
+
+def _port_open() -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port())) == 0
+
+
+def _healthy() -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint()}/_ministack/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def start_ministack() -> int:
+    if _port_open():
+        raise StackError(
+            f"{HOST}:{port()} is already in use by something this script did not start. "
+            "Stop it, or pick another port: MINISTACK_PORT=4577 make run"
+        )
+    LOCAL_DIR.mkdir(exist_ok=True)
+    env = {key: os.environ[key] for key in _MINISTACK_ENV_KEEP if key in os.environ}
+    env.update(
+        GATEWAY_PORT=str(port()),
+        BIND_HOST=HOST,
+        MINISTACK_REGION=REGION,
+        LOG_LEVEL=os.environ.get("MINISTACK_LOG_LEVEL", "INFO"),
+        PYTHONUNBUFFERED="1",
+        **DUMMY_CREDENTIALS,
+    )
+    with LOG_FILE.open("w") as log_fh:
+        # Own session (process group): Ctrl-C in the terminal reaches only this script, which
+        # then stops MiniStack and its Lambda workers together.
+        proc = subprocess.Popen(
+            [str(MINISTACK)],
+            cwd=LOCAL_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    PID_FILE.write_text(f"{proc.pid}\n")
+    log(f"MiniStack starting on {endpoint()} (pid {proc.pid}, log {LOG_FILE.relative_to(ROOT)})")
+    deadline = time.monotonic() + 60
+    while not _healthy():
+        if proc.poll() is not None:
+            PID_FILE.unlink(missing_ok=True)
+            raise StackError(f"MiniStack exited with {proc.returncode}; see {LOG_FILE}")
+        if time.monotonic() > deadline:
+            stop_ministack(proc.pid)
+            raise StackError(f"MiniStack did not become healthy in 60 s; see {LOG_FILE}")
+        time.sleep(0.3)
+    return proc.pid
+
+
+def stop_ministack(pid: int) -> None:
+    """SIGTERM MiniStack's process group (it and its Lambda workers), SIGKILL after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _is_ministack(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.2)
+    if _is_ministack(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    _reap(pid)
+    PID_FILE.unlink(missing_ok=True)
+    ENV_FILE.unlink(missing_ok=True)
+    log(f"MiniStack (pid {pid}) stopped")
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deploy
+# ---------------------------------------------------------------------------------------------
+
+
+def read_env_file() -> dict[str, str]:
+    values: dict[str, str] = {}
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values[key.strip()] = value.strip()
+    return values
+
+
+def put_admin_key(admin_key: str) -> None:
+    aws_client("ssm").put_parameter(
+        Name=ADMIN_KEY_PARAMETER,
+        Value=admin_key,
+        Type="SecureString",
+        Overwrite=True,
+        Description="win-notifications admin API key (local stack)",
+    )
+
+
+def sam_deploy() -> float:
+    if not BUILT_TEMPLATE.exists():
+        raise StackError(f"{BUILT_TEMPLATE.relative_to(ROOT)} is missing: run `make build-local` first")
+    env = {**os.environ, **aws_env(), "SAM_CLI_TELEMETRY": "0"}
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+        env.pop(key, None)
+    cmd = [
+        str(SAM), "deploy",
+        "--config-file", str(SAMCONFIG),
+        "--config-env", "local",
+        "--template-file", str(BUILT_TEMPLATE),
+        "--stack-name", stack_name(),
+        "--region", REGION,
+        "--no-confirm-changeset",
+        "--no-fail-on-empty-changeset",
+        "--no-progressbar",
+        "--parameter-overrides",
+        f"AdminApiKeyParameterName={ADMIN_KEY_PARAMETER}",
+        f"LogLevel={os.environ.get('LOG_LEVEL', 'INFO')}",
+    ]  # fmt: skip
+    log(f"sam deploy -> MiniStack (stack {stack_name()}, log {DEPLOY_LOG.relative_to(ROOT)})")
+    started = time.monotonic()
+    with DEPLOY_LOG.open("w") as out:
+        result = subprocess.run(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            timeout=900, check=False,
+        )  # fmt: skip
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        tail = "\n".join(DEPLOY_LOG.read_text(errors="replace").splitlines()[-40:])
+        raise StackError(f"sam deploy failed (exit {result.returncode}):\n{tail}")
+    log(f"deployed in {elapsed:.1f} s")
+    return elapsed
+
+
+def stack_outputs() -> dict[str, str]:
+    stack = aws_client("cloudformation").describe_stacks(StackName=stack_name())["Stacks"][0]
+    return {out["OutputKey"]: out["OutputValue"] for out in stack.get("Outputs", [])}
+
+
+def _load_template(path: Path) -> dict[str, Any]:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """Keeps CloudFormation short-form tags (!Ref, ...) as plain values."""
+
+    def any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_mapping(node)
+
+    Loader.add_multi_constructor("!", any_tag)
+    data = yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    return data if isinstance(data, dict) else {}
+
+
+_RESPONSE_PARAMETER_PREFIX = {"Headers": "header", "Paths": "path", "QueryStrings": "querystring"}
+
+
+def sync_gateway_responses() -> None:
+    """Apply each AWS::Serverless::Api's GatewayResponses to the deployed REST API.
+
+    SAM puts them in the OpenAPI body (x-amazon-apigateway-gateway-responses); MiniStack 1.5.x
+    ignores that extension when it imports the body, so its 401/403 would be API Gateway's
+    defaults. Put them one by one and redeploy the stages (gateway responses take effect with
+    a deployment, on AWS as in MiniStack). A no-op when they are already in place.
+    """
+    resources = _load_template(BUILT_TEMPLATE).get("Resources", {})
+    cfn = aws_client("cloudformation")
+    apigw = aws_client("apigateway")
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cfn.describe_stack_resources(StackName=stack_name())["StackResources"]
+    }
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Api":
+            continue
+        wanted = (resource.get("Properties") or {}).get("GatewayResponses") or {}
+        api_id = physical.get(logical_id)
+        if not wanted or not api_id:
+            continue
+        changed = []
+        for response_type, spec in wanted.items():
+            desired: dict[str, Any] = {
+                "responseParameters": {
+                    f"gatewayresponse.{_RESPONSE_PARAMETER_PREFIX[kind]}.{name}": value
+                    for kind, params in (spec.get("ResponseParameters") or {}).items()
+                    for name, value in params.items()
+                },
+                "responseTemplates": spec.get("ResponseTemplates") or {},
+            }
+            if spec.get("StatusCode") is not None:
+                desired["statusCode"] = str(spec["StatusCode"])
+            current = apigw.get_gateway_response(restApiId=api_id, responseType=response_type)
+            if all(current.get(key) == value for key, value in desired.items()):
+                continue
+            apigw.put_gateway_response(restApiId=api_id, responseType=response_type, **desired)
+            changed.append(response_type)
+        if changed:
+            for stage in apigw.get_stages(restApiId=api_id)["item"]:
+                apigw.create_deployment(
+                    restApiId=api_id,
+                    stageName=stage["stageName"],
+                    description="local-stack: gateway responses",
+                )
+            log(f"{logical_id}: applied gateway responses {', '.join(changed)} (MiniStack workaround)")
+
+
+def local_api_url(outputs: dict[str, str]) -> str:
+    """MiniStack's path-style execute-api URL for the ApiUrl output.
+
+    ApiUrl is https://<api-id>.execute-api.<region>.<suffix>/<stage>; MiniStack serves the
+    same API at http://127.0.0.1:<port>/_aws/execute-api/<api-id>/<stage>.
+    """
+    api_url = outputs["ApiUrl"].rstrip("/")
+    host, _, stage = api_url.removeprefix("https://").partition("/")
+    api_id = host.split(".", 1)[0]
+    return f"{endpoint()}/_aws/execute-api/{api_id}/{stage}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bootstrap through the API
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Api:
+    base_url: str
+    admin_key: str
+    calls: list[str] = field(default_factory=list)
+
+    def call(self, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            payload: Any = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw.decode(errors="replace")
+        self.calls.append(f"{method} {path} -> {status}")
+        return status, payload
+
+    def admin(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)) -> Any:
+        status, payload = self.call(method, path, body, key=self.admin_key)
+        if status not in expect:
+            raise StackError(f"{method} {path} answered {status}: {payload}")
+        return payload
+
+
+def wait_for_health(api: Api, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    status: int | None = None
+    payload: Any = None
+    while time.monotonic() < deadline:
+        try:
+            status, payload = api.call("GET", "/health")
+        except (OSError, urllib.error.URLError) as err:
+            status, payload = None, str(err)
+        if status == 200:
+            return
+        time.sleep(1)
+    raise StackError(f"GET /health never answered 200 (last: {status} {payload}); see {LOG_FILE}")
+
+
+def bootstrap(api: Api) -> dict[str, str]:
+    """Seed the catalog and create a demo account that can send gifts right away."""
+    wait_for_health(api)
+    synced = api.admin("POST", "/admin/catalog/sync")
+    log(f"catalog synced: {synced}")
+    account = api.admin("POST", "/admin/accounts", {"name": "Demo account"}, expect=(200, 201))
+    account_id = str(account["account_id"])
+    api.admin("POST", f"/admin/accounts/{account_id}/gift-approval", {"approved": True})
+    api.admin(
+        "POST",
+        f"/admin/accounts/{account_id}/credits",
+        {"amount": DEMO_CREDITS, "reference": f"local-bootstrap-{account_id}"},
+    )
+    log(f"demo account {account_id}: gift sending approved, {DEMO_CREDITS} credits")
+    return {"DEMO_ACCOUNT_ID": account_id, "DEMO_API_KEY": str(account["api_key"])}
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+def write_env_file(values: dict[str, str]) -> None:
+    lines = ["# Written by scripts/local_stack.py. Load with: set -a; . .local/stack.env; set +a"]
+    lines += [f"{key}={value}" for key, value in values.items()]
+    ENV_FILE.write_text("\n".join(lines) + "\n")
+    ENV_FILE.chmod(0o600)
+
+
+def bring_up(serve: bool) -> tuple[int, bool]:
+    """Start (or reuse) MiniStack, deploy, bootstrap. Returns (pid, started_here)."""
+    LOCAL_DIR.mkdir(exist_ok=True)
+    pid = recorded_pid()
+    previous = read_env_file()
+    started_here = pid is None
+    if pid is None:
+        PID_FILE.unlink(missing_ok=True)
+        pid = start_ministack()
+        admin_key = secrets.token_urlsafe(32)
+    else:
+        if not _healthy():
+            raise StackError(f"MiniStack pid {pid} (from {PID_FILE}) does not answer on {endpoint()}")
+        log(f"reusing running MiniStack pid {pid} on {endpoint()}")
+        admin_key = previous.get("ADMIN_API_KEY") or secrets.token_urlsafe(32)
+
+    try:
+        put_admin_key(admin_key)
+        sam_deploy()
+        sync_gateway_responses()
+        outputs = stack_outputs()
+    except BaseException:
+        if started_here:
+            stop_ministack(pid)
+        raise
+
+    values = {
+        "API_URL": local_api_url(outputs),
+        "ADMIN_API_KEY": admin_key,
+        "STACK_NAME": stack_name(),
+        "MINISTACK_PORT": str(port()),
+        "MINISTACK_PID": str(pid),
+        **aws_env(),
+        "DATA_TABLE_NAME": outputs.get("DataTableName", ""),
+        "IDEMPOTENCY_TABLE_NAME": outputs.get("IdempotencyTableName", ""),
+        "GIFT_SEND_QUEUE_URL": outputs.get("GiftSendQueueUrl", ""),
+        "EVENT_BUS_NAME": outputs.get("EventBusName", ""),
+    }
+    write_env_file(values)  # usable even if the bootstrap below fails
+
+    api = Api(values["API_URL"], admin_key)
+    try:
+        values.update(bootstrap(api))
+    except (StackError, OSError, KeyError, TypeError) as err:
+        message = f"bootstrap through the API failed: {err}\n  calls: {'; '.join(api.calls[-5:])}"
+        if not serve:
+            if started_here:
+                stop_ministack(pid)
+            raise StackError(message) from err
+        log(f"WARNING: {message}\n  MiniStack keeps serving so you can look into it (log: {LOG_FILE}).")
+    write_env_file(values)
+    print_summary(values, serve)
+    return pid, started_here
+
+
+def print_summary(values: dict[str, str], serve: bool) -> None:
+    width = max(len(key) for key in values)
+    print("\n" + "=" * 78)
+    print(f"Local stack ready - these values are in {ENV_FILE.relative_to(ROOT)}:")
+    for key, value in values.items():
+        print(f"  {key.ljust(width)}  {value}")
+    print("\nTry:")
+    print(f"  curl -s {values['API_URL']}/health")
+    if "DEMO_API_KEY" in values:
+        print(f"  curl -s -H 'Authorization: Bearer {values['DEMO_API_KEY']}' {values['API_URL']}/account")
+    admin = f"curl -s -H 'Authorization: Bearer {values['ADMIN_API_KEY']}' -H 'Content-Type: application/json'"
+    print(f'  {admin} -X POST {values["API_URL"]}/admin/accounts -d \'{{"name": "Acme"}}\'')
+    print("  or, in a shell:  set -a; . .local/stack.env; set +a")
+    print('                   curl -s -H "Authorization: Bearer $DEMO_API_KEY" "$API_URL/gifts"')
+    print(f"\nMiniStack log: {LOG_FILE.relative_to(ROOT)}")
+    print("Stop: Ctrl-C" if serve else "Stop: make stack-down")
+    print("=" * 78, flush=True)
+
+
+def cmd_run() -> int:
+    def on_signal(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Installed explicitly: a shell without job control starts background jobs with SIGINT
+    # ignored, and Python keeps it ignored.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    pid: int | None = None
+    try:
+        pid, _ = bring_up(serve=True)
+        while _is_ministack(pid):
+            _reap(pid)
+            time.sleep(1)
+        log(f"MiniStack (pid {pid}) exited; see {LOG_FILE}")
+        PID_FILE.unlink(missing_ok=True)
+        return 1
+    except KeyboardInterrupt:
+        print()
+        log("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        pid = pid or recorded_pid()
+        if pid is not None and _is_ministack(pid):
+            stop_ministack(pid)
+
+
+def cmd_up() -> int:
+    bring_up(serve=False)
+    return 0
+
+
+def cmd_down() -> int:
+    pid = recorded_pid()
+    if pid is None:
+        log("no MiniStack recorded in .local/ministack.pid is running")
+        PID_FILE.unlink(missing_ok=True)
+        return 0
+    stop_ministack(pid)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "up", "down"])
+    args = parser.parse_args(argv)
+    try:
+        return {"run": cmd_run, "up": cmd_up, "down": cmd_down}[args.command]()
+    except StackError as err:
+        log(f"ERROR: {err}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
