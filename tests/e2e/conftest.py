@@ -14,7 +14,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -292,7 +292,7 @@ class SandboxSend:
 
 
 @pytest.fixture(scope="session")
-def sandbox_send(admin: Client) -> Iterator[SandboxSend]:
+def sandbox_send(admin: Client) -> SandboxSend:
     client = make_account(admin, "Sandbox Shop", credits=SANDBOX_CREDITS)
     promotion_id = create_promotion(client, "Sandbox table")
     credits_before = account_credits(client)
@@ -300,7 +300,7 @@ def sandbox_send(admin: Client) -> Iterator[SandboxSend]:
     reply = client.post("/gift-sends", gift_send_body(promotion_id, SANDBOX_PHONES))
     assert reply.status == 202, reply
     final = wait_completed(client, reply.body["send_id"])
-    yield SandboxSend(
+    return SandboxSend(
         client=client, promotion_id=promotion_id, send_id=reply.body["send_id"], accepted=reply.body,
         started=started, finished=utc_now(), final=final, credits_before=credits_before,
     )
