@@ -29,6 +29,9 @@ class ApiSettings(GiftProviderSettings):
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     recipients_per_batch: int = Field(50, alias="RECIPIENTS_PER_BATCH", ge=1, le=100)
+    sms_unit_credits: int = Field(20, alias="SMS_UNIT_CREDITS", ge=0)
+    lms_unit_credits: int = Field(50, alias="LMS_UNIT_CREDITS", ge=0)
+    email_unit_credits: int = Field(5, alias="EMAIL_UNIT_CREDITS", ge=0)
 
 
 class AuthorizerSettings(_EnvSettings):
@@ -46,6 +49,7 @@ class GiftConsumerSettings(GiftProviderSettings):
 
 class DispatcherSettings(_EnvSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
 
 

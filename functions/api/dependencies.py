@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from shared.adapters.dynamo import DataStore
+from shared.adapters.events import EventPublisher
 from shared.adapters.gift_provider import GiftProvider
 from shared.adapters.providers import gift_provider_from_settings
 from shared.adapters.queue import WorkQueue
@@ -36,18 +37,23 @@ def gift_provider() -> GiftProvider:
 
 
 @cache
+def event_publisher() -> EventPublisher:
+    return EventPublisher(boto3.client("events"), api_settings().event_bus_name)
+
+
+@cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=api_settings().idempotency_table_name, boto3_client=dynamodb_client())
 
 
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="[account_id, idempotency_key]",
+    event_key_jmespath="[account_id, operation, idempotency_key]",
     payload_validation_jmespath="body",
     expires_after_seconds=24 * 60 * 60,
 )
 
 
 def clear_caches() -> None:
-    for cached in (dynamodb_client, data_store, gift_send_queue, gift_provider, idempotency_store):
+    for cached in (dynamodb_client, data_store, gift_send_queue, gift_provider, idempotency_store, event_publisher):
         cached.cache_clear()
     api_settings.cache_clear()

@@ -10,26 +10,27 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.dynamo import DataStore, DispatchIndex
+from shared.adapters.events import EventPublisher
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
-from shared.domain.dispatch import dispatch_due_sends
+from shared.domain.dispatch import run_periodic_dispatch
 from shared.settings import dispatcher_settings
 
 logger = Logger()
 
 
 @cache
-def dependencies() -> tuple[DataStore, DispatchIndex, dict[str, WorkQueue]]:
+def dependencies() -> tuple[DataStore, DispatchIndex, dict[str, WorkQueue], EventPublisher]:
     settings = dispatcher_settings()
     client = boto3.client("dynamodb")
     sqs = boto3.client("sqs")
     queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url)}
-    return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues
+    publisher = EventPublisher(boto3.client("events"), settings.event_bus_name)
+    return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues, publisher
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    store, index, queues = dependencies()
-    dispatched = dispatch_due_sends(store, index, queues, utc_now())
-    logger.info("dispatch run", extra={"dispatched": dispatched})
-    return {"dispatched": dispatched}
+    result = run_periodic_dispatch(*dependencies(), utc_now())
+    logger.info("dispatch run", extra=result)
+    return result

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.dynamo import DataStore
+from shared.adapters.events import EventPublisher
 from shared.adapters.providers import gift_provider_from_settings
 from shared.domain.gift_processing import GiftProcessing, process_gift_batch
 from shared.domain.sends import BatchJob
@@ -41,6 +42,7 @@ def processing() -> GiftProcessing:
         max_attempts=settings.provider_max_attempts,
         retry_base_seconds=settings.provider_retry_base_seconds,
         concurrency=settings.provider_concurrency,
+        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
     )
 
 

@@ -32,10 +32,13 @@ from shared.errors import ConcurrentUpdate, InvalidInput, NotFound
 from shared.models.common import Page
 from shared.models.items import (
     AccountItem,
+    AlertSettings,
     Balance,
     BatchItem,
+    ChargeItem,
     GiftItem,
     LedgerEntryItem,
+    OutboxEvent,
     PromotionItem,
     RecipientState,
     Reservation,
@@ -110,6 +113,7 @@ class BalanceChange:
     before: Balance
     after: Balance
     entry: LedgerEntryItem
+    events: tuple[OutboxEvent, ...] = ()
 
 
 class DataStore:
@@ -200,11 +204,13 @@ class DataStore:
             "Update": {
                 "TableName": self._table,
                 "Key": _key(account_pk(after.account_id), "BALANCE"),
-                "UpdateExpression": "SET #credits = :c, #sms = :s, #lms = :l, #email = :e, #version = :next",
+                "UpdateExpression": "SET #credits = :c, #sms = :s, #lms = :l, #email = :e, #open = :open, "
+                "#version = :next",
                 "ConditionExpression": "#version = :expected AND :c >= :zero AND :s >= :zero "
                 "AND :l >= :zero AND :e >= :zero",
                 "ExpressionAttributeNames": {
                     "#credits": "credits", "#sms": "sms", "#lms": "lms", "#email": "email", "#version": "version",
+                    "#open": "open_charges",
                 },
                 "ExpressionAttributeValues": to_attributes(
                     {
@@ -212,6 +218,7 @@ class DataStore:
                         ":s": after.sms,
                         ":l": after.lms,
                         ":e": after.email,
+                        ":open": _dump(after)["open_charges"],
                         ":next": change.before.version + 1,
                         ":expected": change.before.version,
                         ":zero": 0,
@@ -226,7 +233,30 @@ class DataStore:
         return put
 
     def _balance_ops(self, change: BalanceChange | None) -> list[dict[str, Any]]:
-        return [self._balance_update(change), self._ledger_put(change.entry)] if change else []
+        if change is None:
+            return []
+        return [self._balance_update(change), self._ledger_put(change.entry), *map(self._outbox_put, change.events)]
+
+    def _outbox_put(self, event: OutboxEvent) -> dict[str, Any]:
+        return self._put(
+            account_pk(event.account_id), f"OUTBOX#{event.event_id}",
+            {**_dump(event), "gsi2pk": "OUTBOX", "gsi2sk": f"{to_rfc3339(event.created_at)}#{event.event_id}"},
+        )
+
+    def delete_outbox(self, events: Sequence[OutboxEvent]) -> None:
+        for event in events:
+            self._client.delete_item(TableName=self._table, Key=_key(account_pk(event.account_id),
+                                                                     f"OUTBOX#{event.event_id}"))
+
+    def stale_outbox(self, older_than: datetime, limit: int = 100) -> list[OutboxEvent]:
+        """Events whose publisher died after its transaction committed (found through the sparse gsi2)."""
+        response = self._client.query(
+            TableName=self._table, IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :o AND gsi2sk < :before",
+            ExpressionAttributeValues=to_attributes({":o": "OUTBOX", ":before": to_rfc3339(older_than)}),
+            Limit=limit,
+        )
+        return [OutboxEvent.model_validate(from_attributes(i)) for i in response.get("Items", [])]
 
     # --- accounts ----------------------------------------------------------------------------
 
@@ -294,6 +324,46 @@ class DataStore:
             if not page.next_cursor:
                 return
             cursor = page.next_cursor
+
+    # --- charges and alerts ------------------------------------------------------------------
+
+    def commit_balance_change(self, change: BalanceChange) -> None:
+        self._transact(self._balance_ops(change))
+
+    def commit_charge(self, change: BalanceChange, charge: ChargeItem) -> None:
+        put = self._put(account_pk(charge.account_id), f"CHARGE#{charge.charge_id}", _dump(charge))
+        put["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        self._transact([*self._balance_ops(change), put])
+
+    def commit_charge_refund(self, change: BalanceChange, charge: ChargeItem) -> None:
+        refunded = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(account_pk(charge.account_id), f"CHARGE#{charge.charge_id}"),
+                "UpdateExpression": "SET #s = :refunded",
+                "ConditionExpression": "#s = :active",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": to_attributes({":refunded": "REFUNDED", ":active": "ACTIVE"}),
+            }
+        }
+        self._transact([*self._balance_ops(change), refunded])
+
+    def get_charge(self, account_id: str, charge_id: str) -> ChargeItem | None:
+        item = self._get(account_pk(account_id), f"CHARGE#{charge_id}", consistent=True)
+        return ChargeItem.model_validate(item) if item else None
+
+    def list_charges(self, account_id: str, limit: int, cursor: str | None) -> Page[ChargeItem]:
+        return self._query_page(ChargeItem, account_pk(account_id), sk_prefix="CHARGE#", limit=limit, cursor=cursor)
+
+    def get_alerts(self, account_id: str) -> AlertSettings | None:
+        item = self._get(account_pk(account_id), "ALERTS")
+        return AlertSettings.model_validate(item) if item else None
+
+    def put_alerts(self, account_id: str, alerts: AlertSettings) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_attributes({**_dump(alerts), "pk": account_pk(account_id), "sk": "ALERTS"}),
+        )
 
     # --- catalog and wishlist ----------------------------------------------------------------
 
@@ -403,22 +473,22 @@ class DataStore:
         )
         return requests + 1
 
-    def claim_send_id(self, account_id: str, idempotency_key: str, send_id: str, expires_at: int) -> str:
-        """The send id bound to an Idempotency-Key: the given one if this is the first claim, else the
-        earlier one. A retry after a crash thereby finishes the same send instead of creating another."""
-        key = _key(account_pk(account_id), f"SEND_KEY#{idempotency_key}")
+    def claim_id(self, account_id: str, idempotency_key: str, new_id: str, expires_at: int) -> str:
+        """The id bound to an Idempotency-Key: the given one if this is the first claim, else the earlier
+        one. A retry after a crash thereby finishes the same send or charge instead of making another."""
+        key = _key(account_pk(account_id), f"IDEMPOTENCY#{idempotency_key}")
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={**key, **to_attributes({"send_id": send_id, "expires_at": expires_at})},
+                Item={**key, **to_attributes({"claimed_id": new_id, "expires_at": expires_at})},
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
-            return str(from_attributes(item)["send_id"])
-        return send_id
+            return str(from_attributes(item)["claimed_id"])
+        return new_id
 
     def mark_dispatched(self, account_id: str, kind: str, send_id: str) -> None:
         self._client.update_item(
@@ -527,6 +597,12 @@ class DataStore:
             }
         }
         self._transact([self._batch_update(batch, recipients, None), counters, *self._balance_ops(refund)])
+
+
+def require_item(item: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    if item is None:
+        raise NotFound(f"{what} not found")
+    return item
 
 
 def require(item: ModelT | None, what: str) -> ModelT:

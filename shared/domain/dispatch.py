@@ -8,7 +8,17 @@ from datetime import datetime
 
 from shared.adapters.dynamo import DataStore, DispatchIndex
 from shared.adapters.queue import WorkQueue
+from shared.domain.alerts import Publisher, publish_stale_outbox
 from shared.domain.sends import enqueue_batches
+
+
+def run_periodic_dispatch(
+    store: DataStore, index: DispatchIndex, queues: Mapping[str, WorkQueue], publisher: Publisher, now: datetime
+) -> dict[str, int]:
+    return {
+        "dispatched": dispatch_due_sends(store, index, queues, now),
+        "events_published": publish_stale_outbox(store, publisher, now),
+    }
 
 
 def dispatch_due_sends(

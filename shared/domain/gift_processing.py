@@ -20,12 +20,14 @@ from datetime import datetime
 from shared.adapters.dynamo import BalanceChange, DataStore, account_pk, batch_key, send_sk
 from shared.adapters.gift_provider import GiftProvider, IssueOutcome, IssueRequest
 from shared.clock import utc_now
+from shared.domain.alerts import Publisher, balance_low_events, publish_committed
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import BatchJob
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, FailureReason
 from shared.models.items import (
+    AlertSettings,
     Balance,
     BatchItem,
     GiftItem,
@@ -51,6 +53,7 @@ class GiftProcessing:
     retry_base_seconds: float = 0.2
     concurrency: int = 8
     sleep: Callable[[float], None] = time.sleep
+    publisher: Publisher | None = None
     # Called at each step boundary; fault-injection tests make it raise to simulate a dying Lambda.
     checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
 
@@ -74,8 +77,9 @@ def process_gift_batch(deps: GiftProcessing, job: BatchJob) -> None:
     key = batch_key(job.send_id, job.batch_no)
     gift_key = ("CATALOG", f"GIFT#{job.gift_id}")
     found = store.get_many(
-        [(key["pk"], key["sk"]), (pk, send_sk("GIFT", job.send_id)), (pk, "BALANCE"), gift_key]
+        [(key["pk"], key["sk"]), (pk, send_sk("GIFT", job.send_id)), (pk, "BALANCE"), gift_key, (pk, "ALERTS")]
     )
+    alerts = AlertSettings.model_validate(found[(pk, "ALERTS")]) if (pk, "ALERTS") in found else None
     raw_batch, raw_send = found.get((key["pk"], key["sk"])), found.get((pk, send_sk("GIFT", job.send_id)))
     if raw_batch is None or raw_send is None:
         logger.warning("gift batch job for a missing send or batch", extra={"send_id": job.send_id})
@@ -92,7 +96,7 @@ def process_gift_batch(deps: GiftProcessing, job: BatchJob) -> None:
         if gift is None or gift.status != "ON_SALE":
             _settle_unavailable(deps, batch, send)
             return
-        reserved = _reserve(deps, batch, balance, gift, send)
+        reserved = _reserve(deps, batch, balance, gift, alerts)
         if reserved is None:
             return
         batch = reserved
@@ -105,10 +109,11 @@ def process_gift_batch(deps: GiftProcessing, job: BatchJob) -> None:
 
 
 def _reserve(
-    deps: GiftProcessing, batch: BatchItem, balance: Balance, gift: GiftItem, send: SendItem
+    deps: GiftProcessing, batch: BatchItem, balance: Balance, gift: GiftItem, alerts: AlertSettings | None
 ) -> BatchItem | None:
     """Debit the price of as many pending recipients as the balance covers, in one conditional write."""
     state = {"batch": batch, "balance": balance, "fresh": True}
+    committed: list[BalanceChange] = []
 
     def attempt() -> BatchItem | None:
         if not state["fresh"]:
@@ -134,12 +139,17 @@ def _reserve(
                 entry_id=entry_id, account_id=batch.account_id, created_at=utc_now(), type="GIFT_DEBIT",
                 credits_delta=-gift.price * len(charged), quantity=len(charged), send_id=batch.send_id,
                 credits_after=after.credits,
-            ))
+            ), balance_low_events(funds, after, alerts))
         reservation = Reservation(price=gift.price, charged=charged, short=short, entry_id=entry_id)
         deps.store.commit_reservation(current, reservation, debit)
+        if debit:
+            committed.append(debit)
         return current.model_copy(update={"version": current.version + 1, "reservation": reservation})
 
-    return retry_on_conflict(attempt)
+    reserved = retry_on_conflict(attempt)
+    if committed:
+        publish_committed(deps.store, deps.publisher, committed[-1].events)
+    return reserved
 
 
 def _issue_one(deps: GiftProcessing, request: IssueRequest) -> Outcome:

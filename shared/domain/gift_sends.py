@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shared.adapters.dynamo import DataStore, account_pk, require
+from shared.adapters.dynamo import DataStore, account_pk, require, require_item
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.recipients import normalize_korean_mobile
@@ -19,7 +19,7 @@ from shared.domain.sends import (
     split_into_batches,
     store_and_dispatch,
 )
-from shared.errors import GiftSendingNotApproved, GiftUnavailable, NotFound
+from shared.errors import GiftSendingNotApproved, GiftUnavailable
 from shared.models.api import (
     CouponView,
     GiftRecipientView,
@@ -106,12 +106,6 @@ def create_gift_send(
     )
     store_and_dispatch(store, queue, send, batches, now)
     return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
-
-
-def require_item(item: dict | None, what: str) -> dict:
-    if item is None:
-        raise NotFound(f"{what} not found")
-    return item
 
 
 def gift_send_view(send: SendItem) -> GiftSendView:

@@ -77,7 +77,7 @@ def send_id_for(store: DataStore, account_id: str, kind: str, idempotency_key: s
     if not idempotency_key:
         return send_id
     expires_at = int((now + IDEMPOTENCY_WINDOW).timestamp())
-    return store.claim_send_id(account_id, f"{kind}#{idempotency_key}", send_id, expires_at)
+    return store.claim_id(account_id, f"{kind}_SEND#{idempotency_key}", send_id, expires_at)
 
 
 def initial_status(send_at: datetime | None, draft: bool) -> str:

@@ -110,6 +110,41 @@ class LedgerEntryView(BaseModel):
     reference: str | None
 
 
+class AlertsView(_Request):
+    credits_below: Annotated[int, Field(ge=0, strict=True)] | None = None
+    counts_below: dict[Literal["sms", "lms", "email"], Annotated[int, Field(ge=0, strict=True)]] = Field(
+        default_factory=dict
+    )
+
+
+# --- charges -----------------------------------------------------------------------------------
+
+
+class PricingView(BaseModel):
+    notification_unit_credits: NotificationBalance
+
+
+class ChargeRequest(_Request):
+    channel: Literal["sms", "lms", "email"]
+    quantity: Annotated[int, Field(gt=0, le=10_000_000, strict=True)]
+
+
+class ChargeView(BaseModel):
+    charge_id: str
+    channel: Literal["sms", "lms", "email"]
+    quantity: int
+    credits_spent: Credits
+    created_at: datetime
+    refundable_until: datetime
+    status: Literal["ACTIVE", "REFUNDED"]
+
+
+class ChargeRefund(BaseModel):
+    charge_id: str
+    status: Literal["REFUNDED"] = "REFUNDED"
+    credits_refunded: Credits
+
+
 # --- catalog, promotions -----------------------------------------------------------------------
 
 
@@ -137,7 +172,7 @@ class PromotionView(BaseModel):
 
 
 class GiftRecipientInput(_Request):
-    phone: Annotated[str, Field(max_length=40)]
+    phone: Annotated[str, Field(max_length=100)]
     name: DisplayName | None = None
 
 

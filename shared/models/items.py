@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,18 +30,57 @@ class AccountItem(_Stored):
     created_at: datetime
 
 
+class OpenCharge(_Stored):
+    """A charge with counts left, in the balance item's oldest-first list for its channel."""
+
+    charge_id: str
+    remaining: int = Field(ge=0)
+
+
 class Balance(_Stored):
-    """The account's balance item: written only through conditional, versioned writes."""
+    """The account's balance item: written only through conditional, versioned writes. Per channel, the
+    count equals the sum of `remaining` over that channel's open charges (oldest first)."""
 
     account_id: str
     credits: Credits = 0
     sms: int = Field(0, ge=0)
     lms: int = Field(0, ge=0)
     email: int = Field(0, ge=0)
+    open_charges: dict[Channel, list[OpenCharge]] = Field(default_factory=dict)
     version: int = 0
 
     def count(self, channel: Channel) -> int:
         return int(getattr(self, channel))
+
+    def open_for(self, channel: Channel) -> list[OpenCharge]:
+        return list(self.open_charges.get(channel, []))
+
+
+class AlertSettings(_Stored):
+    credits_below: int | None = Field(None, ge=0)
+    counts_below: dict[Channel, int] = Field(default_factory=dict)
+
+
+class ChargeItem(_Stored):
+    charge_id: str
+    account_id: str
+    channel: Channel
+    quantity: int = Field(gt=0)
+    unit_credits: int = Field(ge=0)
+    credits_spent: Credits
+    created_at: datetime
+    refundable_until: datetime
+    status: Literal["ACTIVE", "REFUNDED"] = "ACTIVE"
+
+
+class OutboxEvent(_Stored):
+    """An event written in the same transaction as the change that caused it, published after commit."""
+
+    event_id: str
+    account_id: str
+    detail_type: str
+    detail: dict[str, Any]
+    created_at: datetime
 
 
 class LedgerEntryItem(_Stored):
@@ -94,13 +134,19 @@ class RecipientState(_Stored):
     updated_at: datetime
 
 
-class Reservation(_Stored):
-    """Credits taken for a batch and not yet settled: the durable record between debit and outcome."""
+class CountsTaken(_Stored):
+    charge_id: str
+    count: int
 
-    price: Credits
-    charged: list[str]  # recipient ids whose price was debited
+
+class Reservation(_Stored):
+    """Credits or counts taken for a batch and not yet settled: the durable record between debit and outcome."""
+
+    price: Credits = 0
+    charged: list[str]  # recipient ids whose price (or count) was taken
     short: list[str]  # recipient ids the balance did not cover
     entry_id: str
+    counts_taken: dict[str, list[CountsTaken]] = Field(default_factory=dict)  # channel -> charges used
 
 
 class BatchItem(_Stored):

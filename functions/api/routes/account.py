@@ -4,9 +4,9 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store
 from functions.api.responses import Cursor, Limit
-from shared.domain import accounts
+from shared.domain import accounts, alerts
 from shared.http.principal import current_account_id
-from shared.models.api import AccountView, LedgerEntryView
+from shared.models.api import AccountView, AlertsView, LedgerEntryView
 from shared.models.common import Page
 
 router = Router()
@@ -20,3 +20,13 @@ def get_account() -> AccountView:
 @router.get("/account/ledger", tags=["account"])
 def get_ledger(limit: Limit = 50, cursor: Cursor = None) -> Page[LedgerEntryView]:
     return accounts.ledger_page(data_store(), current_account_id(router), limit, cursor)
+
+
+@router.get("/account/alerts", tags=["account"])
+def get_alerts() -> AlertsView:
+    return alerts.get_alerts(data_store(), current_account_id(router))
+
+
+@router.put("/account/alerts", tags=["account"])
+def put_alerts(body: AlertsView) -> AlertsView:
+    return alerts.put_alerts(data_store(), current_account_id(router), body)

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import Router
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from pydantic import BaseModel
 
-from functions.api.dependencies import IDEMPOTENCY_CONFIG, data_store, gift_send_queue, idempotency_store
+from functions.api.dependencies import data_store, gift_send_queue
+from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
 from shared.domain import gift_sends
 from shared.http.principal import current_account_id
@@ -20,27 +18,13 @@ from shared.settings import api_settings
 router = Router()
 
 
-class IdempotentGiftSend(BaseModel):
-    account_id: str
-    idempotency_key: str
-    body: dict[str, Any]
-
-
-def _create(call: IdempotentGiftSend) -> SendAccepted:
+def _create(call: IdempotentCall) -> SendAccepted:
     result = gift_sends.create_gift_send(
         data_store(), gift_send_queue(), call.account_id, GiftSendRequest.model_validate(call.body),
         api_settings().recipients_per_batch, call.idempotency_key or None,
     )
     assert isinstance(result, SendAccepted)
     return result
-
-
-def _create_once(call: IdempotentGiftSend) -> SendAccepted:
-    once = idempotent_function(
-        _create, data_keyword_argument="call", persistence_store=idempotency_store(),
-        config=IDEMPOTENCY_CONFIG, output_serializer=PydanticSerializer(SendAccepted),
-    )
-    return once(call=call)
 
 
 @router.post(
@@ -53,10 +37,8 @@ def create_gift_send(
     account_id = current_account_id(router)
     if body.dry_run:
         return ok(gift_sends.create_gift_send(data_store(), gift_send_queue(), account_id, body, 1))
-    call = IdempotentGiftSend(
-        account_id=account_id, idempotency_key=idempotency_key or "", body=router.current_event.json_body
-    )
-    return accepted(_create_once(call) if idempotency_key else _create(call))
+    body_json = router.current_event.json_body
+    return accepted(once("gift-send", account_id, idempotency_key, body_json, _create, SendAccepted))
 
 
 @router.get("/gift-sends", tags=["gift sends"])

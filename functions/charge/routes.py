@@ -1,0 +1,52 @@
+"""Charges: buying notification counts with credits (mounted in the API function's resolver)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import Router
+
+from functions.api.dependencies import data_store, event_publisher
+from functions.api.idempotency import IdempotentCall, once
+from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, created
+from shared.domain import charges
+from shared.http.principal import current_account_id
+from shared.models.api import ChargeRefund, ChargeRequest, ChargeView, NotificationBalance, PricingView
+from shared.models.common import Page
+from shared.settings import api_settings
+
+router = Router()
+
+
+def unit_credits() -> NotificationBalance:
+    settings = api_settings()
+    return NotificationBalance(sms=settings.sms_unit_credits, lms=settings.lms_unit_credits,
+                               email=settings.email_unit_credits)
+
+
+@router.get("/pricing", tags=["charges"])
+def get_pricing() -> PricingView:
+    current_account_id(router)
+    return charges.pricing(unit_credits())
+
+
+def _buy(call: IdempotentCall) -> ChargeView:
+    request = ChargeRequest.model_validate(call.body)
+    unit = getattr(unit_credits(), request.channel)
+    return charges.buy_counts(data_store(), event_publisher(), call.account_id, request.channel, request.quantity,
+                              unit, call.idempotency_key or None)
+
+
+@router.post("/charges", tags=["charges"], responses={201: {"description": "Counts bought"}})
+def create_charge(body: ChargeRequest, idempotency_key: IdempotencyKey = None) -> Response[ChargeView]:
+    account_id = current_account_id(router)
+    return created(once("charge", account_id, idempotency_key, router.current_event.json_body, _buy, ChargeView))
+
+
+@router.get("/charges", tags=["charges"])
+def list_charges(limit: Limit = 50, cursor: Cursor = None) -> Page[ChargeView]:
+    return charges.list_charges(data_store(), current_account_id(router), limit, cursor)
+
+
+@router.post("/charges/<charge_id>/refund", tags=["charges"])
+def refund_charge(charge_id: PathId) -> ChargeRefund:
+    return charges.refund_charge(data_store(), current_account_id(router), charge_id)

@@ -1,0 +1,343 @@
+"""The notification delivery port (SMS, LMS, email) and its AWS and sandbox adapters.
+
+- ``NotificationSender`` is the port: ``send(message)`` delivers one rendered message and answers DELIVERED or
+  RECIPIENT_NOT_FOUND; it raises ProviderUnavailable when a retry may succeed and ProviderRejected when it cannot
+  (a misconfiguration, a refused sender, bad credentials). One call is one attempt: retrying, with the same
+  idempotency key, is the caller's job.
+- ``SesEmailSender``: email through Amazon SES v2 ``SendEmail`` (simple content, UTF-8).
+- ``SnsSmsSender``: SMS and LMS through Amazon SNS ``Publish`` to a phone number, which MiniStack also serves
+  (it records direct-to-phone publishes, inspectable at ``GET /_ministack/sns/sms-messages?phoneNumber=+82...``;
+  it does not implement End User Messaging SMS, ``pinpoint-sms-voice-v2``).
+- ``ChannelRouter``: one sender per channel behind the port (e.g. SES for email, SNS or the HTTP gateway of
+  shared.adapters.http_sms_gateway for sms/lms).
+- ``SandboxNotificationSender``: the contract's sandbox outcomes in front of a real sender, so every deliverable
+  message still reaches SES/SNS (on MiniStack) and can be inspected there.
+
+What AWS can and cannot tell synchronously: SES and SNS accept a message for delivery; whether the mailbox or the
+phone number exists is only known later (bounces and delivery-status events, through a configuration set's event
+destination or SNS delivery status logging). So both AWS senders answer DELIVERED ("accepted by the provider")
+and never RECIPIENT_NOT_FOUND. Neither API takes an idempotency key either: a call that timed out after AWS
+accepted it and is then retried may deliver twice. The sandbox and the HTTP gateway deduplicate by key.
+
+The boto3 clients are built by the caller. Build them with botocore's own retries off
+(``Config(retries={"total_max_attempts": 1})``) so the caller's retry policy is the only one, as the HTTP adapters
+do with urllib3; the adapters work either way.
+
+Nothing here logs or puts into exception messages phone numbers, email addresses, message text or AWS error
+messages (SES echoes addresses in them); only operation names, HTTP statuses and error codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import botocore.exceptions
+
+from shared.clock import to_rfc3339, utc_now
+from shared.errors import ProviderRejected, ProviderUnavailable
+from shared.models.common import Channel
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "DELIVERED"  # accepted by the provider for delivery
+    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"  # the number or mailbox does not exist: INVALID_RECIPIENT
+
+
+@dataclass(frozen=True)
+class NotificationMessage:
+    """One rendered message to one recipient. ``destination`` is an E.164 phone (sms, lms) or an email address;
+    ``title`` is the lms subject (optional) or the email subject (required); an sms has none."""
+
+    idempotency_key: str
+    channel: Channel
+    destination: str
+    body: str
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.idempotency_key:
+            raise ValueError("a notification needs an idempotency key")
+        if not self.destination:
+            raise ValueError("a notification needs a destination")
+        if self.channel == "sms" and self.title:
+            raise ValueError("an sms has no title")
+        if self.channel == "email" and not self.title:
+            raise ValueError("an email needs a title (its subject)")
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    outcome: DeliveryOutcome
+    provider_message_id: str | None = None
+
+
+class NotificationSender(Protocol):
+    def send(self, message: NotificationMessage) -> DeliveryResult:
+        """Deliver one message (one attempt). Raises ProviderUnavailable on a transient failure and
+        ProviderRejected on a failure retrying cannot fix."""
+        ...
+
+
+# -- AWS ----------------------------------------------------------------------------------------------------------
+
+# Error codes that mean "try again later" whatever their HTTP status (SES answers throttling with a 400 or 429).
+_TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
+    "SlowDown", "RequestTimeout", "RequestTimeoutException", "InternalFailure", "InternalError",
+    "InternalErrorException", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
+    "KMSThrottlingException", "KMSThrottling",
+})
+_TRANSIENT_STATUSES = frozenset({408, 429})
+
+
+def _aws_failure(provider: str, operation: str, exc: Exception) -> ProviderUnavailable | ProviderRejected:
+    """Map a botocore failure: throttling, 5xx, timeouts and connection errors are transient; anything else
+    (MessageRejected, an unverified sender or MAIL FROM domain, a suspended or paused account, access denied, an
+    invalid parameter, missing credentials) is a refusal that retrying will not fix."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code") or None
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _TRANSIENT_CODES or status in _TRANSIENT_STATUSES or status >= 500:
+            logger.warning(f"{provider} unavailable", extra={"operation": operation, "status": status, "code": code})
+            return ProviderUnavailable(f"{provider} {operation}: HTTP {status} {code or ''}".rstrip())
+        logger.error(f"{provider} rejected the call", extra={"operation": operation, "status": status, "code": code})
+        return ProviderRejected(f"{provider} {operation}: HTTP {status} {code or ''}".rstrip(), status=status,
+                                code=code)
+    name = type(exc).__name__
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError,
+                        botocore.exceptions.CredentialRetrievalError)):
+        logger.warning(f"{provider} unreachable", extra={"operation": operation, "error": name})
+        return ProviderUnavailable(f"{provider} {operation}: {name}")
+    logger.error(f"{provider} call failed", extra={"operation": operation, "error": name})
+    return ProviderRejected(f"{provider} {operation}: {name}", status=0, code=name)
+
+
+class SesEmailSender:
+    """Email through Amazon SES v2 ``SendEmail``: simple content, text body, UTF-8 subject and body.
+
+    The sender address (or its domain) must be a verified SES identity. DELIVERED means SES accepted the message;
+    a mailbox that does not exist shows up later as a bounce event, never synchronously (see the module notes).
+    The idempotency key travels as the ``notification`` message tag, so events can be matched to recipients."""
+
+    def __init__(self, sesv2_client: Any, from_address: str, configuration_set: str | None = None) -> None:
+        if not from_address:
+            raise ValueError("SES sender address is empty")
+        self._client = sesv2_client
+        self._from = from_address
+        self._configuration_set = configuration_set
+
+    def __repr__(self) -> str:
+        return f"SesEmailSender(configuration_set={self._configuration_set!r})"
+
+    def send(self, message: NotificationMessage) -> DeliveryResult:
+        if message.channel != "email":
+            raise ValueError(f"SesEmailSender sends email, not {message.channel}")
+        request: dict[str, Any] = {
+            "FromEmailAddress": self._from,
+            "Destination": {"ToAddresses": [_ascii_address(message.destination)]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": message.title or "", "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
+                }
+            },
+            "EmailTags": [{"Name": "notification", "Value": _tag_value(message.idempotency_key)}],
+        }
+        if self._configuration_set:
+            request["ConfigurationSetName"] = self._configuration_set
+        try:
+            response = self._client.send_email(**request)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _aws_failure("SES", "SendEmail", exc) from exc
+        return DeliveryResult(DeliveryOutcome.DELIVERED, response.get("MessageId"))
+
+
+class SnsSmsSender:
+    """SMS and LMS through Amazon SNS ``Publish`` with ``PhoneNumber`` (transactional SMS).
+
+    AWS SMS has no LMS: an lms is published as one longer SMS with its title on the first line (``[title]``), and
+    the carrier splits it into parts. Korean carriers deliver real LMS (a subject and up to 2,000 bytes as one
+    message) only through a Korean messaging gateway: that is shared.adapters.http_sms_gateway. SNS accepts a
+    message for delivery; whether the number exists is not known synchronously (see the module notes)."""
+
+    def __init__(self, sns_client: Any, sender_id: str | None = None) -> None:
+        self._client = sns_client
+        self._sender_id = sender_id
+
+    def __repr__(self) -> str:
+        return f"SnsSmsSender(sender_id={self._sender_id!r})"
+
+    def send(self, message: NotificationMessage) -> DeliveryResult:
+        if message.channel not in ("sms", "lms"):
+            raise ValueError(f"SnsSmsSender sends sms and lms, not {message.channel}")
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self._sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self._sender_id}
+        try:
+            response = self._client.publish(
+                PhoneNumber=message.destination, Message=sms_text(message), MessageAttributes=attributes
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _aws_failure("SNS", "Publish", exc) from exc
+        return DeliveryResult(DeliveryOutcome.DELIVERED, response.get("MessageId"))
+
+
+def sms_text(message: NotificationMessage) -> str:
+    """The single text an SMS-only provider carries: the body, with an lms title as a ``[title]`` first line."""
+    return f"[{message.title}]\n{message.body}" if message.title else message.body
+
+
+def _ascii_address(address: str) -> str:
+    """SES takes 7-bit addresses: an internationalized domain goes as punycode (local parts are ASCII already:
+    shared.domain.messages refuses SMTPUTF8 mailboxes)."""
+    if address.isascii():
+        return address
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address  # SES will refuse it: a ProviderRejected, not a crash
+
+
+def _tag_value(key: str) -> str:
+    """SES tag values allow only ASCII letters, digits, ``_`` and ``-`` (at most 256 characters)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in key)[:256]
+
+
+class ChannelRouter:
+    """A NotificationSender that hands each message to the sender for its channel (lms defaults to the sms one)."""
+
+    def __init__(self, *, sms: NotificationSender, email: NotificationSender,
+                 lms: NotificationSender | None = None) -> None:
+        self._senders: dict[str, NotificationSender] = {"sms": sms, "lms": lms or sms, "email": email}
+
+    def send(self, message: NotificationMessage) -> DeliveryResult:
+        return self._senders[message.channel].send(message)
+
+
+# -- sandbox ------------------------------------------------------------------------------------------------------
+
+_NOT_FOUND_SUFFIX = "0000"
+_ALWAYS_FAILS_SUFFIX = "9999"
+_FAILS_TWICE_SUFFIX = "8888"
+_ALWAYS_FAILS_DOMAIN = "fail.example"
+_NOT_FOUND_DOMAIN = "invalid.example"
+_SANDBOX_MEMORY = timedelta(days=7)  # how long the sandbox provider remembers a key (the table's TTL)
+
+
+class SandboxRule(StrEnum):
+    DELIVER = "DELIVER"
+    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"
+    ALWAYS_FAILS = "ALWAYS_FAILS"
+    FAILS_TWICE = "FAILS_TWICE"
+
+
+def sandbox_rule(message: NotificationMessage) -> SandboxRule:
+    """The contract's sandbox table: phones by their last four digits, emails by their domain."""
+    if message.channel == "email":
+        domain = message.destination.rpartition("@")[2].lower()
+        if domain == _ALWAYS_FAILS_DOMAIN:
+            return SandboxRule.ALWAYS_FAILS
+        if domain == _NOT_FOUND_DOMAIN:
+            return SandboxRule.RECIPIENT_NOT_FOUND
+        return SandboxRule.DELIVER
+    if message.destination.endswith(_NOT_FOUND_SUFFIX):
+        return SandboxRule.RECIPIENT_NOT_FOUND
+    if message.destination.endswith(_ALWAYS_FAILS_SUFFIX):
+        return SandboxRule.ALWAYS_FAILS
+    if message.destination.endswith(_FAILS_TWICE_SUFFIX):
+        return SandboxRule.FAILS_TWICE
+    return SandboxRule.DELIVER
+
+
+class SandboxNotificationSender:
+    """Sandbox outcomes in front of a real sender, with the provider's state in its own DynamoDB items.
+
+    Numbers ending 0000 and ``@invalid.example`` are RECIPIENT_NOT_FOUND; numbers ending 9999 and
+    ``@fail.example`` are always ProviderUnavailable; numbers ending 8888 are ProviderUnavailable on the first two
+    calls per idempotency key, then delivered. Every other message goes to ``delivery`` (SES or SNS; on MiniStack
+    it can be inspected there).
+
+    Like a messaging gateway, the sandbox is idempotent per key: calls are counted in the item
+    ``SANDBOX_PROVIDER#NOTIFY#{key}`` (so the 8888 count survives Lambda restarts and is shared by all instances),
+    a key that was delivered answers with the same result without delivering again, and a key reused for a
+    different message is a ProviderRejected (409 IDEMPOTENCY_KEY_REUSED). Two calls with the same key at the same
+    moment may both deliver; the caller never does that."""
+
+    def __init__(self, delivery: NotificationSender, client: Any, table_name: str) -> None:
+        self._delivery = delivery
+        self._client = client
+        self._table = table_name
+
+    def send(self, message: NotificationMessage) -> DeliveryResult:
+        rule = sandbox_rule(message)
+        if rule is SandboxRule.RECIPIENT_NOT_FOUND:
+            return DeliveryResult(DeliveryOutcome.RECIPIENT_NOT_FOUND)
+        record = self._count_call(message)
+        if record["fingerprint"]["S"] != _fingerprint(message):
+            raise ProviderRejected("sandbox notification provider: idempotency key reused for another message",
+                                   status=409, code="IDEMPOTENCY_KEY_REUSED")
+        calls = int(record["calls"]["N"])
+        if rule is SandboxRule.ALWAYS_FAILS or (rule is SandboxRule.FAILS_TWICE and calls <= 2):
+            raise ProviderUnavailable("sandbox notification provider: service unavailable")
+        if "delivered_id" in record:  # a retry of a delivered message: answer again, deliver once
+            return DeliveryResult(DeliveryOutcome.DELIVERED, record["delivered_id"]["S"] or None)
+        result = self._delivery.send(message)
+        if result.outcome is DeliveryOutcome.DELIVERED:
+            return DeliveryResult(DeliveryOutcome.DELIVERED, self._record_delivery(message, result))
+        return result
+
+    def calls(self, idempotency_key: str) -> int:
+        """Calls the sandbox has seen for a key (for tests and inspection)."""
+        item = self._client.get_item(TableName=self._table, Key=_key(idempotency_key), ConsistentRead=True)
+        return int(item.get("Item", {}).get("calls", {}).get("N", 0))
+
+    def _count_call(self, message: NotificationMessage) -> dict[str, Any]:
+        now = utc_now()
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=_key(message.idempotency_key),
+            UpdateExpression="ADD calls :one SET fingerprint = if_not_exists(fingerprint, :fingerprint), "
+            "first_call_at = if_not_exists(first_call_at, :now), expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":fingerprint": {"S": _fingerprint(message)},
+                ":now": {"S": to_rfc3339(now)},
+                ":expires": {"N": str(int((now + _SANDBOX_MEMORY).timestamp()))},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        attributes: dict[str, Any] = response["Attributes"]
+        return attributes
+
+    def _record_delivery(self, message: NotificationMessage, result: DeliveryResult) -> str | None:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=_key(message.idempotency_key),
+            UpdateExpression="SET delivered_id = if_not_exists(delivered_id, :id), "
+            "delivered_at = if_not_exists(delivered_at, :now)",
+            ExpressionAttributeValues={
+                ":id": {"S": result.provider_message_id or ""},
+                ":now": {"S": to_rfc3339(utc_now())},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return response["Attributes"]["delivered_id"]["S"] or None
+
+
+def _key(idempotency_key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SANDBOX_PROVIDER#NOTIFY#{idempotency_key}"}, "sk": {"S": "NOTIFY"}}
+
+
+def _fingerprint(message: NotificationMessage) -> str:
+    """A digest of what the key stands for; the message itself (addresses, text) is not stored."""
+    parts = (message.channel, message.destination, message.title or "", message.body)
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
