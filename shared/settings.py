@@ -23,10 +23,20 @@ class GiftProviderSettings(_EnvSettings):
     gift_provider_secret_arn: str = Field("", alias="GIFT_PROVIDER_SECRET_ARN")
 
 
+class NotificationProviderSettings(_EnvSettings):
+    notification_provider: Literal["sandbox", "http"] = Field("sandbox", alias="NOTIFICATION_PROVIDER")
+    sms_gateway_endpoint: str = Field("", alias="SMS_GATEWAY_ENDPOINT")
+    sms_gateway_secret_arn: str = Field("", alias="SMS_GATEWAY_SECRET_ARN")
+    sms_sender_number: str = Field("", alias="SMS_SENDER_NUMBER")
+    email_from_address: str = Field("no-reply@win-notifications.example", alias="EMAIL_FROM_ADDRESS", min_length=3)
+    ses_configuration_set: str = Field("", alias="SES_CONFIGURATION_SET")
+
+
 class ApiSettings(GiftProviderSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
+    notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     recipients_per_batch: int = Field(50, alias="RECIPIENTS_PER_BATCH", ge=1, le=100)
     sms_unit_credits: int = Field(20, alias="SMS_UNIT_CREDITS", ge=0)
@@ -47,10 +57,19 @@ class GiftConsumerSettings(GiftProviderSettings):
     provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
 
 
+class NotificationConsumerSettings(NotificationProviderSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
+    provider_max_attempts: int = Field(3, alias="PROVIDER_MAX_ATTEMPTS", ge=1, le=10)
+    provider_retry_base_seconds: float = Field(0.2, alias="PROVIDER_RETRY_BASE_SECONDS", ge=0)
+    provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
+
+
 class DispatcherSettings(_EnvSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
+    notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
 
 
 class CatalogSyncSettings(GiftProviderSettings):
@@ -80,3 +99,8 @@ def catalog_sync_settings() -> CatalogSyncSettings:
 @cache
 def dispatcher_settings() -> DispatcherSettings:
     return DispatcherSettings.from_environment()
+
+
+@cache
+def notification_consumer_settings() -> NotificationConsumerSettings:
+    return NotificationConsumerSettings.from_environment()

@@ -32,6 +32,11 @@ def gift_send_queue() -> WorkQueue:
 
 
 @cache
+def notification_send_queue() -> WorkQueue:
+    return WorkQueue(boto3.client("sqs"), api_settings().notification_send_queue_url)
+
+
+@cache
 def gift_provider() -> GiftProvider:
     return gift_provider_from_settings(api_settings(), dynamodb_client(), api_settings().table_name)
 
@@ -54,6 +59,7 @@ IDEMPOTENCY_CONFIG = IdempotencyConfig(
 
 
 def clear_caches() -> None:
-    for cached in (dynamodb_client, data_store, gift_send_queue, gift_provider, idempotency_store, event_publisher):
+    for cached in (dynamodb_client, data_store, gift_send_queue, notification_send_queue, gift_provider,
+                   idempotency_store, event_publisher):
         cached.cache_clear()
     api_settings.cache_clear()

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.api.dependencies import IDEMPOTENCY_CONFIG
 from functions.api.routes import account, admin, catalog, gift_sends, promotions
 from functions.charge import routes as charges
+from functions.send_notification import routes as notification_sends
 from shared.http.errors import register_error_handlers
 from shared.http.principal import enforce_key_scope
 from shared.models.api import HealthView
@@ -24,7 +25,7 @@ metrics = Metrics(namespace="WinNotifications")
 app = APIGatewayRestResolver(enable_validation=True)
 app.use(middlewares=[enforce_key_scope])
 register_error_handlers(app)
-for module in (admin, account, catalog, promotions, gift_sends, charges):
+for module in (admin, account, catalog, promotions, gift_sends, notification_sends, charges):
     app.include_router(module.router)
 app.enable_swagger(
     path="/swagger",

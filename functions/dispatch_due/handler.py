@@ -24,7 +24,8 @@ def dependencies() -> tuple[DataStore, DispatchIndex, dict[str, WorkQueue], Even
     settings = dispatcher_settings()
     client = boto3.client("dynamodb")
     sqs = boto3.client("sqs")
-    queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url)}
+    queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url),
+              "NOTIFICATION": WorkQueue(sqs, settings.notification_send_queue_url)}
     publisher = EventPublisher(boto3.client("events"), settings.event_bus_name)
     return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues, publisher
 

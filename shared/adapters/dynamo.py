@@ -114,6 +114,7 @@ class BalanceChange:
     after: Balance
     entry: LedgerEntryItem
     events: tuple[OutboxEvent, ...] = ()
+    extra_entries: tuple[LedgerEntryItem, ...] = ()  # e.g. an auto send debiting sms and lms counts at once
 
 
 class DataStore:
@@ -235,7 +236,11 @@ class DataStore:
     def _balance_ops(self, change: BalanceChange | None) -> list[dict[str, Any]]:
         if change is None:
             return []
-        return [self._balance_update(change), self._ledger_put(change.entry), *map(self._outbox_put, change.events)]
+        return [
+            self._balance_update(change),
+            *map(self._ledger_put, (change.entry, *change.extra_entries)),
+            *map(self._outbox_put, change.events),
+        ]
 
     def _outbox_put(self, event: OutboxEvent) -> dict[str, Any]:
         return self._put(

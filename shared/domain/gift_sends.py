@@ -110,7 +110,7 @@ def create_gift_send(
 
 def gift_send_view(send: SendItem) -> GiftSendView:
     return GiftSendView(
-        send_id=send.send_id, promotion_id=send.promotion_id, gift_id=send.gift_id or "", title=send.title,
+        send_id=send.send_id, promotion_id=send.promotion_id, gift_id=send.gift_id or "", title=send.title or "",
         content=send.content, status=effective_status(send), origin=send.origin, created_at=send.created_at,
         send_at=send.send_at, counts=counts_view(send),
     )
@@ -132,7 +132,7 @@ def gift_recipient_view(state: RecipientState) -> GiftRecipientView:
     if state.coupon_id and state.expires_on:
         coupon = CouponView(coupon_id=state.coupon_id, expires_on=date.fromisoformat(state.expires_on))
     return GiftRecipientView(
-        recipient_id=state.rid, phone=state.phone, name=state.name, status=state.status,
+        recipient_id=state.rid, phone=state.phone or "", name=state.name, status=state.status,
         failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
         charged_credits=state.charged, sent_at=state.sent_at, updated_at=state.updated_at, coupon=coupon,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.domain.recipients import contains_control_characters, contains_emoji
 from shared.models.common import (
@@ -34,6 +34,13 @@ def _plain_text(value: str) -> str:
     return value
 
 
+def _has_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("send_at needs a UTC offset, e.g. 2026-11-24T10:00:00+09:00")
+    return value
+
+
+ScheduledAt = Annotated[datetime, AfterValidator(_has_offset)]
 GiftTitle = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(_plain_text)]
 GiftContent = Annotated[str, Field(min_length=1, max_length=1500), AfterValidator(_plain_text)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
@@ -182,16 +189,9 @@ class GiftSendRequest(_Request):
     title: GiftTitle
     content: GiftContent
     recipients: Annotated[list[GiftRecipientInput], Field(min_length=1, max_length=10_000)]
-    send_at: datetime | None = None
+    send_at: ScheduledAt | None = None
     draft: Flag = False
     dry_run: Flag = False
-
-    @field_validator("send_at")
-    @classmethod
-    def _send_at_has_offset(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("send_at needs a UTC offset, e.g. 2026-11-24T10:00:00+09:00")
-        return value
 
 
 class SendAccepted(BaseModel):
@@ -259,3 +259,61 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict] | None = None
+
+
+# --- notification sends ------------------------------------------------------------------------
+
+
+class NotificationRecipientInput(_Request):
+    phone: Annotated[str, Field(max_length=100)] | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    name: DisplayName | None = None
+
+
+class NotificationSendRequest(_Request):
+    promotion_id: Identifier
+    channel: Literal["sms", "lms", "email", "auto"]
+    title: Annotated[str, Field(max_length=200)] | None = None
+    content: Annotated[str, Field(min_length=1, max_length=100_000)]
+    recipients: Annotated[list[NotificationRecipientInput], Field(min_length=1, max_length=10_000)]
+    send_at: ScheduledAt | None = None
+    draft: Flag = False
+    dry_run: Flag = False
+
+
+class NotificationSendEstimate(BaseModel):
+    total: int
+    valid: int
+    invalid: int
+    counts_needed: NotificationBalance
+    available_counts: NotificationBalance
+    shortfall: NotificationBalance
+
+
+class NotificationSendView(BaseModel):
+    send_id: str
+    promotion_id: str
+    channel: Literal["sms", "lms", "email", "auto"]
+    title: str | None
+    content: str
+    status: SendStatus
+    origin: SendOrigin
+    created_at: datetime
+    send_at: datetime | None
+    counts: SendCountsView
+
+
+class NotificationRecipientView(BaseModel):
+    recipient_id: str
+    channel: Literal["sms", "lms", "email"] | None
+    phone: str | None
+    email: str | None
+    name: str | None
+    status: RecipientStatus
+    failure_reason: FailureReason | None
+    resendable: bool
+    attempts: int
+    charged_credits: Credits
+    sent_at: datetime | None
+    updated_at: datetime
+    coupon: CouponView | None = None

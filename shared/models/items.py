@@ -120,7 +120,9 @@ class RecipientState(_Stored):
     """One recipient inside a batch item. Short attribute names keep 50 recipients in a few KB."""
 
     rid: str
-    phone: str
+    phone: str | None = None
+    email: str | None = None
+    channel: Channel | None = None  # notifications: the channel this recipient's message goes by
     name: str | None = None
     status: RecipientStatus = "PENDING"
     reason: FailureReason | None = None
@@ -172,7 +174,8 @@ class SendItem(_Stored):
     kind: str  # "GIFT" | "NOTIFICATION"
     promotion_id: str
     gift_id: str | None = None
-    title: str
+    channel: str | None = None  # notifications: sms | lms | email | auto
+    title: str | None = None
     content: str
     status: StoredSendStatus
     origin: SendOrigin = "MANUAL"

@@ -61,9 +61,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         sqs = boto3.client("sqs")
         queue_url = sqs.create_queue(QueueName="gift-sends")["QueueUrl"]
         monkeypatch.setenv("GIFT_SEND_QUEUE_URL", queue_url)
+        notification_queue_url = sqs.create_queue(QueueName="notification-sends")["QueueUrl"]
+        monkeypatch.setenv("NOTIFICATION_SEND_QUEUE_URL", notification_queue_url)
+        boto3.client("sesv2").create_email_identity(EmailIdentity="win-notifications.example")
         boto3.client("ssm").put_parameter(Name=ADMIN_PARAMETER, Value=ADMIN_KEY, Type="SecureString")
         _clear_caches()
-        yield {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url}
+        yield {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url,
+               "notification_queue_url": notification_queue_url}
         _clear_caches()
 
 
@@ -74,14 +78,17 @@ def _clear_caches() -> None:
     from functions.authorizer import handler as authorizer
     from functions.dispatch_due import handler as dispatch_due
     from functions.send_gift import handler as send_gift
+    from functions.send_notification import handler as send_notification
     from shared import settings
 
     dependencies.clear_caches()
     authorizer.data_store.cache_clear()
     send_gift.processing.cache_clear()
+    send_notification.processing.cache_clear()
     dispatch_due.dependencies.cache_clear()
     for cached in (settings.api_settings, settings.authorizer_settings, settings.gift_consumer_settings,
-                   settings.catalog_sync_settings, settings.dispatcher_settings):
+                   settings.catalog_sync_settings, settings.dispatcher_settings,
+                   settings.notification_consumer_settings):
         cached.cache_clear()
     parameters.clear_caches()
 

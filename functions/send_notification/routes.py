@@ -1,0 +1,74 @@
+"""Notification sends (SMS, LMS, email), mounted in the API function's resolver."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import Router
+
+from functions.api.dependencies import data_store, notification_send_queue
+from functions.api.idempotency import IdempotentCall, once
+from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
+from shared.domain import notification_sends
+from shared.http.principal import current_account_id
+from shared.models.api import (
+    NotificationRecipientView,
+    NotificationSendEstimate,
+    NotificationSendRequest,
+    NotificationSendView,
+    SendAccepted,
+)
+from shared.models.common import Page
+from shared.settings import api_settings
+
+router = Router()
+
+
+def _create(call: IdempotentCall) -> SendAccepted:
+    result = notification_sends.create_notification_send(
+        data_store(), notification_send_queue(), call.account_id, NotificationSendRequest.model_validate(call.body),
+        api_settings().recipients_per_batch, call.idempotency_key or None,
+    )
+    assert isinstance(result, SendAccepted)
+    return result
+
+
+@router.post(
+    "/notification-sends", tags=["notification sends"],
+    responses={202: {"description": "Send accepted"}, 200: {"description": "dry_run estimate"}},
+)
+def create_notification_send(
+    body: Annotated[NotificationSendRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[SendAccepted | NotificationSendEstimate]:
+    account_id = current_account_id(router)
+    if body.dry_run:
+        return ok(notification_sends.create_notification_send(
+            data_store(), notification_send_queue(), account_id, body, 1))
+    body_json = router.current_event.json_body
+    return accepted(once("notification-send", account_id, idempotency_key, body_json, _create, SendAccepted))
+
+
+@router.get("/notification-sends", tags=["notification sends"])
+def list_notification_sends(
+    promotion_id: Annotated[str | None, Query(max_length=64)] = None, limit: Limit = 50, cursor: Cursor = None
+) -> Page[NotificationSendView]:
+    return notification_sends.list_notification_sends(
+        data_store(), current_account_id(router), promotion_id, limit, cursor)
+
+
+@router.get("/notification-sends/<send_id>", tags=["notification sends"])
+def get_notification_send(send_id: PathId) -> NotificationSendView:
+    return notification_sends.get_notification_send(data_store(), current_account_id(router), send_id)
+
+
+@router.get("/notification-sends/<send_id>/recipients", tags=["notification sends"])
+def list_notification_recipients(
+    send_id: PathId,
+    status: Annotated[Literal["PENDING", "SENT", "FAILED"] | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[NotificationRecipientView]:
+    return notification_sends.list_notification_recipients(
+        data_store(), current_account_id(router), send_id, status, limit, cursor)

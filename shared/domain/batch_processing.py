@@ -1,0 +1,309 @@
+"""Background processing of one batch of recipients, shared by gift and notification sends.
+
+The batch item is a small state machine guarded by its version:
+  pending  --reserve-->  reserved (price or counts taken for `charged`, durable)  --settle-->  settled
+Reserve and settle are each one DynamoDB transaction with the balance change and its ledger entry, so
+a crash between any two steps, a duplicate message or a concurrent consumer can neither charge twice
+nor lose a recipient: a redelivered job finds the reservation and finishes it with the same provider
+idempotency keys, and only one settlement per reservation can win its condition.
+
+What differs between gifts and notifications (what is taken from the balance, how one recipient is
+delivered) is a `BatchPayment`; everything else is here once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.adapters.dynamo import BalanceChange, DataStore, account_pk, batch_key, send_sk
+from shared.clock import utc_now
+from shared.domain.alerts import Publisher, balance_low_events, publish_committed
+from shared.domain.balances import retry_on_conflict
+from shared.domain.sends import BatchJob
+from shared.errors import ProviderRejected, ProviderUnavailable
+from shared.ids import new_id
+from shared.models.common import RESENDABLE_REASONS, FailureReason
+from shared.models.items import (
+    AlertSettings,
+    Balance,
+    BatchItem,
+    LedgerEntryItem,
+    RecipientState,
+    Reservation,
+    SendCounts,
+    SendItem,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _no_checkpoint(step: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BatchWorker:
+    store: DataStore
+    max_attempts: int = 3
+    retry_base_seconds: float = 0.2
+    concurrency: int = 8
+    sleep: Callable[[float], None] = time.sleep
+    publisher: Publisher | None = None
+    # Called at each step boundary; fault-injection tests make it raise to simulate a dying Lambda.
+    checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # SENT | FAILED
+    reason: FailureReason | None = None
+    calls: int = 0
+    coupon_id: str | None = None
+    expires_on: str | None = None
+
+    @property
+    def refund(self) -> bool:
+        return self.status == "FAILED"
+
+
+@dataclass(frozen=True)
+class Taking:
+    """What a reservation takes from the balance for the pending recipients it can cover."""
+
+    after: Balance
+    reservation: Reservation
+    entries: tuple[LedgerEntryItem, ...] = ()  # empty when nothing was taken
+
+
+Found = dict[tuple[str, str], dict[str, Any]]
+
+
+class BatchPayment(Protocol):
+    @property
+    def kind(self) -> str:
+        """GIFT or NOTIFICATION."""
+        ...
+
+    def extra_keys(self, job: BatchJob) -> list[tuple[str, str]]:
+        """Items to read with the batch in the same request (e.g. the gift's catalog entry)."""
+        ...
+
+    def unavailable(self, send: SendItem, found: Found) -> FailureReason | None:
+        """A reason every pending recipient fails without any charge (e.g. a discontinued gift)."""
+        ...
+
+    def take(
+        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], found: Found, entry_id: str
+    ) -> Taking: ...
+
+    def give_back(
+        self, funds: Balance, batch: BatchItem, refunded: list[RecipientState], entry_id: str
+    ) -> tuple[Balance, tuple[LedgerEntryItem, ...]]: ...
+
+    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
+        """One provider call. Raises ProviderUnavailable (retried) or ProviderRejected."""
+        ...
+
+    def charged_credits(self, reservation: Reservation) -> int: ...
+
+
+def process_batch(worker: BatchWorker, payment: BatchPayment, job: BatchJob) -> None:
+    store = worker.store
+    pk = account_pk(job.account_id)
+    key = batch_key(job.send_id, job.batch_no)
+    batch_ref, send_ref = (key["pk"], key["sk"]), (pk, send_sk(payment.kind, job.send_id))
+    found = store.get_many([batch_ref, send_ref, (pk, "BALANCE"), (pk, "ALERTS"), *payment.extra_keys(job)])
+    if batch_ref not in found or send_ref not in found:
+        logger.warning("batch job for a missing send or batch", extra={"send_id": job.send_id})
+        return
+    batch, send = BatchItem.model_validate(found[batch_ref]), SendItem.model_validate(found[send_ref])
+    if send.status in ("DRAFT", "SCHEDULED", "CANCELLED"):
+        logger.warning("batch job for a send that is not queued", extra={"status": send.status})
+        return
+    balance = Balance.model_validate(found[(pk, "BALANCE")])
+    alerts = AlertSettings.model_validate(found[(pk, "ALERTS")]) if (pk, "ALERTS") in found else None
+
+    if batch.reservation is None:
+        reason = payment.unavailable(send, found)
+        if reason is not None:
+            _fail_pending_without_charge(worker, payment, batch, reason)
+            return
+        reserved = _reserve(worker, payment, batch, balance, alerts, found)
+        if reserved is None:
+            return
+        batch = reserved
+    worker.checkpoint("reserved")
+    assert batch.reservation is not None
+    outcomes = _deliver_all(worker, payment, batch, batch.reservation, send)
+    worker.checkpoint("issued")
+    _settle(worker, payment, batch, outcomes)
+    worker.checkpoint("settled")
+
+
+def _reserve(
+    worker: BatchWorker,
+    payment: BatchPayment,
+    batch: BatchItem,
+    balance: Balance,
+    alerts: AlertSettings | None,
+    found: Found,
+) -> BatchItem | None:
+    """Take what the balance covers for the pending recipients, in one conditional write."""
+    state: dict[str, Any] = {"batch": batch, "balance": balance, "fresh": True}
+    committed: list[BalanceChange] = []
+
+    def attempt() -> BatchItem | None:
+        if not state["fresh"]:
+            state["batch"] = worker.store.get_batch(batch.send_id, batch.batch_no)
+            state["balance"] = worker.store.get_balance(batch.account_id)
+        state["fresh"] = False
+        current: BatchItem | None = state["batch"]
+        funds: Balance = state["balance"]
+        if current is None:
+            return None
+        if current.reservation is not None:
+            return current  # a concurrent delivery reserved first; finish its reservation
+        pending = [r for r in current.recipients if r.status == "PENDING"]
+        if not pending:
+            return None
+        taking = payment.take(funds, current, pending, found, new_id("led"))
+        change = None
+        if taking.entries:
+            first, *more = taking.entries
+            events = balance_low_events(funds, taking.after, alerts)
+            change = BalanceChange(funds, taking.after, first, events, tuple(more))
+        worker.store.commit_reservation(current, taking.reservation, change)
+        if change:
+            committed.append(change)
+        return current.model_copy(update={"version": current.version + 1, "reservation": taking.reservation})
+
+    reserved = retry_on_conflict(attempt)
+    if committed:
+        publish_committed(worker.store, worker.publisher, committed[-1].events)
+    return reserved
+
+
+def _deliver_one(worker: BatchWorker, payment: BatchPayment, recipient: RecipientState, send: SendItem) -> Outcome:
+    """Call the provider, retrying transient failures with the same idempotency key."""
+    idempotency_key = f"{send.send_id}:{recipient.rid}:{recipient.round}"
+    for call in range(1, worker.max_attempts + 1):
+        try:
+            outcome = payment.deliver_once(recipient, send, idempotency_key)
+        except ProviderRejected:
+            # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
+            # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
+            logger.exception("provider rejected the request")
+            return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
+        except ProviderUnavailable:
+            if call == worker.max_attempts:
+                return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
+            worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
+            continue
+        return Outcome(outcome.status, outcome.reason, call, outcome.coupon_id, outcome.expires_on)
+    raise AssertionError("unreachable")
+
+
+def _deliver_all(
+    worker: BatchWorker, payment: BatchPayment, batch: BatchItem, reservation: Reservation, send: SendItem
+) -> dict[str, Outcome]:
+    by_id = {r.rid: r for r in batch.recipients}
+    short_reason: FailureReason = (
+        "INSUFFICIENT_CREDITS" if payment.kind == "GIFT" else "INSUFFICIENT_NOTIFICATION_BALANCE"
+    )
+    outcomes = {rid: Outcome("FAILED", short_reason) for rid in reservation.short}
+    charged = list(reservation.charged)
+    if charged:
+        with ThreadPoolExecutor(max_workers=min(worker.concurrency, len(charged))) as pool:
+            results = pool.map(lambda rid: (rid, _deliver_one(worker, payment, by_id[rid], send)), charged)
+            outcomes.update(dict(results))
+    return outcomes
+
+
+def _apply(recipient: RecipientState, outcome: Outcome, charge: int, now: datetime) -> RecipientState:
+    sent = outcome.status == "SENT"
+    return recipient.model_copy(
+        update={
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "resendable": outcome.reason in RESENDABLE_REASONS,
+            "attempts": recipient.attempts + outcome.calls,
+            "charged": charge if sent else 0,
+            "coupon_id": outcome.coupon_id,
+            "expires_on": outcome.expires_on,
+            "sent_at": now if sent else recipient.sent_at,
+            "updated_at": now,
+        }
+    )
+
+
+def _settle(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
+    """Write every outcome, the send's counters and one refund for the failed charged recipients."""
+    reservation = batch.reservation
+    assert reservation is not None
+    state: dict[str, Any] = {"batch": batch, "fresh": True}
+
+    def attempt() -> None:
+        if not state["fresh"]:
+            state["batch"] = worker.store.get_batch(batch.send_id, batch.batch_no)
+        state["fresh"] = False
+        current: BatchItem | None = state["batch"]
+        if current is None or current.reservation is None or current.reservation.entry_id != reservation.entry_id:
+            return  # settled already by a concurrent delivery
+        now = utc_now()
+        charge = payment.charged_credits(reservation)
+        recipients = [_apply(r, outcomes[r.rid], charge, now) if r.rid in outcomes else r for r in current.recipients]
+        charged = set(reservation.charged)
+        refunded = [r for r in current.recipients if r.rid in charged and outcomes[r.rid].refund]
+        refund = None
+        if refunded:
+            funds = worker.store.get_balance(batch.account_id)
+            after, entries = payment.give_back(funds, current, refunded, new_id("led"))
+            refund = BalanceChange(funds, after, entries[0], extra_entries=entries[1:])
+        worker.store.commit_settlement(
+            current, recipients, payment.kind, counts_delta(outcomes.values()), len(outcomes), refund
+        )
+
+    retry_on_conflict(attempt)
+
+
+def counts_delta(outcomes: Iterable[Outcome]) -> SendCounts:
+    settled = list(outcomes)
+    failed = [o for o in settled if o.status == "FAILED"]
+    return SendCounts(
+        pending=-len(settled),
+        sent=len(settled) - len(failed),
+        failed=len(failed),
+        resendable=sum(1 for o in failed if o.reason in RESENDABLE_REASONS),
+    )
+
+
+def _fail_pending_without_charge(
+    worker: BatchWorker, payment: BatchPayment, batch: BatchItem, reason: FailureReason
+) -> None:
+    """Every pending recipient fails at once and nothing is taken (e.g. the gift was discontinued)."""
+
+    def attempt() -> None:
+        current = worker.store.get_batch(batch.send_id, batch.batch_no)
+        if current is None or current.reservation is not None:
+            return
+        pending = [r.rid for r in current.recipients if r.status == "PENDING"]
+        if not pending:
+            return
+        now = utc_now()
+        outcomes = {rid: Outcome("FAILED", reason) for rid in pending}
+        recipients = [_apply(r, outcomes[r.rid], 0, now) if r.rid in outcomes else r for r in current.recipients]
+        worker.store.commit_settlement(
+            current, recipients, payment.kind, counts_delta(outcomes.values()), len(pending), None
+        )
+
+    retry_on_conflict(attempt)
+
+
+def ids_of(recipients: Sequence[RecipientState]) -> list[str]:
+    return [r.rid for r in recipients]

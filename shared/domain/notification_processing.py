@@ -1,0 +1,115 @@
+"""Notification batches: one count of each recipient's channel is taken (oldest charge first) for every
+recipient the counts cover; a provider error or a recipient that does not exist gives its count back."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from shared.adapters.notification_delivery import DeliveryOutcome, NotificationMessage, NotificationSender
+from shared.clock import utc_now
+from shared.domain.balances import CHANNELS, give_back_counts, take_counts
+from shared.domain.batch_processing import BatchWorker, Found, Outcome, Taking, ids_of, process_batch
+from shared.domain.messages import render_message
+from shared.domain.sends import BatchJob
+from shared.models.common import Channel, FailureReason
+from shared.models.items import (
+    Balance,
+    BatchItem,
+    CountsTaken,
+    LedgerEntryItem,
+    RecipientState,
+    Reservation,
+    SendItem,
+)
+
+
+@dataclass(frozen=True)
+class NotificationProcessing(BatchWorker):
+    sender: NotificationSender | None = None
+
+
+def _entry(batch: BatchItem, kind: str, channel: Channel, count: int, entry_id: str) -> LedgerEntryItem:
+    return LedgerEntryItem(
+        entry_id=f"{entry_id}{channel}", account_id=batch.account_id, created_at=utc_now(), type=kind,
+        notification_channel=channel, notification_count=count if kind == "NOTIFICATION_REFUND" else -count,
+        quantity=count, send_id=batch.send_id,
+    )
+
+
+def _returned_from(taken: list[CountsTaken], count: int) -> list[CountsTaken]:
+    """Which charges get `count` counts back: the newest taken first, so older charges stay used."""
+    back: list[CountsTaken] = []
+    for part in reversed(taken):
+        give = min(count, part.count)
+        if give:
+            back.append(CountsTaken(charge_id=part.charge_id, count=give))
+            count -= give
+    return back
+
+
+@dataclass(frozen=True)
+class NotificationPayment:
+    sender: NotificationSender
+    kind: str = "NOTIFICATION"
+
+    def extra_keys(self, job: BatchJob) -> list[tuple[str, str]]:
+        return []
+
+    def unavailable(self, send: SendItem, found: Found) -> FailureReason | None:
+        return None
+
+    def take(
+        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], found: Found, entry_id: str
+    ) -> Taking:
+        after = funds
+        charged: list[RecipientState] = []
+        short: list[RecipientState] = []
+        counts_taken: dict[str, list[CountsTaken]] = {}
+        entries: list[LedgerEntryItem] = []
+        for channel in CHANNELS:
+            group = [r for r in pending if r.channel == channel]
+            if not group:
+                continue
+            after, taken = take_counts(after, channel, len(group))
+            covered = sum(part.count for part in taken)
+            charged += group[:covered]
+            short += group[covered:]
+            if covered:
+                counts_taken[channel] = taken
+                entries.append(_entry(batch, "NOTIFICATION_DEBIT", channel, covered, entry_id))
+        reservation = Reservation(charged=ids_of(charged), short=ids_of(short), entry_id=entry_id,
+                                  counts_taken=counts_taken)
+        return Taking(after, reservation, tuple(entries))
+
+    def give_back(
+        self, funds: Balance, batch: BatchItem, refunded: list[RecipientState], entry_id: str
+    ) -> tuple[Balance, tuple[LedgerEntryItem, ...]]:
+        assert batch.reservation is not None
+        after = funds
+        entries = []
+        for channel, count in Counter(r.channel for r in refunded if r.channel).items():
+            taken = batch.reservation.counts_taken.get(channel, [])
+            after = give_back_counts(after, channel, _returned_from(taken, count))
+            entries.append(_entry(batch, "NOTIFICATION_REFUND", channel, count, entry_id))
+        return after, tuple(entries)
+
+    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
+        assert recipient.channel is not None
+        message = render_message(recipient.channel, send.title, send.content, recipient.name)
+        destination = recipient.email if recipient.channel == "email" else recipient.phone
+        result = self.sender.send(NotificationMessage(
+            idempotency_key=idempotency_key, channel=message.channel, destination=destination or "",
+            body=message.content, title=message.title,
+        ))
+        if result.outcome is DeliveryOutcome.DELIVERED:
+            return Outcome("SENT")
+        return Outcome("FAILED", "INVALID_RECIPIENT")
+
+    def charged_credits(self, reservation: Reservation) -> int:
+        return 0
+
+
+def process_notification_batch(worker: NotificationProcessing, job: BatchJob) -> None:
+    assert worker.sender is not None
+    process_batch(worker, NotificationPayment(worker.sender), job)

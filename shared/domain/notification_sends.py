@@ -1,0 +1,160 @@
+"""Notification sends (SMS, LMS, email) through the API: create (or estimate), read, list, recipients."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from shared.adapters.dynamo import DataStore, account_pk, require, require_item
+from shared.adapters.queue import WorkQueue
+from shared.clock import utc_now
+from shared.domain.messages import (
+    RecipientInput,
+    RequestedChannel,
+    check_notification_request,
+    recipient_address,
+    render_message,
+)
+from shared.domain.sends import (
+    check_send_at,
+    counts_view,
+    effective_status,
+    initial_status,
+    recipient_id,
+    recipients_page,
+    send_id_for,
+    split_into_batches,
+    store_and_dispatch,
+)
+from shared.errors import InvalidInput
+from shared.models.api import (
+    NotificationBalance,
+    NotificationRecipientView,
+    NotificationSendEstimate,
+    NotificationSendRequest,
+    NotificationSendView,
+    SendAccepted,
+)
+from shared.models.common import Channel, Page, SendOrigin
+from shared.models.items import Balance, PromotionItem, RecipientState, SendCounts, SendItem
+
+NOTIFICATION = "NOTIFICATION"
+
+
+def _delivery_channels(
+    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput], origin: str
+) -> list[Channel | None]:
+    """Each recipient's delivery channel. A request that breaks a message rule is a 422; for an automatic
+    send (no caller to answer) a recipient whose rendered message breaks one fails as an invalid recipient."""
+    if origin == "MANUAL":
+        return list(check_notification_request(channel, title, content, recipients).channels)
+    resolved: list[Channel | None] = []
+    for recipient in recipients:
+        try:
+            resolved.append(render_message(channel, title, content, recipient.name).channel)
+        except InvalidInput:
+            resolved.append(None)
+    return resolved
+
+
+def build_recipients(
+    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput], origin: str
+) -> list[RecipientState]:
+    now = utc_now()
+    channels = _delivery_channels(channel, title, content, recipients, origin)
+    states = []
+    for index, (given, resolved) in enumerate(zip(recipients, channels, strict=True)):
+        address = recipient_address(channel, given.phone, given.email)
+        state = RecipientState(rid=recipient_id(index), phone=address.phone, email=address.email, name=given.name,
+                               channel=resolved, updated_at=now)
+        if not address.valid or resolved is None:
+            # Settled at once: it never reaches a provider and uses no count.
+            state = state.model_copy(update={"status": "FAILED", "reason": "INVALID_RECIPIENT"})
+        states.append(state)
+    return states
+
+
+def create_notification_send(
+    store: DataStore,
+    queue: WorkQueue,
+    account_id: str,
+    request: NotificationSendRequest,
+    batch_size: int,
+    idempotency_key: str | None = None,
+    origin: SendOrigin = "MANUAL",
+) -> SendAccepted | NotificationSendEstimate:
+    now = utc_now()
+    pk = account_pk(account_id)
+    keys = [(pk, f"PROMOTION#{request.promotion_id}"), (pk, "BALANCE")]
+    found = store.get_many(keys)
+    PromotionItem.model_validate(require_item(found.get(keys[0]), "promotion"))
+    check_send_at(request.send_at, now)
+    recipients = build_recipients(request.channel, request.title, request.content, request.recipients, origin)
+    invalid = sum(1 for r in recipients if r.status == "FAILED")
+    if request.dry_run:
+        return _estimate(recipients, Balance.model_validate(require_item(found.get(keys[1]), "account")))
+
+    send_id = send_id_for(store, account_id, NOTIFICATION, idempotency_key, now)
+    earlier = store.get_send(account_id, NOTIFICATION, send_id) if idempotency_key else None
+    if earlier is not None:  # an earlier attempt stored it and died before answering
+        return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
+                            invalid=invalid)
+    batches = split_into_batches(send_id, account_id, recipients, batch_size)
+    send = SendItem(
+        send_id=send_id, account_id=account_id, kind=NOTIFICATION, promotion_id=request.promotion_id,
+        channel=request.channel, title=request.title, content=request.content,
+        status=initial_status(request.send_at, request.draft), origin=origin, created_at=now,
+        send_at=request.send_at, batch_size=batch_size, batch_count=len(batches),
+        counts=SendCounts(total=len(recipients), pending=len(recipients) - invalid, failed=invalid),
+    )
+    store_and_dispatch(store, queue, send, batches, now)
+    return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
+
+
+def _estimate(recipients: list[RecipientState], balance: Balance) -> NotificationSendEstimate:
+    needed = Counter(r.channel for r in recipients if r.status == "PENDING" and r.channel)
+    counts = {ch: needed.get(ch, 0) for ch in ("sms", "lms", "email")}
+    available = {ch: balance.count(ch) for ch in ("sms", "lms", "email")}
+    invalid = sum(1 for r in recipients if r.status == "FAILED")
+    return NotificationSendEstimate(
+        total=len(recipients), valid=len(recipients) - invalid, invalid=invalid,
+        counts_needed=NotificationBalance(**counts), available_counts=NotificationBalance(**available),
+        shortfall=NotificationBalance(**{ch: max(0, counts[ch] - available[ch]) for ch in counts}),
+    )
+
+
+def notification_send_view(send: SendItem) -> NotificationSendView:
+    return NotificationSendView(
+        send_id=send.send_id, promotion_id=send.promotion_id, channel=send.channel,
+        title=send.title, content=send.content, status=effective_status(send), origin=send.origin,
+        created_at=send.created_at, send_at=send.send_at, counts=counts_view(send),
+    )
+
+
+def get_notification_send(store: DataStore, account_id: str, send_id: str) -> NotificationSendView:
+    return notification_send_view(require(store.get_send(account_id, NOTIFICATION, send_id), "notification send"))
+
+
+def list_notification_sends(
+    store: DataStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
+) -> Page[NotificationSendView]:
+    page = store.list_sends(account_id, NOTIFICATION, promotion_id, limit, cursor)
+    return Page[NotificationSendView](items=[notification_send_view(s) for s in page.items],
+                                      next_cursor=page.next_cursor)
+
+
+def notification_recipient_view(state: RecipientState) -> NotificationRecipientView:
+    return NotificationRecipientView(
+        recipient_id=state.rid, channel=state.channel, phone=state.phone, email=state.email, name=state.name,
+        status=state.status, failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
+        charged_credits=0, sent_at=state.sent_at, updated_at=state.updated_at,
+    )
+
+
+def list_notification_recipients(
+    store: DataStore, account_id: str, send_id: str, status: str | None, limit: int, cursor: str | None
+) -> Page[NotificationRecipientView]:
+    send = require(store.get_send(account_id, NOTIFICATION, send_id), "notification send")
+    found, next_cursor = recipients_page(store, send, status, limit, cursor)
+    return Page[NotificationRecipientView](items=[notification_recipient_view(r) for r in found],
+                                           next_cursor=next_cursor)
