@@ -72,6 +72,12 @@ class DispatcherSettings(_EnvSettings):
     notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
 
 
+class AutoNotifySettings(_EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
+    recipients_per_batch: int = Field(50, alias="RECIPIENTS_PER_BATCH", ge=1, le=100)
+
+
 class CatalogSyncSettings(GiftProviderSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
 
@@ -104,3 +110,8 @@ def dispatcher_settings() -> DispatcherSettings:
 @cache
 def notification_consumer_settings() -> NotificationConsumerSettings:
     return NotificationConsumerSettings.from_environment()
+
+
+@cache
+def auto_notify_settings() -> AutoNotifySettings:
+    return AutoNotifySettings.from_environment()

@@ -44,6 +44,7 @@ from shared.models.items import (
     Reservation,
     SendCounts,
     SendItem,
+    WinnerChunk,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -437,6 +438,54 @@ class DataStore:
         return self._query_page(
             PromotionItem, account_pk(account_id), sk_prefix="PROMOTION#", limit=limit, cursor=cursor
         )
+
+    def set_auto_notification(self, account_id: str, promotion_id: str, settings: dict[str, Any]) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(account_pk(account_id), f"PROMOTION#{promotion_id}"),
+                UpdateExpression="SET auto_notification = :a",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_attributes({":a": settings}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise NotFound("promotion not found") from error
+            raise
+
+    @staticmethod
+    def _winners_pk(account_id: str, promotion_id: str) -> str:
+        return f"{account_pk(account_id)}#PROMOTION#{promotion_id}#WINNERS"
+
+    def record_draw(self, chunks: Sequence[WinnerChunk], event: OutboxEvent) -> None:
+        """Winners first, then the event that announces them, written to the outbox in one transaction."""
+        self._batch_write(
+            {**_dump(c), "pk": self._winners_pk(c.account_id, c.promotion_id), "sk": f"{c.draw_id}#{c.chunk_no:05d}"}
+            for c in chunks
+        )
+        self._transact([self._outbox_put(event)])
+
+    def winner_chunks(
+        self, account_id: str, promotion_id: str, *, draw_id: str = "", from_sk: str = "", limit: int = 1000
+    ) -> list[tuple[str, WinnerChunk]]:
+        """(sk, chunk) in recorded order: one draw's (`draw_id`) or all from `from_sk` on (inclusive)."""
+        values: dict[str, Any] = {":pk": self._winners_pk(account_id, promotion_id)}
+        condition = "pk = :pk"
+        if draw_id:
+            condition, values[":draw"] = condition + " AND begins_with(sk, :draw)", f"{draw_id}#"
+        elif from_sk:
+            condition, values[":from"] = condition + " AND sk >= :from", from_sk
+        params: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": to_attributes(values), "Limit": limit}
+        found: list[tuple[str, WinnerChunk]] = []
+        while True:
+            response = self._client.query(**params)
+            for raw in response.get("Items", []):
+                item = from_attributes(raw)
+                found.append((str(item["sk"]), WinnerChunk.model_validate(item)))
+            if "LastEvaluatedKey" not in response or len(found) >= limit:
+                return found
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """One BatchGetItem (consistent) for up to 100 keys; missing keys are absent from the result."""

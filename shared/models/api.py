@@ -317,3 +317,35 @@ class NotificationRecipientView(BaseModel):
     sent_at: datetime | None
     updated_at: datetime
     coupon: CouponView | None = None
+
+
+# --- winners and automatic notifications -------------------------------------------------------
+
+
+class AutoNotificationRequest(_Request):
+    enabled: Flag
+    channel: Literal["sms", "lms", "email", "auto"]
+    title: Annotated[str, Field(max_length=200)] | None = None
+    content: Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
+class WinnerInput(_Request):
+    name: DisplayName
+    phone: Annotated[str, Field(max_length=100)] | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+
+
+class RecordWinnersRequest(_Request):
+    winners: Annotated[list[WinnerInput], Field(min_length=1, max_length=10_000)]
+
+
+class WinnersAccepted(BaseModel):
+    accepted: int
+
+
+class WinnerView(BaseModel):
+    winner_id: str
+    name: str
+    phone: str | None
+    email: str | None
+    recorded_at: datetime

@@ -185,3 +185,21 @@ class SendItem(_Stored):
     batch_count: int
     counts: SendCounts
     processed: int = 0  # recipients settled at least once: QUEUED vs PROCESSING
+
+
+class WinnerState(_Stored):
+    wid: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+class WinnerChunk(_Stored):
+    """Up to 50 winners of one draw (one POST /promotions/{id}/winners), in the order given."""
+
+    account_id: str
+    promotion_id: str
+    draw_id: str
+    chunk_no: int
+    recorded_at: datetime
+    winners: list[WinnerState]

@@ -209,12 +209,14 @@ def assert_counts_consistent(send: dict[str, Any]) -> None:
     assert 0 <= counts["resendable"] <= counts["failed"], send
 
 
-def wait_completed(client: Client, send_id: str, timeout: float = SEND_TIMEOUT) -> dict[str, Any]:
-    """Polls GET /gift-sends/{id} until COMPLETED; checks the counts invariant on every read."""
+def wait_completed(
+    client: Client, send_id: str, timeout: float = SEND_TIMEOUT, sends: str = "gift-sends"
+) -> dict[str, Any]:
+    """Polls GET /{sends}/{id} until COMPLETED; checks the counts invariant on every read."""
     deadline = time.monotonic() + timeout
     last: Reply | None = None
     while time.monotonic() < deadline:
-        last = client.get(f"/gift-sends/{send_id}")
+        last = client.get(f"/{sends}/{send_id}")
         assert last.status == 200, last
         assert_counts_consistent(last.body)
         if last.body["status"] == "COMPLETED":
@@ -222,7 +224,7 @@ def wait_completed(client: Client, send_id: str, timeout: float = SEND_TIMEOUT) 
             return dict(last.body)
         assert last.body["status"] in ("QUEUED", "PROCESSING"), last
         time.sleep(POLL_INTERVAL)
-    pytest.fail(f"gift send {send_id} not COMPLETED within {timeout:.0f}s; last: {last!r}")
+    pytest.fail(f"send {send_id} not COMPLETED within {timeout:.0f}s; last: {last!r}")
 
 
 def all_pages(client: Client, path: str, limit: int = 200, **params: Any) -> list[dict[str, Any]]:

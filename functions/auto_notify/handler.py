@@ -1,0 +1,47 @@
+"""EventBridge rule target: a WinnersRecorded event starts the promotion's automatic notification."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from shared.adapters.dynamo import DataStore
+from shared.adapters.queue import WorkQueue
+from shared.domain.winners import notify_winners
+from shared.settings import auto_notify_settings
+
+logger = Logger()
+
+
+class WinnersRecorded(BaseModel):
+    account_id: str
+    promotion_id: str
+    draw_id: str
+
+
+class WinnersRecordedEvent(EventBridgeModel):
+    detail: WinnersRecorded
+
+
+@cache
+def dependencies() -> tuple[DataStore, WorkQueue, int]:
+    settings = auto_notify_settings()
+    store = DataStore(boto3.client("dynamodb"), settings.table_name)
+    return store, WorkQueue(boto3.client("sqs"), settings.notification_send_queue_url), settings.recipients_per_batch
+
+
+@logger.inject_lambda_context
+@event_parser(model=WinnersRecordedEvent)
+def lambda_handler(event: WinnersRecordedEvent, context: LambdaContext) -> dict[str, Any]:
+    store, queue, batch_size = dependencies()
+    draw = event.detail
+    sent = notify_winners(store, queue, draw.account_id, draw.promotion_id, draw.draw_id, batch_size)
+    logger.info("automatic notification", extra={"draw_id": draw.draw_id, "send_id": sent and sent.send_id})
+    return {"send_id": sent.send_id if sent else None}
