@@ -4,6 +4,7 @@ checked in MiniStack's SES and SNS views."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -122,3 +123,19 @@ def test_recorded_winners_get_the_automatic_notification(new_account: AccountFac
                            sends="notification-sends")
     assert final["counts"]["sent"] == 2
     assert time.monotonic() - started < 90
+
+
+def test_two_sends_racing_for_the_last_counts(new_account: AccountFactory) -> None:
+    client = new_account(credits=1_000)
+    assert client.post("/charges", {"channel": "sms", "quantity": 5}).status == 201
+    promotion_id = create_promotion(client)
+    bodies = [{"promotion_id": promotion_id, "channel": "sms", "content": "hi",
+               "recipients": [{"phone": f"010-45{n}0-{i:04d}"} for i in range(1, 5)]} for n in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        send_ids = list(pool.map(lambda body: _send(client.with_new_session(), body), bodies))
+    finals = [wait_completed(client, s, sends="notification-sends") for s in send_ids]
+    assert sum(f["counts"]["sent"] for f in finals) == 5
+    assert sum(f["counts"]["failed"] for f in finals) == 3
+    assert _counts(client)["sms"] == 0
+    ledger = all_pages(client, "/account/ledger")
+    assert sum(e["notification_delta"]["count"] for e in ledger if e["notification_delta"]) == 0
