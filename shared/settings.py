@@ -55,6 +55,8 @@ class GiftConsumerSettings(GiftProviderSettings):
     provider_max_attempts: int = Field(3, alias="PROVIDER_MAX_ATTEMPTS", ge=1, le=10)
     provider_retry_base_seconds: float = Field(0.2, alias="PROVIDER_RETRY_BASE_SECONDS", ge=0)
     provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
+    auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
+    auto_retry_base_seconds: float = Field(60, alias="AUTO_RETRY_BASE_SECONDS", ge=0)
 
 
 class NotificationConsumerSettings(NotificationProviderSettings):
@@ -63,6 +65,8 @@ class NotificationConsumerSettings(NotificationProviderSettings):
     provider_max_attempts: int = Field(3, alias="PROVIDER_MAX_ATTEMPTS", ge=1, le=10)
     provider_retry_base_seconds: float = Field(0.2, alias="PROVIDER_RETRY_BASE_SECONDS", ge=0)
     provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
+    auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
+    auto_retry_base_seconds: float = Field(60, alias="AUTO_RETRY_BASE_SECONDS", ge=0)
 
 
 class DispatcherSettings(_EnvSettings):
@@ -70,6 +74,13 @@ class DispatcherSettings(_EnvSettings):
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
     notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
+
+
+class RetryJobSettings(_EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
+    notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
+    auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
 
 
 class AutoNotifySettings(_EnvSettings):
@@ -115,3 +126,8 @@ def notification_consumer_settings() -> NotificationConsumerSettings:
 @cache
 def auto_notify_settings() -> AutoNotifySettings:
     return AutoNotifySettings.from_environment()
+
+
+@cache
+def retry_job_settings() -> RetryJobSettings:
+    return RetryJobSettings.from_environment()

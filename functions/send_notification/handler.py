@@ -42,6 +42,8 @@ def processing() -> NotificationProcessing:
         max_attempts=settings.provider_max_attempts,
         retry_base_seconds=settings.provider_retry_base_seconds,
         concurrency=settings.provider_concurrency,
+        auto_retry_rounds=settings.auto_retry_rounds,
+        auto_retry_base_seconds=settings.auto_retry_base_seconds,
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
     )
 

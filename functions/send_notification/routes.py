@@ -11,13 +11,16 @@ from aws_lambda_powertools.event_handler.router import Router
 from functions.api.dependencies import data_store, notification_send_queue
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
-from shared.domain import notification_sends
+from shared.domain import notification_sends, send_actions
+from shared.domain.notification_sends import NOTIFICATION
 from shared.http.principal import current_account_id
 from shared.models.api import (
     NotificationRecipientView,
+    NotificationResendRequest,
     NotificationSendEstimate,
     NotificationSendRequest,
     NotificationSendView,
+    Resent,
     SendAccepted,
 )
 from shared.models.common import Page
@@ -72,3 +75,36 @@ def list_notification_recipients(
 ) -> Page[NotificationRecipientView]:
     return notification_sends.list_notification_recipients(
         data_store(), current_account_id(router), send_id, status, limit, cursor)
+
+
+@router.post("/notification-sends/<send_id>/submit", tags=["notification sends"])
+def submit_notification_send(send_id: PathId) -> NotificationSendView:
+    account_id = current_account_id(router)
+    started = send_actions.submit(data_store(), notification_send_queue(), account_id, NOTIFICATION, send_id)
+    return notification_sends.notification_send_view(started)
+
+
+@router.post("/notification-sends/<send_id>/cancel", tags=["notification sends"])
+def cancel_notification_send(send_id: PathId) -> NotificationSendView:
+    cancelled = send_actions.cancel(data_store(), current_account_id(router), NOTIFICATION, send_id)
+    return notification_sends.notification_send_view(cancelled)
+
+
+@router.post("/notification-sends/<send_id>/resend", tags=["notification sends"],
+             responses={202: {"description": "Resent"}})
+def resend_notification_send(
+    send_id: PathId, body: Annotated[NotificationResendRequest | None, Body()] = None
+) -> Response[Resent]:
+    channel = body.channel if body else None
+    resent = send_actions.resend_send(data_store(), notification_send_queue(), current_account_id(router),
+                                      NOTIFICATION, send_id, channel)
+    return accepted(Resent(resent=resent))
+
+
+@router.post("/notification-sends/<send_id>/recipients/<recipient_id>/resend", tags=["notification sends"],
+             responses={202: {"description": "Resent"}})
+def resend_notification_recipient(send_id: PathId, recipient_id: PathId) -> Response[Resent]:
+    account_id = current_account_id(router)
+    resent = send_actions.resend_recipient(data_store(), notification_send_queue(), account_id, NOTIFICATION,
+                                           send_id, recipient_id)
+    return accepted(Resent(resent=resent))

@@ -544,6 +544,33 @@ class DataStore:
             return str(from_attributes(item)["claimed_id"])
         return new_id
 
+    def change_send_status(
+        self, send: SendItem, from_statuses: Sequence[str], to_status: str, dispatch_at: datetime | None
+    ) -> bool:
+        """Move a send between stored statuses if it is still in one of `from_statuses` (False if not).
+        With `dispatch_at` the send (re)enters the dispatch index; without, it leaves it."""
+        values: dict[str, Any] = {":to": to_status, **{f":from{i}": s for i, s in enumerate(from_statuses)}}
+        update = "SET #s = :to"
+        if dispatch_at is not None:
+            update += ", gsi2pk = :d, gsi2sk = :due"
+            values |= {":d": "DISPATCH", ":due": f"{to_rfc3339(dispatch_at)}#{send.send_id}"}
+        else:
+            update += " REMOVE gsi2pk, gsi2sk"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(account_pk(send.account_id), send_sk(send.kind, send.send_id)),
+                UpdateExpression=update,
+                ConditionExpression=f"#s IN ({', '.join(f':from{i}' for i in range(len(from_statuses)))})",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_attributes(values),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def mark_dispatched(self, account_id: str, kind: str, send_id: str) -> None:
         self._client.update_item(
             TableName=self._table,
@@ -590,19 +617,38 @@ class DataStore:
     # --- background processing: the batch state machine ---------------------------------------
 
     def _batch_update(
-        self, batch: BatchItem, recipients: list[RecipientState], reservation: Reservation | None
+        self,
+        batch: BatchItem,
+        recipients: list[RecipientState],
+        reservation: Reservation | None,
+        retry_at: datetime | None = None,
     ) -> dict[str, Any]:
+        """Also keeps the batch's two sparse index entries: gsi1 while it holds resendable failures (for
+        resends), gsi2 while it waits for an automatic retry (for the retry job)."""
+        key = batch_key(batch.send_id, batch.batch_no)
         values: dict[str, Any] = {
             ":expected": batch.version,
             ":next": batch.version + 1,
             ":recipients": [r.model_dump(mode="json", exclude_none=True) for r in recipients],
         }
-        update = "SET #version = :next, #recipients = :recipients"
+        sets = ["#version = :next", "#recipients = :recipients"]
+        removes = []
         if reservation is not None:
-            update += ", #reservation = :reservation"
+            sets.append("#reservation = :reservation")
             values[":reservation"] = _dump(reservation)
         else:
-            update += " REMOVE #reservation"
+            removes.append("#reservation")
+        if any(r.status == "FAILED" and r.resendable for r in recipients):
+            sets += ["gsi1pk = :resendable", "gsi1sk = :batch"]
+            values |= {":resendable": f"SEND#{batch.send_id}#RESENDABLE", ":batch": key["sk"]}
+        else:
+            removes += ["gsi1pk", "gsi1sk"]
+        if retry_at is not None:
+            sets += ["gsi2pk = :retry", "gsi2sk = :retry_at"]
+            values |= {":retry": "RETRY", ":retry_at": f"{to_rfc3339(retry_at)}#{batch.send_id}#{batch.batch_no:05d}"}
+        else:
+            removes += ["gsi2pk", "gsi2sk"]
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {
             "Update": {
                 "TableName": self._table,
@@ -630,6 +676,7 @@ class DataStore:
         counts_delta: SendCounts,
         settled: int,
         refund: BalanceChange | None,
+        retry_at: datetime | None = None,
     ) -> None:
         """Outcomes, the send's counters and any refund land together, exactly once per reservation."""
         counters = {
@@ -650,7 +697,33 @@ class DataStore:
                 ),
             }
         }
-        self._transact([self._batch_update(batch, recipients, None), counters, *self._balance_ops(refund)])
+        self._transact([self._batch_update(batch, recipients, None, retry_at), counters, *self._balance_ops(refund)])
+
+    def resendable_batches(self, send_id: str) -> list[int]:
+        """Batches of a send holding resendable failures, through the sparse gsi1 (no scan)."""
+        numbers: list[int] = []
+        params: dict[str, Any] = {
+            "TableName": self._table, "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": to_attributes({":p": f"SEND#{send_id}#RESENDABLE"}),
+            "ProjectionExpression": "batch_no",
+        }
+        while True:
+            response = self._client.query(**params)
+            numbers += [int(from_attributes(i)["batch_no"]) for i in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return sorted(numbers)
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def batches_due_for_retry(self, now: datetime, limit: int = 100) -> list[BatchItem]:
+        """Batches whose provider errors are due an automatic retry, through the sparse gsi2."""
+        response = self._client.query(
+            TableName=self._table, IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :r AND gsi2sk <= :now",
+            ExpressionAttributeValues=to_attributes({":r": "RETRY", ":now": f"{to_rfc3339(now)}#~"}),
+            Limit=limit,
+        )
+        return [BatchItem.model_validate(from_attributes(i)) for i in response.get("Items", [])]
 
 
 def require_item(item: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -681,20 +754,3 @@ class DispatchIndex:
             Limit=limit,
         )
         return [SendItem.model_validate(from_attributes(i)) for i in response.get("Items", [])]
-
-    def start_scheduled(self, send: SendItem) -> bool:
-        """SCHEDULED -> QUEUED, unless a cancel got there first. True when this call started it."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(account_pk(send.account_id), send_sk(send.kind, send.send_id)),
-                UpdateExpression="SET #s = :queued",
-                ConditionExpression="#s = :scheduled",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=to_attributes({":queued": "QUEUED", ":scheduled": "SCHEDULED"}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True

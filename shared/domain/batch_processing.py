@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.adapters.dynamo import BalanceChange, DataStore, account_pk, batch_key, send_sk
@@ -55,6 +55,9 @@ class BatchWorker:
     concurrency: int = 8
     sleep: Callable[[float], None] = time.sleep
     publisher: Publisher | None = None
+    # Provider errors are retried automatically this many rounds, the n-th after base * 2**n seconds.
+    auto_retry_rounds: int = 3
+    auto_retry_base_seconds: float = 60
     # Called at each step boundary; fault-injection tests make it raise to simulate a dying Lambda.
     checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
 
@@ -266,10 +269,20 @@ def _settle(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcom
             after, entries = payment.give_back(funds, current, refunded, new_id("led"))
             refund = BalanceChange(funds, after, entries[0], extra_entries=entries[1:])
         worker.store.commit_settlement(
-            current, recipients, payment.kind, counts_delta(outcomes.values()), len(outcomes), refund
+            current, recipients, payment.kind, counts_delta(outcomes.values()), len(outcomes), refund,
+            automatic_retry_at(worker, recipients, now),
         )
 
     retry_on_conflict(attempt)
+
+
+def automatic_retry_at(worker: BatchWorker, recipients: Sequence[RecipientState], now: datetime) -> datetime | None:
+    """When the retry job should try this batch's provider errors again, or None (none left to retry)."""
+    rounds = [r.round for r in recipients
+              if r.status == "FAILED" and r.reason == "PROVIDER_ERROR" and r.round < worker.auto_retry_rounds]
+    if not rounds:
+        return None
+    return now + timedelta(seconds=worker.auto_retry_base_seconds * 2 ** min(rounds))
 
 
 def counts_delta(outcomes: Iterable[Outcome]) -> SendCounts:

@@ -28,7 +28,7 @@ def dispatch_due_sends(
     that already ran is harmless: the consumer finds nothing pending in it."""
     dispatched = 0
     for send in index.due(now):
-        if send.status == "SCHEDULED" and not index.start_scheduled(send):
+        if send.status == "SCHEDULED" and not store.change_send_status(send, ("SCHEDULED",), "QUEUED", send.send_at):
             continue  # cancelled (or started by a concurrent run) in the meantime
         if send.status in ("SCHEDULED", "QUEUED"):
             enqueue_batches(queues[send.kind], send, range(send.batch_count))

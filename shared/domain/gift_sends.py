@@ -97,7 +97,7 @@ def create_gift_send(
         return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
                             invalid=sum(1 for r in recipients if r.status == "FAILED"))
     status = initial_status(request.send_at, request.draft)
-    batches = split_into_batches(send_id, account_id, recipients, batch_size)
+    batches = split_into_batches(GIFT, send_id, account_id, recipients, batch_size)
     send = SendItem(
         send_id=send_id, account_id=account_id, kind=GIFT, promotion_id=request.promotion_id,
         gift_id=gift.gift_id, title=request.title, content=request.content, status=status,

@@ -99,7 +99,7 @@ def create_notification_send(
     if earlier is not None:  # an earlier attempt stored it and died before answering
         return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
                             invalid=invalid)
-    batches = split_into_batches(send_id, account_id, recipients, batch_size)
+    batches = split_into_batches(NOTIFICATION, send_id, account_id, recipients, batch_size)
     send = SendItem(
         send_id=send_id, account_id=account_id, kind=NOTIFICATION, promotion_id=request.promotion_id,
         channel=request.channel, title=request.title, content=request.content,

@@ -49,11 +49,11 @@ def batch_no_of(recipient: str, batch_size: int) -> int | None:
 
 
 def split_into_batches(
-    send_id: str, account_id: str, recipients: Sequence[RecipientState], batch_size: int
+    kind: str, send_id: str, account_id: str, recipients: Sequence[RecipientState], batch_size: int
 ) -> list[BatchItem]:
     return [
         BatchItem(
-            send_id=send_id, account_id=account_id, batch_no=n,
+            send_id=send_id, account_id=account_id, kind=kind, batch_no=n,
             recipients=list(recipients[start:start + batch_size]),
         )
         for n, start in enumerate(range(0, len(recipients), batch_size))

@@ -349,3 +349,11 @@ class WinnerView(BaseModel):
     phone: str | None
     email: str | None
     recorded_at: datetime
+
+
+class Resent(BaseModel):
+    resent: int
+
+
+class NotificationResendRequest(_Request):
+    channel: Literal["sms", "lms", "email"] | None = None

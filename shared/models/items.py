@@ -154,6 +154,7 @@ class Reservation(_Stored):
 class BatchItem(_Stored):
     send_id: str
     account_id: str
+    kind: str = "GIFT"
     batch_no: int
     version: int = 0
     recipients: list[RecipientState]

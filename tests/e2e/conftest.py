@@ -222,7 +222,7 @@ def wait_completed(
         if last.body["status"] == "COMPLETED":
             assert last.body["counts"]["pending"] == 0, last
             return dict(last.body)
-        assert last.body["status"] in ("QUEUED", "PROCESSING"), last
+        assert last.body["status"] in ("SCHEDULED", "QUEUED", "PROCESSING"), last
         time.sleep(POLL_INTERVAL)
     pytest.fail(f"send {send_id} not COMPLETED within {timeout:.0f}s; last: {last!r}")
 

@@ -9,9 +9,17 @@ from aws_lambda_powertools.event_handler.router import Router
 from functions.api.dependencies import data_store, gift_send_queue
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
-from shared.domain import gift_sends
+from shared.domain import gift_sends, send_actions
+from shared.domain.gift_sends import GIFT
 from shared.http.principal import current_account_id
-from shared.models.api import GiftRecipientView, GiftSendEstimate, GiftSendRequest, GiftSendView, SendAccepted
+from shared.models.api import (
+    GiftRecipientView,
+    GiftSendEstimate,
+    GiftSendRequest,
+    GiftSendView,
+    Resent,
+    SendAccepted,
+)
 from shared.models.common import Page
 from shared.settings import api_settings
 
@@ -63,3 +71,28 @@ def list_gift_recipients(
     return gift_sends.list_gift_recipients(
         data_store(), current_account_id(router), send_id, status, limit, cursor
     )
+
+
+@router.post("/gift-sends/<send_id>/submit", tags=["gift sends"])
+def submit_gift_send(send_id: PathId) -> GiftSendView:
+    sent = send_actions.submit(data_store(), gift_send_queue(), current_account_id(router), GIFT, send_id)
+    return gift_sends.gift_send_view(sent)
+
+
+@router.post("/gift-sends/<send_id>/cancel", tags=["gift sends"])
+def cancel_gift_send(send_id: PathId) -> GiftSendView:
+    return gift_sends.gift_send_view(send_actions.cancel(data_store(), current_account_id(router), GIFT, send_id))
+
+
+@router.post("/gift-sends/<send_id>/resend", tags=["gift sends"], responses={202: {"description": "Resent"}})
+def resend_gift_send(send_id: PathId) -> Response[Resent]:
+    resent = send_actions.resend_send(data_store(), gift_send_queue(), current_account_id(router), GIFT, send_id)
+    return accepted(Resent(resent=resent))
+
+
+@router.post("/gift-sends/<send_id>/recipients/<recipient_id>/resend", tags=["gift sends"],
+             responses={202: {"description": "Resent"}})
+def resend_gift_recipient(send_id: PathId, recipient_id: PathId) -> Response[Resent]:
+    account_id = current_account_id(router)
+    resent = send_actions.resend_recipient(data_store(), gift_send_queue(), account_id, GIFT, send_id, recipient_id)
+    return accepted(Resent(resent=resent))

@@ -1,0 +1,36 @@
+"""Scheduled retry job: provider errors are resent on their own, with backoff, a bounded number of times,
+so a provider outage heals without anyone pressing resend."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.adapters.dynamo import DataStore
+from shared.adapters.queue import WorkQueue
+from shared.clock import utc_now
+from shared.domain.send_actions import retry_provider_errors
+from shared.settings import retry_job_settings
+
+logger = Logger()
+
+
+@cache
+def dependencies() -> tuple[DataStore, dict[str, WorkQueue], int]:
+    settings = retry_job_settings()
+    sqs = boto3.client("sqs")
+    queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url),
+              "NOTIFICATION": WorkQueue(sqs, settings.notification_send_queue_url)}
+    return DataStore(boto3.client("dynamodb"), settings.table_name), queues, settings.auto_retry_rounds
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    store, queues, rounds = dependencies()
+    retried = retry_provider_errors(store, queues, utc_now(), rounds)
+    logger.info("provider errors retried", extra={"retried": retried})
+    return {"retried": retried}

@@ -1,0 +1,120 @@
+"""What a sender does to an existing send: resend failures, submit a draft, cancel before it starts; and
+the retry job that resends provider errors on its own.
+
+A resend puts resendable failures back to PENDING in a new round (so the provider sees a fresh idempotency
+key) with one conditional write per batch, then queues those batches on the normal background path: they
+are charged at the then-current price and balance. Two resends racing for the same failures cannot both
+flip them: the batch's version lets exactly one win, the other finds nothing left to resend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from shared.adapters.dynamo import DataStore, require
+from shared.adapters.queue import WorkQueue
+from shared.clock import utc_now
+from shared.domain.balances import retry_on_conflict
+from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches
+from shared.errors import InvalidState, NotResendable
+from shared.models.common import RESENDABLE_REASONS
+from shared.models.items import RecipientState, SendCounts, SendItem
+
+Selects = Callable[[RecipientState], bool]
+
+
+def _resend_batch(store: DataStore, send: SendItem, batch_no: int, selects: Selects, now: datetime) -> int:
+    def attempt() -> int:
+        batch = store.get_batch(send.send_id, batch_no)
+        if batch is None or batch.reservation is not None:
+            return 0  # a batch being processed has no settled failures to resend yet
+        chosen = {r.rid for r in batch.recipients
+                  if r.status == "FAILED" and r.resendable and r.reason in RESENDABLE_REASONS and selects(r)}
+        if not chosen:
+            return 0
+        recipients = [
+            r.model_copy(update={"status": "PENDING", "reason": None, "resendable": False, "round": r.round + 1,
+                                 "updated_at": now})
+            if r.rid in chosen else r
+            for r in batch.recipients
+        ]
+        delta = SendCounts(pending=len(chosen), failed=-len(chosen), resendable=-len(chosen))
+        store.commit_settlement(batch, recipients, send.kind, delta, 0, None)
+        return len(chosen)
+
+    return retry_on_conflict(attempt)
+
+
+def resend(
+    store: DataStore,
+    queue: WorkQueue,
+    send: SendItem,
+    *,
+    batch_numbers: list[int] | None = None,
+    selects: Selects = lambda r: True,
+    now: datetime | None = None,
+) -> int:
+    """Resend the chosen resendable failures of a send; returns how many went back to PENDING."""
+    if send.status != "QUEUED":
+        raise InvalidState(f"a {send.status} send has nothing to resend")
+    moment = now or utc_now()
+    numbers = batch_numbers if batch_numbers is not None else store.resendable_batches(send.send_id)
+    resent = {n: _resend_batch(store, send, n, selects, moment) for n in numbers}
+    enqueue_batches(queue, send, [n for n, count in resent.items() if count])
+    return sum(resent.values())
+
+
+def resend_send(
+    store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_id: str, channel: str | None = None
+) -> int:
+    send = require(store.get_send(account_id, kind, send_id), "send")
+    return resend(store, queue, send, selects=lambda r: channel is None or r.channel == channel)
+
+
+def resend_recipient(
+    store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_id: str, recipient_id: str
+) -> int:
+    send = require(store.get_send(account_id, kind, send_id), "send")
+    batch_no = batch_no_of(recipient_id, send.batch_size)
+    batch = store.get_batch(send_id, batch_no) if batch_no is not None and batch_no < send.batch_count else None
+    if batch is None or all(r.rid != recipient_id for r in batch.recipients):
+        require(None, "recipient")
+    resent = resend(store, queue, send, batch_numbers=[batch_no or 0], selects=lambda r: r.rid == recipient_id)
+    if resent == 0:
+        raise NotResendable("this recipient has no resendable failure")
+    return resent
+
+
+def retry_provider_errors(store: DataStore, queues: Mapping[str, WorkQueue], now: datetime, max_rounds: int) -> int:
+    """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds."""
+    retried = 0
+    for batch in store.batches_due_for_retry(now):
+        send = store.get_send(batch.account_id, batch.kind, batch.send_id)
+        if send is None or send.status != "QUEUED":
+            continue
+        retried += resend(store, queues[batch.kind], send, batch_numbers=[batch.batch_no], now=now,
+                          selects=lambda r: r.reason == "PROVIDER_ERROR" and r.round < max_rounds)
+    return retried
+
+
+def submit(store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_id: str) -> SendItem:
+    """DRAFT -> SCHEDULED (send_at still ahead) or QUEUED (dispatched now)."""
+    now = utc_now()
+    send = require(store.get_send(account_id, kind, send_id), "send")
+    scheduled = send.send_at is not None and send.send_at > now
+    status = "SCHEDULED" if scheduled else "QUEUED"
+    if not store.change_send_status(send, ("DRAFT",), status, send.send_at if scheduled else now + DISPATCH_GRACE):
+        raise InvalidState(f"only a DRAFT send can be submitted (this one is {send.status})")
+    started = send.model_copy(update={"status": status})
+    if status == "QUEUED":
+        enqueue_batches(queue, started, range(send.batch_count))
+        store.mark_dispatched(account_id, kind, send_id)
+    return started
+
+
+def cancel(store: DataStore, account_id: str, kind: str, send_id: str) -> SendItem:
+    """DRAFT or SCHEDULED -> CANCELLED: nothing is ever charged for it, and nothing will dispatch it."""
+    send = require(store.get_send(account_id, kind, send_id), "send")
+    if not store.change_send_status(send, ("DRAFT", "SCHEDULED"), "CANCELLED", None):
+        raise InvalidState(f"only a DRAFT or SCHEDULED send can be cancelled (this one is {send.status})")
+    return send.model_copy(update={"status": "CANCELLED"})

@@ -1,0 +1,231 @@
+"""Resends, drafts, scheduled cancels and the provider-error retry job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.send_gift.handler import lambda_handler as consume_gifts
+from shared.adapters.dynamo import DataStore
+from shared.adapters.gift_provider import IssueRequest, IssueResult, SandboxGiftProvider
+from shared.adapters.queue import WorkQueue
+from shared.clock import to_rfc3339, utc_now
+from shared.domain import send_actions
+from shared.domain.gift_processing import GiftProcessing, process_gift_batch
+from shared.domain.sends import BatchJob
+from shared.errors import ProviderUnavailable
+from tests.unit.api_client import ADMIN, ApiClient, new_account
+from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue, sqs_event
+from tests.unit.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
+
+COFFEE = 4_500
+
+
+def _store() -> DataStore:
+    return DataStore(boto3.client("dynamodb"), TABLE)
+
+
+@pytest.fixture
+def catalog(aws: dict[str, Any]) -> None:
+    assert ADMIN.post("/admin/catalog/sync").status == 200
+
+
+def _gift_send(client: ApiClient, phones: list[str], **extra: Any) -> dict[str, Any]:
+    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
+    reply = client.post("/gift-sends", {"promotion_id": promotion, "gift_id": "SBX-COFFEE", "title": "t",
+                                        "content": "c", "recipients": [{"phone": p} for p in phones], **extra})
+    assert reply.status == 202, reply.body
+    return dict(reply.body)
+
+
+def _run_gift_queue(aws: dict[str, Any]) -> None:
+    messages = drain_queue(aws["sqs"], aws["queue_url"])
+    if messages:
+        consume_gifts(sqs_event(messages), LambdaContextStub())
+
+
+def test_top_up_then_bulk_resend_sends_everyone(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=3 * COFFEE)
+    send_id = _gift_send(client, [f"010-1000-{i:04d}" for i in range(1, 8)])["send_id"]
+    _run_gift_queue(aws)
+    assert client.get(f"/gift-sends/{send_id}").body["counts"]["resendable"] == 4
+
+    ADMIN.post(f"/admin/accounts/{client.account_id}/credits", {"amount": 4 * COFFEE, "reference": "topup-2"})
+    reply = client.post(f"/gift-sends/{send_id}/resend")
+    assert (reply.status, reply.body) == (202, {"resent": 4})
+    assert client.get(f"/gift-sends/{send_id}").body["counts"]["pending"] == 4
+    _run_gift_queue(aws)
+
+    view = client.get(f"/gift-sends/{send_id}").body
+    assert view["counts"] == {"total": 7, "pending": 0, "sent": 7, "failed": 0, "resendable": 0}
+    assert client.get("/account").body["credits"] == 0
+    assert_ledger_matches_balance(_store(), client.account_id)
+    assert_send_consistent(_store(), client.account_id, send_id)
+    assert client.post(f"/gift-sends/{send_id}/resend").body == {"resent": 0}
+
+
+def test_single_recipient_resend(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=COFFEE)
+    send_id = _gift_send(client, ["010-2000-0001", "010-2000-0002", "bad-phone"])["send_id"]
+    _run_gift_queue(aws)
+    by_phone = {r["phone"]: r for r in client.get(f"/gift-sends/{send_id}/recipients").body["items"]}
+    short = by_phone["+821020000002"]
+    invalid = by_phone["bad-phone"]
+    assert short["failure_reason"] == "INSUFFICIENT_CREDITS"
+    refused = client.post(f"/gift-sends/{send_id}/recipients/{invalid['recipient_id']}/resend")
+    assert (refused.status, refused.body["code"]) == (409, "NOT_RESENDABLE")
+    assert client.post(f"/gift-sends/{send_id}/recipients/r99999/resend").status == 404
+    ADMIN.post(f"/admin/accounts/{client.account_id}/credits", {"amount": COFFEE, "reference": "more"})
+    assert client.post(f"/gift-sends/{send_id}/recipients/{short['recipient_id']}/resend").status == 202
+    _run_gift_queue(aws)
+    final = {r["phone"]: r for r in client.get(f"/gift-sends/{send_id}/recipients").body["items"]}
+    assert final["+821020000002"]["status"] == "SENT"
+    assert final["bad-phone"]["status"] == "FAILED"
+    assert_ledger_matches_balance(_store(), client.account_id)
+
+
+def test_resending_the_same_failures_twice_at_once_sends_no_one_twice(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=0)
+    send_id = _gift_send(client, ["010-3000-0001", "010-3000-0002"])["send_id"]
+    _run_gift_queue(aws)
+    ADMIN.post(f"/admin/accounts/{client.account_id}/credits", {"amount": 10 * COFFEE, "reference": "r"})
+    queue = WorkQueue(aws["sqs"], aws["queue_url"])
+    send = _store().get_send(client.account_id, "GIFT", send_id)
+    assert send is not None
+    second: dict[str, int] = {}
+
+    class RacingStore(DataStore):
+        def commit_settlement(self, *args: Any, **kwargs: Any) -> None:
+            if not second:  # the other resend runs to completion first
+                second["resent"] = send_actions.resend(_store(), queue, send)
+            super().commit_settlement(*args, **kwargs)
+
+    first = send_actions.resend(RacingStore(boto3.client("dynamodb"), TABLE), queue, send)
+    assert second["resent"] + first == 2
+    _run_gift_queue(aws)
+    recipients = recipients_of(_store(), client.account_id, send_id)
+    assert [r.status for r in recipients] == ["SENT", "SENT"]
+    assert client.get("/account").body["credits"] == 8 * COFFEE
+    assert_ledger_matches_balance(_store(), client.account_id)
+
+
+class Outage:
+    """A provider that is down until `recovered` is set, then answers like the sandbox."""
+
+    def __init__(self) -> None:
+        self.sandbox = SandboxGiftProvider(boto3.client("dynamodb"), TABLE)
+        self.recovered = False
+
+    def issue(self, request: IssueRequest) -> IssueResult:
+        if not self.recovered:
+            raise ProviderUnavailable("outage")
+        return self.sandbox.issue(request)
+
+    def catalog(self) -> list[Any]:
+        return self.sandbox.catalog()
+
+
+def _queues(aws: dict[str, Any]) -> dict[str, WorkQueue]:
+    return {"GIFT": WorkQueue(aws["sqs"], aws["queue_url"]),
+            "NOTIFICATION": WorkQueue(aws["sqs"], aws["notification_queue_url"])}
+
+
+def test_retry_job_heals_a_provider_outage(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send_id = _gift_send(client, ["010-4000-0001", "010-4000-0002"])["send_id"]
+    outage = Outage()
+    worker = GiftProcessing(store=_store(), provider=outage, retry_base_seconds=0, concurrency=1)
+    (message,) = drain_queue(aws["sqs"], aws["queue_url"])
+    process_gift_batch(worker, BatchJob.model_validate_json(message["Body"]))
+    assert client.get(f"/gift-sends/{send_id}").body["counts"]["resendable"] == 2
+    assert client.get("/account").body["credits"] == 10 * COFFEE  # provider errors are refunded
+
+    store = _store()
+    assert send_actions.retry_provider_errors(store, _queues(aws), utc_now(), 3) == 0  # backoff not over
+    outage.recovered = True
+    assert send_actions.retry_provider_errors(store, _queues(aws), utc_now() + timedelta(minutes=2), 3) == 2
+    (message,) = drain_queue(aws["sqs"], aws["queue_url"])
+    process_gift_batch(worker, BatchJob.model_validate_json(message["Body"]))
+
+    recipients = recipients_of(store, client.account_id, send_id)
+    assert [(r.status, r.attempts, r.round) for r in recipients] == [("SENT", 4, 1), ("SENT", 4, 1)]
+    assert client.get("/account").body["credits"] == 8 * COFFEE
+    assert_ledger_matches_balance(store, client.account_id)
+    assert_send_consistent(store, client.account_id, send_id)
+
+
+def test_retry_job_gives_up_after_the_bounded_rounds(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send_id = _gift_send(client, ["010-5000-0001"])["send_id"]
+    worker = GiftProcessing(store=_store(), provider=Outage(), retry_base_seconds=0, concurrency=1,
+                            auto_retry_rounds=2)
+    later = utc_now()
+    for _ in range(5):
+        for message in drain_queue(aws["sqs"], aws["queue_url"]):
+            process_gift_batch(worker, BatchJob.model_validate_json(message["Body"]))
+        later += timedelta(hours=1)
+        send_actions.retry_provider_errors(_store(), _queues(aws), later, 2)
+    (recipient,) = recipients_of(_store(), client.account_id, send_id)
+    assert (recipient.status, recipient.reason, recipient.round, recipient.attempts) == (
+        "FAILED", "PROVIDER_ERROR", 2, 9)
+    assert _store().batches_due_for_retry(later + timedelta(days=1)) == []
+    assert recipient.resendable  # a person can still resend it
+
+
+def test_draft_waits_for_submit(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send = _gift_send(client, ["010-6000-0001"], draft=True)
+    assert send["status"] == "DRAFT"
+    assert drain_queue(aws["sqs"], aws["queue_url"]) == []
+    submitted = client.post(f"/gift-sends/{send['send_id']}/submit")
+    assert (submitted.status, submitted.body["status"]) == (200, "QUEUED")
+    assert len(drain_queue(aws["sqs"], aws["queue_url"])) == 1
+    again = client.post(f"/gift-sends/{send['send_id']}/submit")
+    assert (again.status, again.body["code"]) == (409, "INVALID_STATE")
+    assert client.post(f"/gift-sends/{send['send_id']}/cancel").status == 409
+
+
+def test_cancelled_scheduled_send_is_never_charged(aws: dict[str, Any], catalog: None) -> None:
+    from shared.adapters.dynamo import DispatchIndex
+    from shared.domain.dispatch import dispatch_due_sends
+
+    client = new_account(credits=10 * COFFEE)
+    send = _gift_send(client, ["010-7000-0001"], send_at=to_rfc3339(utc_now() + timedelta(minutes=5)))
+    cancelled = client.post(f"/gift-sends/{send['send_id']}/cancel")
+    assert (cancelled.status, cancelled.body["status"]) == (200, "CANCELLED")
+    store = _store()
+    index = DispatchIndex(boto3.client("dynamodb"), TABLE)
+    assert dispatch_due_sends(store, index, _queues(aws), utc_now() + timedelta(minutes=10)) == 0
+    assert drain_queue(aws["sqs"], aws["queue_url"]) == []
+    assert client.get("/account").body["credits"] == 10 * COFFEE
+    assert client.post(f"/gift-sends/{send['send_id']}/submit").status == 409
+
+
+def test_a_draft_with_a_future_send_at_becomes_scheduled(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send = _gift_send(client, ["010-8000-0001"], draft=True,
+                      send_at=to_rfc3339(utc_now() + timedelta(minutes=5)))
+    assert client.post(f"/gift-sends/{send['send_id']}/submit").body["status"] == "SCHEDULED"
+    assert drain_queue(aws["sqs"], aws["queue_url"]) == []
+
+
+def test_notification_resend_can_be_narrowed_by_channel(aws: dict[str, Any]) -> None:
+    from functions.send_notification.handler import lambda_handler as consume_notifications
+
+    client = new_account(credits=10_000)
+    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
+    reply = client.post("/notification-sends", {
+        "promotion_id": promotion, "channel": "auto", "content": "hi {name}",
+        "recipients": [{"phone": "010-9000-0001", "name": "a"}, {"phone": "010-9000-0002", "name": "가" * 50}]})
+    send_id = reply.body["send_id"]
+    consume_notifications(sqs_event(drain_queue(aws["sqs"], aws["notification_queue_url"])), LambdaContextStub())
+    assert client.get(f"/notification-sends/{send_id}").body["counts"]["resendable"] == 2  # no counts yet
+    client.post("/charges", {"channel": "sms", "quantity": 1})
+    assert client.post(f"/notification-sends/{send_id}/resend", {"channel": "sms"}).body == {"resent": 1}
+    consume_notifications(sqs_event(drain_queue(aws["sqs"], aws["notification_queue_url"])), LambdaContextStub())
+    recipients = client.get(f"/notification-sends/{send_id}/recipients").body["items"]
+    assert [(r["channel"], r["status"]) for r in recipients] == [("sms", "SENT"), ("lms", "FAILED")]
+    assert client.post(f"/notification-sends/{send_id}/resend", {"channel": "fax"}).status == 422
