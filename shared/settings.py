@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,7 +49,9 @@ class AuthorizerSettings(_EnvSettings):
     admin_api_key_parameter: str = Field(alias="ADMIN_API_KEY_PARAMETER", min_length=1)
 
 
-class GiftConsumerSettings(GiftProviderSettings):
+class _WorkerSettings(_EnvSettings):
+    """What both SQS consumers need besides their provider."""
+
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     provider_max_attempts: int = Field(3, alias="PROVIDER_MAX_ATTEMPTS", ge=1, le=10)
@@ -58,15 +60,22 @@ class GiftConsumerSettings(GiftProviderSettings):
     auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
     auto_retry_base_seconds: float = Field(60, alias="AUTO_RETRY_BASE_SECONDS", ge=0)
 
+    def worker_options(self) -> dict[str, Any]:
+        return {
+            "max_attempts": self.provider_max_attempts,
+            "retry_base_seconds": self.provider_retry_base_seconds,
+            "concurrency": self.provider_concurrency,
+            "auto_retry_rounds": self.auto_retry_rounds,
+            "auto_retry_base_seconds": self.auto_retry_base_seconds,
+        }
 
-class NotificationConsumerSettings(NotificationProviderSettings):
-    table_name: str = Field(alias="TABLE_NAME", min_length=3)
-    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
-    provider_max_attempts: int = Field(3, alias="PROVIDER_MAX_ATTEMPTS", ge=1, le=10)
-    provider_retry_base_seconds: float = Field(0.2, alias="PROVIDER_RETRY_BASE_SECONDS", ge=0)
-    provider_concurrency: int = Field(8, alias="PROVIDER_CONCURRENCY", ge=1, le=64)
-    auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
-    auto_retry_base_seconds: float = Field(60, alias="AUTO_RETRY_BASE_SECONDS", ge=0)
+
+class GiftConsumerSettings(GiftProviderSettings, _WorkerSettings):
+    pass
+
+
+class NotificationConsumerSettings(NotificationProviderSettings, _WorkerSettings):
+    pass
 
 
 class DispatcherSettings(_EnvSettings):

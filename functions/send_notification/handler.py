@@ -1,4 +1,4 @@
-"""SQS consumer: each message is one batch of one notification send; failures are reported per message."""
+"""SQS consumer: each message is one batch of one notification send."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.batch_consumer import consume
 from shared.adapters.dynamo import DataStore
 from shared.adapters.events import EventPublisher
 from shared.adapters.providers import notification_sender_from_settings
@@ -25,13 +23,6 @@ tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
 
 
-class NotificationBatchRecord(SqsRecordModel):
-    body: Json[BatchJob]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=NotificationBatchRecord)
-
-
 @cache
 def processing() -> NotificationProcessing:
     settings = notification_consumer_settings()
@@ -39,18 +30,12 @@ def processing() -> NotificationProcessing:
     return NotificationProcessing(
         store=DataStore(client, settings.table_name),
         sender=notification_sender_from_settings(settings, client, settings.table_name),
-        max_attempts=settings.provider_max_attempts,
-        retry_base_seconds=settings.provider_retry_base_seconds,
-        concurrency=settings.provider_concurrency,
-        auto_retry_rounds=settings.auto_retry_rounds,
-        auto_retry_base_seconds=settings.auto_retry_base_seconds,
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
+        **settings.worker_options(),
     )
 
 
-def record_handler(record: NotificationBatchRecord) -> None:
-    job = record.body
-    logger.append_keys(send_id=job.send_id, batch_no=job.batch_no)
+def process(job: BatchJob) -> None:
     process_notification_batch(processing(), job)
 
 
@@ -58,4 +43,4 @@ def record_handler(record: NotificationBatchRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return consume(event, context, logger, process)
