@@ -82,6 +82,7 @@ help:
 	@echo "make validate     sam validate --lint"
 	@echo "make lint         ruff check + mypy"
 	@echo "make test-unit    pytest tests/unit"
+	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
 	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
 	@echo "make test         test-unit + validate + test-e2e (what .ci/run runs)"
 	@echo "make venv         create/refresh the project venv (.venv)"
@@ -183,8 +184,8 @@ validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check shared functions tests scripts
-	$(VENV)/bin/mypy shared functions tests scripts
+	$(VENV)/bin/ruff check shared functions tests scripts bench
+	$(VENV)/bin/mypy shared functions tests scripts bench
 
 # pytest exits 5 when it collects nothing; an empty suite is not a failure here.
 PYTEST_OK_IF_EMPTY := rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests collected)"; rc=0; fi; exit $$rc
@@ -198,7 +199,12 @@ test-e2e: $(VENV)/.installed
 		$(MAKE) stack-down || true; \
 		if [ $$rc -eq 5 ]; then echo "(no e2e tests collected)"; rc=0; fi; exit $$rc
 
-test: test-unit validate test-e2e
+test: lint test-unit validate test-e2e
+
+# The performance benchmark (bench/run.py): 10,000-recipient gift and notification sends, counted.
+.PHONY: bench
+bench: $(VENV)/.installed $(VENV_MS)/.installed
+	$(VENV)/bin/python -W ignore -m bench.run $(BENCH_RECIPIENTS)
 
 .PHONY: clean
 clean:

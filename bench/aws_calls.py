@@ -14,7 +14,9 @@ SANDBOX_PREFIX = "SANDBOX_PROVIDER#"
 def _keys_written(operation: str, params: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """(pk, sk, in_transaction) for every item a DynamoDB write request writes."""
     def key_of(item: dict[str, Any]) -> tuple[str, str]:
-        return item["pk"]["S"], item["sk"]["S"]
+        if "pk" in item:
+            return item["pk"]["S"], item["sk"]["S"]
+        return item["id"]["S"], ""  # the idempotency table
 
     if operation in ("PutItem",):
         return [(*key_of(params["Item"]), False)]

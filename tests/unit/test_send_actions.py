@@ -93,8 +93,9 @@ def test_resending_the_same_failures_twice_at_once_sends_no_one_twice(aws: dict[
     _run_gift_queue(aws)
     ADMIN.post(f"/admin/accounts/{client.account_id}/credits", {"amount": 10 * COFFEE, "reference": "r"})
     queue = WorkQueue(aws["sqs"], aws["queue_url"])
-    send = _store().get_send(client.account_id, "GIFT", send_id)
-    assert send is not None
+    stored = _store().get_send(client.account_id, "GIFT", send_id)
+    assert stored is not None
+    send = stored
     second: dict[str, int] = {}
 
     class RacingStore(DataStore):

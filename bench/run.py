@@ -1,0 +1,288 @@
+"""The benchmark: one 10,000-recipient gift send and one 10,000-recipient notification send, API call to SENT,
+run by the real handlers in-process against MiniStack's AWS APIs on 127.0.0.1 (started here on its own
+port), every AWS request counted from botocore's own events. Prints a table and writes bench/results.json.
+
+Why MiniStack and not moto: moto copies every table for each TransactWriteItems (its rollback), so its
+cost grows with the table and says nothing about this service; `--engine moto` is still there for a
+network-free run.
+
+Providers: gifts use an instant in-process gift provider (the sandbox one keeps its provider-side state in
+DynamoDB, which would be counted and timed as ours); notifications use the real sandbox sender in front
+of SNS and SES (on moto), whose delivery requests are reported apart, as the floor of one per message.
+
+Run: make bench   (or .venv/bin/python -m bench.run [recipients])
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import time
+import tracemalloc
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from bench.aws_calls import CallCounter
+from tests.conftest import table_definition
+
+TABLE, IDEMPOTENCY_TABLE = "bench-data", "bench-idempotency"
+RESULTS = Path(__file__).resolve().parent / "results.json"
+DYNAMODB_ITEM_WRITES_PER_SECOND = 1_000  # the per-item (per-partition) write limit on real DynamoDB
+DELIVERY_OPERATIONS = ("sns.Publish", "sesv2.SendEmail")
+TARGETS = {"aws_requests_per_recipient": 0.3, "write_units_per_recipient": 2.5,
+           "balance_writes_per_recipient": 0.04, "ceiling_ratio": 0.5, "api_requests": 50}
+
+
+class InstantGiftProvider:
+    """Answers at once: the benchmark measures this service, not a provider."""
+
+    def issue(self, request: Any) -> Any:
+        from shared.adapters.gift_provider import IssueOutcome, IssueResult
+
+        return IssueResult(IssueOutcome.ISSUED, coupon_id=f"C-{request.idempotency_key}",
+                           expires_on=date.today() + timedelta(days=29))
+
+    def catalog(self) -> list[Any]:
+        from shared.adapters.gift_provider import SANDBOX_CATALOG
+
+        return list(SANDBOX_CATALOG)
+
+
+def _environment() -> None:
+    os.environ.update({
+        "AWS_DEFAULT_REGION": "ap-northeast-2", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+        "TABLE_NAME": TABLE, "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE, "RECIPIENTS_PER_BATCH": "50",
+        "PROVIDER_RETRY_BASE_SECONDS": "0", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_METRICS_NAMESPACE": "Bench", "POWERTOOLS_SERVICE_NAME": "bench", "EVENT_BUS_NAME": "default",
+        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+    })
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def _call(method: str, path: str, body: Any, role: str, account_id: str = "", **kw: Any) -> dict[str, Any]:
+    from functions.api.handler import lambda_handler
+    from tests.unit.conftest import LambdaContextStub, api_event
+
+    response = lambda_handler(api_event(method, path, body=body, role=role, account_id=account_id, **kw),
+                              LambdaContextStub())
+    return {"status": response["statusCode"], "body": json.loads(response["body"] or "null")}
+
+
+def _fresh_clients() -> None:
+    from functions.api import dependencies
+    from functions.send_gift import handler as gift_consumer
+    from functions.send_notification import handler as notification_consumer
+    from shared import settings
+
+    dependencies.clear_caches()
+    gift_consumer.processing.cache_clear()
+    notification_consumer.processing.cache_clear()
+    settings.gift_consumer_settings.cache_clear()
+    settings.notification_consumer_settings.cache_clear()
+
+
+def _engine_ceiling(recipients: int) -> float:
+    """Items/s moto accepts as BatchWriteItem of recipient-sized records: the least a recipient needs."""
+    client: Any = boto3.client("dynamodb")
+    items = [{"PutRequest": {"Item": {"pk": {"S": f"CEILING#{i // 50}"}, "sk": {"S": f"R#{i:06d}"},
+                                      "phone": {"S": f"+8210{i:08d}"}, "status": {"S": "SENT"}}}}
+             for i in range(recipients)]
+    started = time.perf_counter()
+    for start in range(0, len(items), 25):
+        client.batch_write_item(RequestItems={TABLE: items[start:start + 25]})
+    return recipients / (time.perf_counter() - started)
+
+
+def _peak_memory_of_one_batch(consume: Callable[[dict[str, Any]], Any], messages: list[dict[str, Any]]) -> int:
+    """Peak Python allocations while the consumer handles one Lambda batch again (already settled, so this
+    is the read path; tracemalloc slows everything, so it is kept out of the timed run)."""
+    from tests.unit.conftest import sqs_event
+
+    tracemalloc.start()
+    consume(sqs_event(messages))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def _measure(
+    counter: CallCounter, recipients: int, create: Callable[[], dict[str, Any]], queue_url: str,
+    consume: Callable[[dict[str, Any]], Any],
+) -> dict[str, Any]:
+    from tests.unit.conftest import drain_queue, sqs_event
+
+    sqs = boto3.client("sqs")
+    counter.reset()
+    started = time.perf_counter()
+    accepted = create()
+    api_seconds = time.perf_counter() - started
+    assert accepted["status"] == 202, accepted
+    api_requests, api_by_operation = counter.total(), dict(counter.requests)
+    api_units, api_balance = counter.write_units, counter.balance_writes
+    counter.reset()
+
+    paused = time.perf_counter()
+    messages = drain_queue(sqs, queue_url)  # Lambda's event source mapping does this, not the service
+    drain_seconds = time.perf_counter() - paused
+    counter.reset()
+    for start in range(0, len(messages), 5):  # the template's BatchSize
+        consume(sqs_event(messages[start:start + 5]))
+    seconds = time.perf_counter() - started - drain_seconds
+    peak = _peak_memory_of_one_batch(consume, messages[:5])
+
+    by_operation = dict(counter.requests)
+    delivery = {op: n for op, n in by_operation.items() if op in DELIVERY_OPERATIONS}
+    own = counter.total() - sum(delivery.values()) + api_requests
+    units = counter.write_units + api_units
+    balance = counter.balance_writes + api_balance
+    balance_per_recipient = balance / recipients
+    return {
+        "send_id": accepted["body"]["send_id"],
+        "recipients": recipients,
+        "api_requests": api_requests,
+        "api_requests_by_operation": api_by_operation,
+        "background_requests_by_operation": {op: n for op, n in by_operation.items() if op not in delivery},
+        "delivery_requests_by_operation": delivery,
+        "delivery_requests_per_recipient": round(sum(delivery.values()) / recipients, 4),
+        "aws_requests_per_recipient": round(own / recipients, 4),
+        "write_units_per_recipient": round(units / recipients, 4),
+        "balance_writes_per_recipient": round(balance_per_recipient, 4),
+        "sends_per_second_per_account": round(DYNAMODB_ITEM_WRITES_PER_SECOND / balance_per_recipient)
+        if balance_per_recipient else None,
+        "api_seconds": round(api_seconds, 3),
+        "seconds": round(seconds, 3),
+        "recipients_per_second": round(recipients / seconds, 1),
+        "consumer_peak_memory_bytes_per_batch": peak,
+    }
+
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_PORT = int(os.environ.get("BENCH_MINISTACK_PORT", "4599"))
+
+
+@contextmanager
+def ministack() -> Iterator[None]:
+    """A private MiniStack for this run; its state is in memory and goes with it."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
+    env |= {"GATEWAY_PORT": str(BENCH_PORT), "BIND_HOST": "127.0.0.1", "MINISTACK_REGION": "ap-northeast-2",
+            "LOG_LEVEL": "WARNING", "AWS_ACCESS_KEY_ID": "000000000000", "AWS_SECRET_ACCESS_KEY": "test"}
+    log = (ROOT / ".local").resolve()
+    log.mkdir(exist_ok=True)
+    with (log / "bench-ministack.log").open("w") as out:
+        process = subprocess.Popen([str(ROOT / ".venv-ministack" / "bin" / "ministack")], env=env, cwd=log,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{BENCH_PORT}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_ministack/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("MiniStack did not start; see .local/bench-ministack.log")
+        os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "000000000000"})
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
+    _environment()
+    with ministack() if engine == "ministack" else mock_aws():
+        _fresh_clients()
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(**table_definition("DataTable", TABLE))
+        dynamodb.create_table(**table_definition("IdempotencyTable", IDEMPOTENCY_TABLE))
+        sqs = boto3.client("sqs")
+        gift_queue = sqs.create_queue(QueueName="bench-gift-sends")["QueueUrl"]
+        notification_queue = sqs.create_queue(QueueName="bench-notification-sends")["QueueUrl"]
+        os.environ.update({"GIFT_SEND_QUEUE_URL": gift_queue, "NOTIFICATION_SEND_QUEUE_URL": notification_queue})
+        boto3.client("sesv2").create_email_identity(EmailIdentity="win-notifications.example")
+        _fresh_clients()
+
+        _call("POST", "/admin/catalog/sync", None, "admin")
+        account_id = _call("POST", "/admin/accounts", {"name": "Bench"}, "admin")["body"]["account_id"]
+        _call("POST", f"/admin/accounts/{account_id}/gift-approval", {"approved": True}, "admin")
+        _call("POST", f"/admin/accounts/{account_id}/credits",
+              {"amount": 4_500 * recipients + 20 * recipients, "reference": "bench"}, "admin")
+        _call("POST", "/charges", {"channel": "sms", "quantity": recipients}, "account", account_id)
+        promotion = _call("POST", "/promotions", {"name": "Bench"}, "account", account_id)["body"]["promotion_id"]
+        phones = [f"010-{5000 + i // 10_000:04d}-{i % 10_000:04d}" for i in range(1, recipients + 1)]
+
+        from functions.send_gift import handler as gift_consumer
+        from functions.send_notification import handler as notification_consumer
+        from shared.domain.gift_processing import GiftProcessing
+        from tests.unit.conftest import LambdaContextStub
+
+        counter = CallCounter()
+        counter.attach()
+        _fresh_clients()
+        gift_consumer.processing()  # build, then swap in the instant provider
+        gift_consumer.processing.cache_clear()
+        worker = GiftProcessing(store=gift_consumer.processing().store, provider=InstantGiftProvider())
+        original = gift_consumer.processing
+        gift_consumer.processing = lambda: worker  # type: ignore[assignment]
+        try:
+            gift_body = {"promotion_id": promotion, "gift_id": "SBX-COFFEE", "title": "Winner", "content": "Congrats",
+                         "recipients": [{"phone": p} for p in phones]}
+            gift = _measure(
+                counter, recipients,
+                lambda: _call("POST", "/gift-sends", gift_body, "account", account_id,
+                              headers={"Idempotency-Key": "bench-gift"}),
+                gift_queue, lambda event: gift_consumer.lambda_handler(event, LambdaContextStub()),
+            )
+        finally:
+            gift_consumer.processing = original
+        notification_body = {"promotion_id": promotion, "channel": "sms", "content": "{name}, you won!",
+                             "recipients": [{"phone": p, "name": "Kim"} for p in phones]}
+        notification = _measure(
+            counter, recipients,
+            lambda: _call("POST", "/notification-sends", notification_body, "account", account_id,
+                          headers={"Idempotency-Key": "bench-notification"}),
+            notification_queue, lambda event: notification_consumer.lambda_handler(event, LambdaContextStub()),
+        )
+        ceiling = _engine_ceiling(recipients)
+        for result, path in ((gift, "gift-sends"), (notification, "notification-sends")):
+            counts = _call("GET", f"/{path}/{result['send_id']}", None, "account", account_id)["body"]["counts"]
+            assert counts["sent"] == recipients, counts
+            result["engine_ceiling_per_second"] = round(ceiling, 1)
+            result["ceiling_ratio"] = round(result["recipients_per_second"] / ceiling, 3)
+        where = f"MiniStack on 127.0.0.1:{BENCH_PORT}" if engine == "ministack" else "moto (mock_aws)"
+        return {"engine": f"handlers in-process, AWS APIs of {where}", "gift": gift, "notification": notification,
+                "targets": TARGETS}
+
+
+def _table(results: dict[str, Any]) -> str:
+    rows = ["aws_requests_per_recipient", "delivery_requests_per_recipient", "write_units_per_recipient",
+            "balance_writes_per_recipient", "sends_per_second_per_account", "api_requests", "recipients_per_second",
+            "engine_ceiling_per_second", "ceiling_ratio", "consumer_peak_memory_bytes_per_batch"]
+    lines = [f"{'figure':40} {'gift':>14} {'notification':>14} {'target':>10}"]
+    for row in rows:
+        target = TARGETS.get(row, "")
+        lines.append(f"{row:40} {results['gift'][row]!s:>14} {results['notification'][row]!s:>14} {target!s:>10}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("recipients", nargs="?", type=int, default=10_000)
+    arguments.add_argument("--engine", choices=("ministack", "moto"), default="ministack")
+    options = arguments.parse_args()
+    outcome = run(options.recipients, options.engine)
+    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
+    print(_table(outcome))
+    print(f"\nengine: {outcome['engine']}; details in {RESULTS}")
