@@ -201,6 +201,8 @@ test-e2e: $(VENV)/.installed
 
 test: lint test-unit validate test-e2e
 
+BENCH_RECIPIENTS ?= 10000
+
 # The performance benchmark (bench/run.py): 10,000-recipient gift and notification sends, counted.
 .PHONY: bench
 bench: $(VENV)/.installed $(VENV_MS)/.installed
