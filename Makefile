@@ -184,14 +184,14 @@ validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check shared functions tests scripts bench
-	$(VENV)/bin/mypy shared functions tests scripts bench
+	$(VENV)/bin/ruff check shared functions tests scripts bench reliability
+	$(VENV)/bin/mypy shared functions tests scripts bench reliability
 
 # pytest exits 5 when it collects nothing; an empty suite is not a failure here.
 PYTEST_OK_IF_EMPTY := rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests collected)"; rc=0; fi; exit $$rc
 
 test-unit: $(VENV)/.installed
-	@$(VENV)/bin/python -m pytest tests/unit || { $(PYTEST_OK_IF_EMPTY); }
+	@$(VENV)/bin/python -m pytest -n 2 tests/unit tests/reliability || { $(PYTEST_OK_IF_EMPTY); }
 
 test-e2e: $(VENV)/.installed
 	@$(MAKE) stack-up

@@ -40,7 +40,7 @@ TABLE = "faults-data"
 PRICE = 4_500
 PHONES = ["010-{n}-1234", "010-{n}-0000", "010-{n}-9999", "010-{n}-8888", "02-{n}-5678"]
 FAULTS = ("crash_before", "crash_after", "duplicate", "timeout_took_effect", "timeout_lost", "conflict")
-SCENARIOS_PER_WORLD = 150  # moto copies every table per transaction: keep the tables small
+SCENARIOS_PER_WORLD = 500
 
 
 class SimulatedCrash(BaseException):
@@ -108,6 +108,14 @@ class FaultyProvider:
         return list(self.inner.catalog())
 
 
+def _fresh_table(store: DataStore) -> None:
+    """moto copies every table for each transaction (its rollback): each scenario starts on an empty one."""
+    client = store._client
+    client.delete_table(TableName=TABLE)
+    client.create_table(**table_definition("DataTable", TABLE))
+    catalog.sync_catalog(store, SandboxGiftProvider(client, TABLE))
+
+
 def _world() -> tuple[DataStore, WorkQueue, WorkQueue]:
     client = boto3.client("dynamodb")
     client.create_table(**table_definition("DataTable", TABLE))
@@ -121,8 +129,8 @@ def _world() -> tuple[DataStore, WorkQueue, WorkQueue]:
 
 
 def _jobs(queue: WorkQueue) -> list[BatchJob]:
-    sqs, url = queue._client, queue._url  # noqa: SLF001 - the harness plays the event source mapping
-    jobs = []
+    sqs, url = queue._client, queue._url
+    jobs: list[BatchJob] = []
     while True:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
@@ -136,6 +144,7 @@ def run_scenario(seed: int, world: tuple[DataStore, WorkQueue, WorkQueue]) -> tu
     """One seeded scenario; returns the invariant violations found (empty when all hold)."""
     rng = random.Random(seed)
     store, gift_queue, notification_queue = world
+    _fresh_table(store)
     kind = rng.choice(("GIFT", "NOTIFICATION"))
     size = rng.randint(1, 7)
     phones = [rng.choice(PHONES).format(n=f"{1000 + i:04d}") for i in range(size)]
@@ -150,17 +159,17 @@ def run_scenario(seed: int, world: tuple[DataStore, WorkQueue, WorkQueue]) -> tu
     promotion = create_promotion(store, account.account_id, "p").promotion_id
     if kind == "GIFT":
         request = GiftSendRequest(promotion_id=promotion, gift_id="SBX-COFFEE", title="t", content="c",
-                                  recipients=[{"phone": p} for p in phones])  # type: ignore[list-item]
+                                  recipients=[{"phone": p} for p in phones])
         create_gift_send(store, gift_queue, account.account_id, request, 4)
         jobs = _jobs(gift_queue)
     else:
         note = NotificationSendRequest(promotion_id=promotion, channel="sms", content="hi",
-                                       recipients=[{"phone": p} for p in phones])  # type: ignore[list-item]
+                                       recipients=[{"phone": p} for p in phones])
         create_notification_send(store, notification_queue, account.account_id, note, 4)
         jobs = _jobs(notification_queue)
 
     injector = Injector(rng.choice(FAULTS), rng.randint(0, 8))
-    client = store._client  # noqa: SLF001
+    client = store._client
     if kind == "GIFT":
         provider = FaultyProvider(SandboxGiftProvider(client, TABLE), injector, "issue")
         worker: Any = GiftProcessing(store=store, provider=provider, retry_base_seconds=0, concurrency=1)

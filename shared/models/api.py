@@ -183,15 +183,20 @@ class GiftRecipientInput(_Request):
     name: DisplayName | None = None
 
 
-class GiftSendRequest(_Request):
+class _SendTiming(_Request):
+    """When a send goes: now (default), at `send_at`, after `submit` (draft), or never (dry_run)."""
+
+    send_at: ScheduledAt | None = None
+    draft: Flag = False
+    dry_run: Flag = False
+
+
+class GiftSendRequest(_SendTiming):
     promotion_id: Identifier
     gift_id: Identifier
     title: GiftTitle
     content: GiftContent
     recipients: Annotated[list[GiftRecipientInput], Field(min_length=1, max_length=10_000)]
-    send_at: ScheduledAt | None = None
-    draft: Flag = False
-    dry_run: Flag = False
 
 
 class SendAccepted(BaseModel):
@@ -270,15 +275,12 @@ class NotificationRecipientInput(_Request):
     name: DisplayName | None = None
 
 
-class NotificationSendRequest(_Request):
+class NotificationSendRequest(_SendTiming):
     promotion_id: Identifier
     channel: Literal["sms", "lms", "email", "auto"]
     title: Annotated[str, Field(max_length=200)] | None = None
     content: Annotated[str, Field(min_length=1, max_length=100_000)]
     recipients: Annotated[list[NotificationRecipientInput], Field(min_length=1, max_length=10_000)]
-    send_at: ScheduledAt | None = None
-    draft: Flag = False
-    dry_run: Flag = False
 
 
 class NotificationSendEstimate(BaseModel):
