@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
@@ -17,8 +17,9 @@ from functions.send_notification import routes as notification_sends
 from shared.http.errors import register_error_handlers
 from shared.http.principal import enforce_key_scope
 from shared.models.api import HealthView
+from shared.observability import service_logger
 
-logger = Logger()
+logger = service_logger()
 tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
 

@@ -6,15 +6,15 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.dynamo import DataStore
 from shared.domain.auth import Principal, authenticate, bearer_token
+from shared.observability import service_logger
 from shared.settings import authorizer_settings
 
-logger = Logger()
+logger = service_logger()
 
 
 @cache

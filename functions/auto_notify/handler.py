@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,9 +14,10 @@ from pydantic import BaseModel
 from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
 from shared.domain.winners import notify_winners
+from shared.observability import service_logger
 from shared.settings import auto_notify_settings
 
-logger = Logger()
+logger = service_logger()
 
 
 class WinnersRecorded(BaseModel):

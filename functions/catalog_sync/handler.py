@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.dynamo import DataStore
 from shared.adapters.providers import gift_provider_from_settings
 from shared.domain.catalog import sync_catalog
+from shared.observability import service_logger
 from shared.settings import catalog_sync_settings
 
-logger = Logger()
+logger = service_logger()
 
 
 @logger.inject_lambda_context

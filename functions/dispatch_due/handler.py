@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.dynamo import DataStore, DispatchIndex
@@ -14,9 +13,10 @@ from shared.adapters.events import EventPublisher
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.dispatch import run_periodic_dispatch
+from shared.observability import service_logger
 from shared.settings import dispatcher_settings
 
-logger = Logger()
+logger = service_logger()
 
 
 @cache

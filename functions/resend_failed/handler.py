@@ -7,16 +7,16 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.send_actions import retry_provider_errors
+from shared.observability import service_logger
 from shared.settings import retry_job_settings
 
-logger = Logger()
+logger = service_logger()
 
 
 @cache

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,9 +16,10 @@ from shared.adapters.events import EventPublisher
 from shared.adapters.providers import notification_sender_from_settings
 from shared.domain.notification_processing import NotificationProcessing, process_notification_batch
 from shared.domain.sends import BatchJob
+from shared.observability import service_logger
 from shared.settings import notification_consumer_settings
 
-logger = Logger()
+logger = service_logger()
 tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
 
