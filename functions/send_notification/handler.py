@@ -10,7 +10,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.batch_consumer import consume
+from functions.batch_consumer import consume, metric_sink
 from shared.adapters.dynamo import DataStore
 from shared.adapters.events import EventPublisher
 from shared.adapters.providers import notification_sender_from_settings
@@ -32,6 +32,7 @@ def processing() -> NotificationProcessing:
         store=DataStore(client, settings.table_name),
         sender=notification_sender_from_settings(settings, client, settings.table_name),
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
+        metric=metric_sink(metrics),
         **settings.worker_options(),
     )
 

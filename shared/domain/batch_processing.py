@@ -47,6 +47,16 @@ def _no_checkpoint(step: str) -> None:
     return None
 
 
+class MetricSink(Protocol):
+    """Where operational figures go (Powertools Metrics in the functions; nothing in tests)."""
+
+    def __call__(self, name: str, value: float, unit: str, dimension: str | None = None) -> None: ...
+
+
+def _no_metrics(name: str, value: float, unit: str, dimension: str | None = None) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class BatchWorker:
     store: DataStore
@@ -60,6 +70,7 @@ class BatchWorker:
     auto_retry_base_seconds: float = 60
     # Called at each step boundary; fault-injection tests make it raise to simulate a dying Lambda.
     checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
+    metric: MetricSink = field(default=_no_metrics)
 
 
 @dataclass(frozen=True)
@@ -196,18 +207,23 @@ def _deliver_one(worker: BatchWorker, payment: BatchPayment, recipient: Recipien
     """Call the provider, retrying transient failures with the same idempotency key."""
     idempotency_key = f"{send.send_id}:{recipient.rid}:{recipient.round}"
     for call in range(1, worker.max_attempts + 1):
+        started = time.perf_counter()
         try:
             outcome = payment.deliver_once(recipient, send, idempotency_key)
         except ProviderRejected:
+            worker.metric("ProviderErrors", 1, "Count", payment.kind)
             # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
             # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
             logger.exception("provider rejected the request")
             return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
         except ProviderUnavailable:
+            worker.metric("ProviderErrors", 1, "Count", payment.kind)
             if call == worker.max_attempts:
                 return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
             worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
             continue
+        finally:
+            worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", payment.kind)
         return Outcome(outcome.status, outcome.reason, call, outcome.coupon_id, outcome.expires_on)
     raise AssertionError("unreachable")
 
@@ -274,6 +290,17 @@ def _settle(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcom
         )
 
     retry_on_conflict(attempt)
+    _report(worker, payment, batch, outcomes)
+
+
+def _report(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
+    sent = sum(1 for o in outcomes.values() if o.status == "SENT")
+    worker.metric("RecipientsSent", sent, "Count", payment.kind)
+    for reason in {o.reason for o in outcomes.values() if o.reason}:
+        worker.metric(f"Failures{reason}", sum(1 for o in outcomes.values() if o.reason == reason), "Count",
+                      payment.kind)
+    assert batch.reservation is not None
+    worker.metric("CreditsDebited", payment.charged_credits(batch.reservation) * sent, "Count", payment.kind)
 
 
 def automatic_retry_at(worker: BatchWorker, recipients: Sequence[RecipientState], now: datetime) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -274,3 +275,19 @@ def test_provider_is_asked_with_a_stable_key_per_recipient_attempt(aws: dict[str
 
     process_gift_batch(_processing(provider=Recording()), _job(message))
     assert len(seen) == 3 and len(set(seen)) == 1  # two transient failures, retried with the same key
+
+
+def test_consumer_publishes_operational_metrics(
+    aws: dict[str, Any], catalog: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = new_account(credits=50_000)
+    _send(client, ["010-9100-0001", "010-9100-9999"])
+    capsys.readouterr()
+    _deliver(_jobs(aws))
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for doc in emitted for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"RecipientsSent", "FailuresPROVIDER_ERROR", "ProviderErrors", "ProviderLatency",
+            "CreditsDebited"} <= names
+    (document,) = emitted
+    assert document["RecipientsSent"] in (1, [1.0])
+    assert document["CreditsDebited"] in (COFFEE, [COFFEE])
