@@ -37,28 +37,16 @@ Nothing here logs or puts into exception messages the api key, phone numbers, co
 
 from __future__ import annotations
 
-import json
-import logging
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
 from pydantic import ValidationError
 
 from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
-from shared.errors import ProviderRejected, ProviderUnavailable
+from shared.adapters.http_json import CREDENTIAL_STATUSES, JsonApi, error_code
 from shared.models.items import GiftItem
 
-logger = logging.getLogger(__name__)
-
-# Connections are opened lazily; this only bounds how many idle ones are kept for reuse (the gift consumer
-# calls the provider from up to PROVIDER_CONCURRENCY threads).
-_POOL_MAXSIZE = 64
-_USER_AGENT = "win-notifications/1.0"
-
-_TRANSIENT_STATUSES = frozenset({408, 429})
-_CREDENTIAL_STATUSES = frozenset({401, 403})
 _RECIPIENT_NOT_FOUND_STATUSES = frozenset({404, 422})
 _GIFT_UNAVAILABLE_STATUSES = frozenset({409, 410, 422})
 
@@ -74,59 +62,35 @@ class HttpGiftProvider:
         timeout_seconds: float = 5.0,
         http: urllib3.PoolManager | None = None,
     ) -> None:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("gift provider endpoint must be an absolute http(s) URL")
-        if not api_key:
-            raise ValueError("gift provider api key is empty")
-        if timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
-        self._endpoint = endpoint.rstrip("/")
-        self._api_key = api_key
-        self._timeout = urllib3.Timeout(total=timeout_seconds)
-        self._http = http or urllib3.PoolManager(maxsize=_POOL_MAXSIZE, retries=False, timeout=self._timeout)
+        self._api = JsonApi("gift provider", endpoint, api_key, timeout_seconds=timeout_seconds, http=http)
 
     def __repr__(self) -> str:
-        return f"HttpGiftProvider(endpoint={self._endpoint!r})"
-
-    # -- GiftProvider ------------------------------------------------------------------------------------------
+        return f"HttpGiftProvider(endpoint={self._api.endpoint!r})"
 
     def issue(self, request: IssueRequest) -> IssueResult:
-        body = json.dumps(
-            {"gift_id": request.gift_id, "phone": request.phone, "title": request.title, "message": request.content},
-            ensure_ascii=False,
-        ).encode("utf-8")
-        status, payload = self._call(
-            "POST", "/v1/coupons", body=body,
-            extra_headers={"Idempotency-Key": request.idempotency_key, "Content-Type": "application/json"},
+        status, payload = self._api.call(
+            "POST", "/v1/coupons", idempotency_key=request.idempotency_key,
+            payload={"gift_id": request.gift_id, "phone": request.phone, "title": request.title,
+                     "message": request.content},
         )
         if status in (200, 201):
-            return _issued(payload, status)
-        code = _error_code(payload)
-        if status in _CREDENTIAL_STATUSES:
-            raise self._rejected("issue", status, code)
+            return self._issued(payload, status)
+        code = error_code(payload)
         if code == "RECIPIENT_NOT_FOUND" and status in _RECIPIENT_NOT_FOUND_STATUSES:
             return IssueResult(IssueOutcome.RECIPIENT_NOT_FOUND)
         if code == "GIFT_UNAVAILABLE" and status in _GIFT_UNAVAILABLE_STATUSES:
             return IssueResult(IssueOutcome.GIFT_UNAVAILABLE)
-        if (
-            status in _TRANSIENT_STATUSES
-            or status >= 500
-            or 200 <= status < 300
-            or (status == 409 and code == "REQUEST_IN_PROGRESS")
-        ):
-            raise _unavailable("issue", status, code)
-        raise self._rejected("issue", status, code)
+        raise self._api.failure("issue", status, code)
 
     def catalog(self) -> list[GiftItem]:
-        status, payload = self._call("GET", "/v1/catalog")
-        if status in _CREDENTIAL_STATUSES:
-            raise self._rejected("catalog", status, _error_code(payload))
+        status, payload = self._api.call("GET", "/v1/catalog")
+        if status in CREDENTIAL_STATUSES:
+            raise self._api.rejected("catalog", status, error_code(payload))
         if status != 200:
-            raise _unavailable("catalog", status, _error_code(payload))
+            raise self._api.unavailable("catalog", status, error_code(payload))
         items = payload.get("items") if isinstance(payload, dict) else None
         if not isinstance(items, list):
-            raise _unavailable("catalog", status, None, "response has no items list")
+            raise self._api.unavailable("catalog", status, None, "response has no items list")
         try:
             return [
                 GiftItem(
@@ -136,70 +100,19 @@ class HttpGiftProvider:
                 for position, item in enumerate(items, start=1)
             ]
         except (KeyError, TypeError, ValidationError) as exc:
-            raise _unavailable("catalog", status, None, "malformed catalog item") from exc
+            raise self._api.unavailable("catalog", status, None, "malformed catalog item") from exc
 
-    # -- HTTP ----------------------------------------------------------------------------------------------------
-
-    def _call(
-        self, method: str, path: str, *, body: bytes | None = None, extra_headers: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        """One attempt. Returns (status, parsed JSON body or None when the body is empty or not JSON)."""
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
-            **(extra_headers or {}),
-        }
+    def _issued(self, payload: Any, status: int) -> IssueResult:
+        """A 2xx we cannot read may still have issued a coupon: report it as transient, so the caller's retry
+        with the same idempotency key fetches the coupon instead of recording a failure."""
+        if not isinstance(payload, dict):
+            raise self._api.unavailable("issue", status, None, "unreadable success body")
+        coupon_id = payload.get("coupon_id")
+        expires_on = payload.get("expires_on")
+        if not isinstance(coupon_id, str) or not coupon_id or not isinstance(expires_on, str):
+            raise self._api.unavailable("issue", status, None, "success body lacks coupon_id or expires_on")
         try:
-            response = self._http.request(
-                method, f"{self._endpoint}{path}", body=body, headers=headers,
-                timeout=self._timeout, retries=False, redirect=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            # Timeouts, refused/reset connections, protocol errors. The message names only the error type:
-            # urllib3's own messages are safe (no headers), but keep logs predictable.
-            logger.warning("gift provider unreachable", extra={"operation": path, "error": type(exc).__name__})
-            raise ProviderUnavailable(f"gift provider {method} {path}: {type(exc).__name__}") from exc
-        return response.status, _parse_json(response.data)
-
-    def _rejected(self, operation: str, status: int, code: str | None) -> ProviderRejected:
-        logger.error("gift provider rejected the call", extra={"operation": operation, "status": status, "code": code})
-        return ProviderRejected(f"gift provider {operation}: HTTP {status} {code or ''}".rstrip(), status=status,
-                                code=code)
-
-
-def _unavailable(operation: str, status: int, code: str | None, detail: str | None = None) -> ProviderUnavailable:
-    logger.warning("gift provider unavailable",
-                   extra={"operation": operation, "status": status, "code": code, "detail": detail})
-    reason = detail or f"HTTP {status} {code or ''}".rstrip()
-    return ProviderUnavailable(f"gift provider {operation}: {reason}")
-
-
-def _parse_json(data: bytes) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        return None
-
-
-def _error_code(payload: Any) -> str | None:
-    code = payload.get("code") if isinstance(payload, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def _issued(payload: Any, status: int) -> IssueResult:
-    """A 2xx we cannot read may still have issued a coupon: report it as transient, so the caller's retry with
-    the same idempotency key fetches the coupon instead of recording a failure."""
-    if not isinstance(payload, dict):
-        raise _unavailable("issue", status, None, "unreadable success body")
-    coupon_id = payload.get("coupon_id")
-    expires_on = payload.get("expires_on")
-    if not isinstance(coupon_id, str) or not coupon_id or not isinstance(expires_on, str):
-        raise _unavailable("issue", status, None, "success body lacks coupon_id or expires_on")
-    try:
-        expiry = date.fromisoformat(expires_on)
-    except ValueError as exc:
-        raise _unavailable("issue", status, None, "success body has a malformed expires_on") from exc
-    return IssueResult(IssueOutcome.ISSUED, coupon_id=coupon_id, expires_on=expiry)
+            expiry = date.fromisoformat(expires_on)
+        except ValueError as exc:
+            raise self._api.unavailable("issue", status, None, "success body has a malformed expires_on") from exc
+        return IssueResult(IssueOutcome.ISSUED, coupon_id=coupon_id, expires_on=expiry)
