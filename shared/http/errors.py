@@ -6,7 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
@@ -66,6 +69,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         if any(d["type"] == "json_invalid" for d in details):
             return error_response(400, "BAD_REQUEST", "request body is not valid JSON")
         return error_response(422, "VALIDATION_ERROR", "request is not valid", details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+        return error_response(400, "BAD_REQUEST", "request body must be JSON (Content-Type: application/json)")
 
     @app.exception_handler(IdempotencyValidationError)
     def key_reused(_: IdempotencyValidationError) -> Response:

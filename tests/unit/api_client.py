@@ -27,7 +27,9 @@ class ApiClient:
         event = api_event(method, path, body=body, role=self.role, account_id=self.account_id, **kwargs)
         response = lambda_handler(event, LambdaContextStub())
         text = response.get("body") or ""
-        return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})
+        headers = {k: ", ".join(v) for k, v in (response.get("multiValueHeaders") or {}).items()}
+        headers |= response.get("headers") or {}
+        return Reply(response["statusCode"], json.loads(text) if text else None, headers)
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.call("GET", path, **kwargs)
