@@ -36,5 +36,4 @@ def accepted(model: BaseModel) -> Response:
 
 
 def no_content() -> Response:
-    # No body, so no Content-Type: a client must not try to parse JSON from a 204.
-    return Response(status_code=204, body=None)
+    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body=None)
