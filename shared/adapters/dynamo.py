@@ -189,9 +189,12 @@ class DataStore:
             raise
 
     def _batch_write(self, puts: Iterable[dict[str, Any]]) -> int:
+        """BatchWriteItem puts in groups of 25. Returns the requests made."""
+        return self._batch_requests([{"PutRequest": {"Item": to_attributes(p)}} for p in puts])
+
+    def _batch_requests(self, pending: list[dict[str, Any]]) -> int:
         """BatchWriteItem in groups of 25, re-sending unprocessed items. Returns the requests made."""
         requests = 0
-        pending = [{"PutRequest": {"Item": to_attributes(p)}} for p in puts]
         while pending:
             chunk, pending = pending[:_BATCH_WRITE_LIMIT], pending[_BATCH_WRITE_LIMIT:]
             while chunk:
@@ -250,9 +253,9 @@ class DataStore:
         )
 
     def delete_outbox(self, events: Sequence[OutboxEvent]) -> None:
-        for event in events:
-            self._client.delete_item(TableName=self._table, Key=_key(account_pk(event.account_id),
-                                                                     f"OUTBOX#{event.event_id}"))
+        self._batch_requests([
+            {"DeleteRequest": {"Key": _key(account_pk(e.account_id), f"OUTBOX#{e.event_id}")}} for e in events
+        ])
 
     def stale_outbox(self, older_than: datetime, limit: int = 100) -> list[OutboxEvent]:
         """Events whose publisher died after its transaction committed (found through the sparse gsi2)."""

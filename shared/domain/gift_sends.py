@@ -9,15 +9,13 @@ from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.recipients import normalize_korean_mobile
 from shared.domain.sends import (
+    accept_send,
     check_send_at,
     counts_view,
     effective_status,
     initial_status,
     recipient_id,
     recipients_page,
-    send_id_for,
-    split_into_batches,
-    store_and_dispatch,
 )
 from shared.errors import GiftSendingNotApproved, GiftUnavailable
 from shared.models.api import (
@@ -35,7 +33,6 @@ from shared.models.items import (
     GiftItem,
     PromotionItem,
     RecipientState,
-    SendCounts,
     SendItem,
 )
 
@@ -91,21 +88,13 @@ def create_gift_send(
             estimated_credits=estimated, available_credits=available, shortfall=max(0, estimated - available),
         )
 
-    send_id = send_id_for(store, account_id, GIFT, idempotency_key, now)
-    earlier = store.get_send(account_id, GIFT, send_id) if idempotency_key else None
-    if earlier is not None:  # an earlier attempt stored it and died before answering
-        return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
-                            invalid=sum(1 for r in recipients if r.status == "FAILED"))
-    status = initial_status(request.send_at, request.draft)
-    batches = split_into_batches(GIFT, send_id, account_id, recipients, batch_size)
-    send = SendItem(
-        send_id=send_id, account_id=account_id, kind=GIFT, promotion_id=request.promotion_id,
-        gift_id=gift.gift_id, title=request.title, content=request.content, status=status,
-        created_at=now, send_at=request.send_at, batch_size=batch_size, batch_count=len(batches),
-        counts=SendCounts(total=len(recipients), pending=valid, failed=invalid),
+    return accept_send(
+        store, queue, account_id=account_id, kind=GIFT, idempotency_key=idempotency_key, recipients=recipients,
+        batch_size=batch_size, now=now,
+        describe={"promotion_id": request.promotion_id, "gift_id": gift.gift_id, "title": request.title,
+                  "content": request.content, "status": initial_status(request.send_at, request.draft),
+                  "send_at": request.send_at},
     )
-    store_and_dispatch(store, queue, send, batches, now)
-    return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
 
 
 def gift_send_view(send: SendItem) -> GiftSendView:

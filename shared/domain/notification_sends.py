@@ -16,15 +16,13 @@ from shared.domain.messages import (
     render_message,
 )
 from shared.domain.sends import (
+    accept_send,
     check_send_at,
     counts_view,
     effective_status,
     initial_status,
     recipient_id,
     recipients_page,
-    send_id_for,
-    split_into_batches,
-    store_and_dispatch,
 )
 from shared.errors import InvalidInput
 from shared.models.api import (
@@ -36,7 +34,7 @@ from shared.models.api import (
     SendAccepted,
 )
 from shared.models.common import Channel, Page, SendOrigin
-from shared.models.items import Balance, PromotionItem, RecipientState, SendCounts, SendItem
+from shared.models.items import Balance, PromotionItem, RecipientState, SendItem
 
 NOTIFICATION = "NOTIFICATION"
 
@@ -90,25 +88,16 @@ def create_notification_send(
     PromotionItem.model_validate(require_item(found.get(keys[0]), "promotion"))
     check_send_at(request.send_at, now)
     recipients = build_recipients(request.channel, request.title, request.content, request.recipients, origin)
-    invalid = sum(1 for r in recipients if r.status == "FAILED")
     if request.dry_run:
         return _estimate(recipients, Balance.model_validate(require_item(found.get(keys[1]), "account")))
 
-    send_id = send_id_for(store, account_id, NOTIFICATION, idempotency_key, now)
-    earlier = store.get_send(account_id, NOTIFICATION, send_id) if idempotency_key else None
-    if earlier is not None:  # an earlier attempt stored it and died before answering
-        return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
-                            invalid=invalid)
-    batches = split_into_batches(NOTIFICATION, send_id, account_id, recipients, batch_size)
-    send = SendItem(
-        send_id=send_id, account_id=account_id, kind=NOTIFICATION, promotion_id=request.promotion_id,
-        channel=request.channel, title=request.title, content=request.content,
-        status=initial_status(request.send_at, request.draft), origin=origin, created_at=now,
-        send_at=request.send_at, batch_size=batch_size, batch_count=len(batches),
-        counts=SendCounts(total=len(recipients), pending=len(recipients) - invalid, failed=invalid),
+    return accept_send(
+        store, queue, account_id=account_id, kind=NOTIFICATION, idempotency_key=idempotency_key,
+        recipients=recipients, batch_size=batch_size, now=now,
+        describe={"promotion_id": request.promotion_id, "channel": request.channel, "title": request.title,
+                  "content": request.content, "status": initial_status(request.send_at, request.draft),
+                  "origin": origin, "send_at": request.send_at},
     )
-    store_and_dispatch(store, queue, send, batches, now)
-    return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
 
 
 def _estimate(recipients: list[RecipientState], balance: Balance) -> NotificationSendEstimate:

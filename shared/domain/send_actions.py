@@ -88,8 +88,11 @@ def resend_recipient(
 def retry_provider_errors(store: DataStore, queues: Mapping[str, WorkQueue], now: datetime, max_rounds: int) -> int:
     """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds."""
     retried = 0
+    sends: dict[str, SendItem | None] = {}
     for batch in store.batches_due_for_retry(now):
-        send = store.get_send(batch.account_id, batch.kind, batch.send_id)
+        if batch.send_id not in sends:
+            sends[batch.send_id] = store.get_send(batch.account_id, batch.kind, batch.send_id)
+        send = sends[batch.send_id]
         if send is None or send.status != "QUEUED":
             continue
         retried += resend(store, queues[batch.kind], send, batch_numbers=[batch.batch_no], now=now,

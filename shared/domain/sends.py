@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -16,9 +17,9 @@ from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
 from shared.errors import InvalidInput
 from shared.ids import new_id
-from shared.models.api import SendCountsView
+from shared.models.api import SendAccepted, SendCountsView
 from shared.models.common import SendStatus
-from shared.models.items import BatchItem, RecipientState, SendItem
+from shared.models.items import BatchItem, RecipientState, SendCounts, SendItem
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,37 @@ def send_id_for(store: DataStore, account_id: str, kind: str, idempotency_key: s
         return send_id
     expires_at = int((now + IDEMPOTENCY_WINDOW).timestamp())
     return store.claim_id(account_id, f"{kind}_SEND#{idempotency_key}", send_id, expires_at)
+
+
+def accept_send(
+    store: DataStore,
+    queue: WorkQueue,
+    *,
+    account_id: str,
+    kind: str,
+    idempotency_key: str | None,
+    recipients: Sequence[RecipientState],
+    batch_size: int,
+    now: datetime,
+    describe: dict[str, Any],
+) -> SendAccepted:
+    """Store a new send of `kind` with its recipients and queue it when due. `describe` holds the send's own
+    fields (promotion_id, title, content, status, send_at, ...). With an Idempotency-Key a retry after a
+    crashed attempt answers with the send that attempt stored instead of making another."""
+    invalid = sum(1 for r in recipients if r.status == "FAILED")
+    send_id = send_id_for(store, account_id, kind, idempotency_key, now)
+    earlier = store.get_send(account_id, kind, send_id) if idempotency_key else None
+    if earlier is not None:  # an earlier attempt stored it and died before answering
+        return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
+                            invalid=invalid)
+    batches = split_into_batches(kind, send_id, account_id, recipients, batch_size)
+    send = SendItem.model_validate({
+        **describe, "send_id": send_id, "account_id": account_id, "kind": kind, "created_at": now,
+        "batch_size": batch_size, "batch_count": len(batches),
+        "counts": SendCounts(total=len(recipients), pending=len(recipients) - invalid, failed=invalid),
+    })
+    store_and_dispatch(store, queue, send, batches, now)
+    return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
 
 
 def initial_status(send_at: datetime | None, draft: bool) -> str:

@@ -224,11 +224,11 @@ class SendCountsView(BaseModel):
     resendable: int
 
 
-class GiftSendView(BaseModel):
+class _SendView(BaseModel):
+    """What every send shows, gift or notification."""
+
     send_id: str
     promotion_id: str
-    gift_id: str
-    title: str
     content: str
     status: SendStatus
     origin: SendOrigin
@@ -237,14 +237,20 @@ class GiftSendView(BaseModel):
     counts: SendCountsView
 
 
+class GiftSendView(_SendView):
+    gift_id: str
+    title: str
+
+
 class CouponView(BaseModel):
     coupon_id: str
     expires_on: date
 
 
-class GiftRecipientView(BaseModel):
+class _RecipientView(BaseModel):
+    """What every recipient shows, gift or notification."""
+
     recipient_id: str
-    phone: str
     name: str | None
     status: RecipientStatus
     failure_reason: FailureReason | None
@@ -253,6 +259,10 @@ class GiftRecipientView(BaseModel):
     charged_credits: Credits
     sent_at: datetime | None
     updated_at: datetime
+
+
+class GiftRecipientView(_RecipientView):
+    phone: str
     coupon: CouponView | None
 
 
@@ -292,32 +302,15 @@ class NotificationSendEstimate(BaseModel):
     shortfall: NotificationBalance
 
 
-class NotificationSendView(BaseModel):
-    send_id: str
-    promotion_id: str
+class NotificationSendView(_SendView):
     channel: Literal["sms", "lms", "email", "auto"]
     title: str | None
-    content: str
-    status: SendStatus
-    origin: SendOrigin
-    created_at: datetime
-    send_at: datetime | None
-    counts: SendCountsView
 
 
-class NotificationRecipientView(BaseModel):
-    recipient_id: str
+class NotificationRecipientView(_RecipientView):
     channel: Literal["sms", "lms", "email"] | None
     phone: str | None
     email: str | None
-    name: str | None
-    status: RecipientStatus
-    failure_reason: FailureReason | None
-    resendable: bool
-    attempts: int
-    charged_credits: Credits
-    sent_at: datetime | None
-    updated_at: datetime
     coupon: CouponView | None = None
 
 
