@@ -5,6 +5,7 @@
 #   .venv           the project: runtime deps + the `dev` dependency group of pyproject.toml
 #   .venv-sam       aws-sam-cli (pins its own boto3/click, so it lives apart)
 #   .venv-ministack MiniStack (local AWS on 127.0.0.1) + aws-sam-translator + boto3
+#   .venv-iac       checkov, the IaC scanner beside cfn-lint
 #
 # Lambda artifacts are built by `sam build` through `BuildMethod: makefile`: SAM runs
 # `make build-<LogicalId>` (the build-%Function rule below) with ARTIFACTS_DIR set, in the
@@ -27,6 +28,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_SAM := .venv-sam
 VENV_MS := .venv-ministack
+VENV_IAC := .venv-iac
 BUILD := .build
 SAM := $(VENV_SAM)/bin/sam
 
@@ -84,17 +86,22 @@ help:
 	@echo "make test-unit    pytest tests/unit"
 	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
 	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
-	@echo "make test         test-unit + validate + test-e2e (what .ci/run runs)"
+	@echo "make scan-iac     checkov over template.yaml and its CloudFormation translation (IAM roles)"
+	@echo "make verify       fault injection (10,000 scenarios), model-based test, schemathesis, tenant matrix"
+	@echo "                  and log scan on the local stack; writes reliability/results.json (< 20 min)"
+	@echo "make verify-bounded  the same with small budgets (part of make test)"
+	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + verify-bounded (what .ci/run runs)"
 	@echo "make venv         create/refresh the project venv (.venv)"
 	@echo "make clean        remove build output (.aws-sam, .build); venvs stay"
 
 # ---------------------------------------------------------------------------------------------
 # Virtualenvs
 # ---------------------------------------------------------------------------------------------
-.PHONY: venv venv-sam venv-ministack
+.PHONY: venv venv-sam venv-ministack venv-iac
 venv: $(VENV)/.installed
 venv-sam: $(VENV_SAM)/.installed
 venv-ministack: $(VENV_MS)/.installed
+venv-iac: $(VENV_IAC)/.installed
 
 $(VENV)/.installed: pyproject.toml scripts/pyproject_reqs.py
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -114,6 +121,12 @@ $(VENV_MS)/.installed: scripts/requirements-ministack.txt
 	@test -x $(VENV_MS)/bin/python || $(PYTHON) -m venv $(VENV_MS)
 	@echo "==> installing MiniStack into $(VENV_MS)"
 	$(VENV_MS)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-ministack.txt $(PIP_QUIET)
+	@touch $@
+
+$(VENV_IAC)/.installed: scripts/requirements-iac.txt
+	@test -x $(VENV_IAC)/bin/python || $(PYTHON) -m venv $(VENV_IAC)
+	@echo "==> installing checkov into $(VENV_IAC)"
+	$(VENV_IAC)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-iac.txt $(PIP_QUIET)
 	@touch $@
 
 # ---------------------------------------------------------------------------------------------
@@ -179,9 +192,16 @@ stack-down:
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
-.PHONY: validate lint test-unit test-e2e test
+.PHONY: validate scan-iac lint test-unit test-e2e test verify verify-bounded
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint
+
+# checkov sees SAM's generated IAM roles only in the translated template; reviewed exceptions: .checkov.yaml
+# and the functions' Metadata.checkov.
+scan-iac: $(VENV_SAM)/.installed $(VENV_IAC)/.installed
+	@mkdir -p $(BUILD)
+	@$(VENV_SAM)/bin/python scripts/translate_template.py $(BUILD)/template-cfn.json 2>&1 | { grep -v "Feature Toggle" || true; }
+	$(VENV_IAC)/bin/checkov --config-file .checkov.yaml -f template.yaml -f $(BUILD)/template-cfn.json
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check shared functions tests scripts bench reliability
@@ -199,7 +219,16 @@ test-e2e: $(VENV)/.installed
 		$(MAKE) stack-down || true; \
 		if [ $$rc -eq 5 ]; then echo "(no e2e tests collected)"; rc=0; fi; exit $$rc
 
-test: lint test-unit validate test-e2e
+test: lint test-unit validate scan-iac test-e2e verify-bounded
+
+# reliability/verify.py starts (and stops) the local stack itself; figures in reliability/results.json.
+VERIFY_ARGS ?=
+verify: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_MS)/.installed
+	$(VENV)/bin/python -m reliability.verify $(VERIFY_ARGS)
+
+verify-bounded: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_MS)/.installed
+	$(VENV)/bin/python -m reliability.verify --scenarios 600 --model-examples 30 --model-steps 15 \
+		--fuzz-examples 5 --output reliability/results-bounded.json
 
 BENCH_RECIPIENTS ?= 10000
 

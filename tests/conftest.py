@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,19 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CfnLoader.add_multi_constructor("!", _any_tag)
 
 
-def template() -> dict[str, Any]:
+@functools.cache
+def _parsed_template() -> dict[str, Any]:
     return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+
+
+def template() -> dict[str, Any]:
+    """The parsed template.yaml (parsed once per process; callers get their own copy)."""
+    return copy.deepcopy(_parsed_template())
 
 
 def table_definition(logical_id: str, table_name: str) -> dict[str, Any]:
     """CreateTable arguments for one of the template's AWS::DynamoDB::Table resources."""
-    props = template()["Resources"][logical_id]["Properties"]
+    props = _parsed_template()["Resources"][logical_id]["Properties"]
     definition: dict[str, Any] = {
         "TableName": table_name,
         "KeySchema": props["KeySchema"],
@@ -43,4 +51,4 @@ def table_definition(logical_id: str, table_name: str) -> dict[str, Any]:
             {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
             for gsi in props["GlobalSecondaryIndexes"]
         ]
-    return definition
+    return copy.deepcopy(definition)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +14,9 @@ from functions.api.routes import account, admin, catalog, gift_sends, promotions
 from functions.charge import routes as charges
 from functions.send_notification import routes as notification_sends
 from shared.http.errors import register_error_handlers
+from shared.http.json_body import parse_json_body
 from shared.http.principal import enforce_key_scope
+from shared.http.resolver import JsonRestResolver
 from shared.models.api import HealthView
 from shared.observability import service_logger
 
@@ -23,7 +24,7 @@ logger = service_logger()
 tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = JsonRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 app.use(middlewares=[enforce_key_scope])
 register_error_handlers(app)
 for module in (admin, account, catalog, promotions, gift_sends, notification_sends, charges):

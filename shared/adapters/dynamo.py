@@ -100,7 +100,7 @@ def decode_cursor(cursor: str | None, pk: str) -> dict[str, Any] | None:
         plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
             raise ValueError("cursor")
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as error:
         raise InvalidInput(
             "cursor is not valid", [{"loc": ["query", "cursor"], "msg": "not a cursor"}]
         ) from error

@@ -40,7 +40,11 @@ def authenticate(token: str | None, admin_key: str, keys: KeyLookup) -> Principa
     """The principal for a bearer token, or None for a missing or unknown key."""
     if not token or len(token) > 256:
         return None
-    if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
+    try:
+        token_bytes = token.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no key is spelled like that
+        return None
+    if admin_key and hmac.compare_digest(token_bytes, admin_key.encode()):
         return Principal(role="admin")
     account_id = keys.account_id_for_key_hash(hash_api_key(token))
     return Principal(role="account", account_id=account_id) if account_id else None

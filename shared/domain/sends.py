@@ -174,7 +174,7 @@ def decode_position(cursor: str | None) -> tuple[int, int]:
         batch_no, offset = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
         if not (isinstance(batch_no, int) and isinstance(offset, int) and batch_no >= 0 and offset >= 0):
             raise ValueError("cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as error:
         raise InvalidInput("cursor is not valid", [{"loc": ["query", "cursor"], "msg": "not a cursor"}]) from error
     return batch_no, offset
 

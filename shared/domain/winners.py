@@ -107,7 +107,7 @@ def _decode(cursor: str | None) -> tuple[str | None, int]:
         sk, offset = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
         if not (isinstance(sk, str) and isinstance(offset, int) and offset >= 0):
             raise ValueError("cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as error:
         raise InvalidInput("cursor is not valid", [{"loc": ["query", "cursor"], "msg": "not a cursor"}]) from error
     return sk, offset
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from shared import errors
+from shared.domain.messages import MAX_DETAILS
 from shared.models.api import ErrorBody
 
 logger = Logger(child=True)
@@ -52,23 +54,52 @@ def _status_for(error: errors.DomainError) -> int:
     return 400
 
 
+MAX_LOC_CHARS = 64
+"""A location names a field; an unknown key from the request is echoed only this far."""
+
+
+def _loc_part(part: Any) -> Any:
+    if isinstance(part, str) and len(part) > MAX_LOC_CHARS:
+        return part[:MAX_LOC_CHARS] + "..."
+    return part
+
+
 def _clean(detail: dict[str, Any]) -> dict[str, Any]:
     # Echoing the rejected input back could leak it into logs or exceed limits; keep where and why.
-    return {"loc": list(detail.get("loc", ())), "msg": str(detail.get("msg", "")), "type": detail.get("type", "")}
+    return {"loc": [_loc_part(p) for p in detail.get("loc", ())], "msg": str(detail.get("msg", "")),
+            "type": detail.get("type", "")}
+
+
+def _domain_detail(detail: dict[str, Any], message: str) -> dict[str, Any]:
+    """A domain rule's detail in the same shape as a schema error's (loc, msg, type), keeping any extra keys."""
+    return {"loc": list(detail.get("loc", ())), "msg": detail.get("msg") or message,
+            "type": detail.get("type") or "value_error", **{k: v for k, v in detail.items() if k not in
+                                                             ("loc", "msg", "type")}}
+
+
+def _validation_details(found: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """At most MAX_DETAILS details (the message counts them all): a request with 100,000 unknown keys must not
+    get an answer larger than the largest response a Lambda function can return (6 MB, else a 502)."""
+    message = "request is not valid"
+    if len(found) > MAX_DETAILS:
+        message += f" ({len(found)} problems; the first {MAX_DETAILS} are listed)"
+    return message, [_clean(d) for d in found[:MAX_DETAILS]]
 
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(errors.DomainError)
     def domain_error(error: errors.DomainError) -> Response:
-        details = error.details if isinstance(error, errors.InvalidInput) else None
+        details = [_domain_detail(d, error.message) for d in error.details] if isinstance(
+            error, errors.InvalidInput) else None
         return error_response(_status_for(error), error.code, error.message, details)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(error: RequestValidationError) -> Response:
-        details = [_clean(d) for d in error.errors()]
-        if any(d["type"] == "json_invalid" for d in details):
+        found = list(error.errors())
+        if any(d.get("type") == "json_invalid" for d in found):
             return error_response(400, "BAD_REQUEST", "request body is not valid JSON")
-        return error_response(422, "VALIDATION_ERROR", "request is not valid", details)
+        message, details = _validation_details(found)
+        return error_response(422, "VALIDATION_ERROR", message, details)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
@@ -90,3 +121,13 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
         return error_response(500, "INTERNAL_ERROR", "internal error")
+
+    @app.exception_handler([UnicodeDecodeError, binascii.Error])
+    def undecodable_body(error: ValueError) -> Response:
+        # Powertools decodes a base64 body (isBase64Encoded) before parsing it: bytes that are not base64, or
+        # not UTF-8, are not JSON either. The same errors from anywhere else remain internal errors.
+        try:
+            app.current_event.decoded_body  # noqa: B018 - raises again when the body is what failed
+        except ValueError:
+            return error_response(400, "BAD_REQUEST", "request body is not valid UTF-8 JSON")
+        return unexpected(error)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.domain.recipients import contains_control_characters, contains_emoji
 from shared.models.common import (
@@ -21,6 +22,8 @@ from shared.models.common import (
     SendStatus,
 )
 
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -34,13 +37,21 @@ def _plain_text(value: str) -> str:
     return value
 
 
+def _rfc3339_text(value: object) -> object:
+    # Pydantic would also read a number, or a string of digits, as Unix time; the contract's timestamps are
+    # RFC 3339 text (a datetime built in code passes through).
+    if (isinstance(value, str) and _RFC3339_START.match(value)) or isinstance(value, datetime):
+        return value
+    raise ValueError("send_at must be an RFC 3339 timestamp, e.g. 2026-11-24T10:00:00+09:00")
+
+
 def _has_offset(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("send_at needs a UTC offset, e.g. 2026-11-24T10:00:00+09:00")
     return value
 
 
-ScheduledAt = Annotated[datetime, AfterValidator(_has_offset)]
+ScheduledAt = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_has_offset)]
 GiftTitle = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(_plain_text)]
 GiftContent = Annotated[str, Field(min_length=1, max_length=1500), AfterValidator(_plain_text)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]

@@ -3,12 +3,34 @@ duplicates, provider timeouts and transaction conflicts at step boundaries; ever
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from reliability import faults
 
 
-def test_seeded_fault_scenarios_keep_every_invariant() -> None:
-    result = faults.run(scenarios=60, seed=20261125)
-    assert result["failures"] == []
-    assert result["invariant_violations"] == 0
-    assert set(result["faults_by_kind"]) == set(faults.FAULTS)  # every kind of fault was injected
-    assert result["crash_points"] >= 10
+@pytest.fixture(scope="module")
+def bounded_run() -> dict[str, Any]:
+    return faults.run(scenarios=120, seed=20261125, workers=1)
+
+
+def test_seeded_fault_scenarios_keep_every_invariant(bounded_run: dict[str, Any]) -> None:
+    assert bounded_run["failures"] == []
+    assert bounded_run["invariant_violations"] == 0
+    assert bounded_run["faults_fired"] == 120  # every scenario injected its fault
+    assert set(bounded_run["faults_by_kind"]) == set(faults.FAULTS)
+    assert bounded_run["crash_points"] >= 20
+
+
+def test_a_planted_double_debit_is_caught() -> None:
+    """The harness can fail: a state where a redelivered batch was debited twice breaks invariant 3."""
+    harness = faults._worker_harness()
+    world = harness.world(0)
+    harness.restore(world)
+    state_items = [item.to_regular_json() for item in harness._tables[faults.TABLE].all_items()]
+    ledger = next(i for i in state_items if str(i["sk"]).startswith("LEDGER#") and i["type"] == "TOP_UP")
+    state_items.append({**ledger, "sk": "LEDGER#zzz-planted", "type": "GIFT_DEBIT", "credits_delta": -faults.PRICE,
+                        "quantity": 1})
+    state = faults.state_from_items(state_items, world.account_id)
+    assert any(v.startswith("2:") or v.startswith("3:") for v in faults.violations(state))
