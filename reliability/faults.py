@@ -10,8 +10,9 @@ at a step boundary of the gift or notification path, one fault:
 Each scenario starts from a prepared world (an account, its balance and a send with its queued batch jobs). The
 worlds are built once per process and restored from a snapshot of moto's table, so a scenario costs only its own
 processing. A fault-free run of each world records its step boundaries (every AWS request, labelled by the domain
-step that made it); the scenario picks its fault point among them, so every scenario injects a fault, and the
-run reports which crash points of the union of all boundaries were hit. After each scenario the contract's five
+step that made it); the scenario picks its fault point among them, so every scenario injects a fault. Crashes
+go round-robin over the union of all boundaries (see run_scenario), so a run of a few hundred scenarios already
+crashes before and after every one of them; the run reports which crash points were hit. After each scenario the contract's five
 invariants are checked (reliability/invariants.py).
 
 Run:    .venv/bin/python -m reliability.faults --scenarios 10000 [--seed N] [--workers N]
@@ -217,6 +218,7 @@ class Harness:
             client.meta.events.register("before-call", self._before)
             client.meta.events.register("after-call", self._after)
         self.worlds: dict[int, World] = {}
+        self._occurrences: dict[str, list[tuple[World, int]]] = {}
 
     def _before(self, **kwargs: Any) -> None:
         if self.injector:
@@ -246,6 +248,19 @@ class Harness:
         if number not in self.worlds:
             self.worlds[number] = self._prepare(number)
         return self.worlds[number]
+
+    def boundary_labels(self) -> list[str]:
+        """Every step boundary of every world, in a fixed order (all worlds are prepared for it)."""
+        if not self._occurrences:
+            for number in range(WORLDS):
+                world = self.world(number)
+                for index, label in enumerate(world.boundaries):
+                    self._occurrences.setdefault(f"{world.kind}:{label}", []).append((world, index))
+        return sorted(self._occurrences)
+
+    def occurrences(self, label: str) -> list[tuple[World, int]]:
+        """The (world, request index) pairs where a boundary comes up in a fault-free run."""
+        return self._occurrences[label]
 
     def _prepare(self, number: int) -> World:
         """Builds world `number` (deterministic in its number) and records its fault-free run."""
@@ -333,17 +348,25 @@ class Harness:
 
 
 def run_scenario(harness: Harness, scenario_seed: int) -> tuple[list[str], str, str | None]:
-    """One seeded scenario: (invariant violations, fault kind, the fault point that fired)."""
+    """One seeded scenario: (invariant violations, fault kind, the fault point that fired).
+
+    The fault kind, and for a crash its step boundary, go round-robin over consecutive seeds, so any run of
+    len(FAULTS) x (number of boundaries) scenarios crashes at every boundary, before and after the request;
+    the world that has the boundary and everything else is drawn from the seed."""
     rng = random.Random(scenario_seed)
-    world = harness.world(rng.randrange(WORLDS))
-    fault = rng.choice(FAULTS)
-    if fault.startswith("timeout") and not world.provider_calls:
-        fault = "crash_after"  # nothing reaches the provider in this world (e.g. no credits for anyone)
-    if fault == "conflict" and not world.transactions:
-        fault = "crash_before"
-    limit = {"conflict": world.transactions, "duplicate": len(world.jobs)}.get(
-        fault, world.provider_calls if fault.startswith("timeout") else len(world.boundaries))
-    at = rng.randrange(limit)
+    fault = FAULTS[scenario_seed % len(FAULTS)]
+    if fault.startswith("crash"):
+        labels = harness.boundary_labels()
+        world, at = rng.choice(harness.occurrences(labels[(scenario_seed // len(FAULTS)) % len(labels)]))
+    else:
+        world = harness.world(rng.randrange(WORLDS))
+        if fault.startswith("timeout") and not world.provider_calls:
+            fault = "crash_after"  # nothing reaches the provider in this world (e.g. no credits for anyone)
+        if fault == "conflict" and not world.transactions:
+            fault = "crash_before"
+        limit = {"conflict": world.transactions, "duplicate": len(world.jobs)}.get(
+            fault, world.provider_calls if fault.startswith("timeout") else len(world.boundaries))
+        at = rng.randrange(limit)
     injector = Injector(fault=None if fault == "duplicate" else fault, at=at)
     harness._process(world, injector, duplicate=at if fault == "duplicate" else None)
     fired = f"duplicate:job#{at}" if fault == "duplicate" else injector.fired
@@ -449,7 +472,7 @@ def _run_chunk(seed: int, numbers: range) -> dict[str, Any]:
             fired[point] += 1
         if violations:
             failures.append({"seed": this_seed, "fault": fault, "point": point, "violations": violations})
-    universe = {f"{world.kind}:{b}" for world in harness.worlds.values() for b in world.boundaries}
+    universe = set(harness.boundary_labels())
     return {"fired": fired, "kinds": kinds, "failures": failures, "universe": universe,
             "worlds": {n: w.kind for n, w in harness.worlds.items()}}
 

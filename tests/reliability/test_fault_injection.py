@@ -20,7 +20,7 @@ def test_seeded_fault_scenarios_keep_every_invariant(bounded_run: dict[str, Any]
     assert bounded_run["invariant_violations"] == 0
     assert bounded_run["faults_fired"] == 120  # every scenario injected its fault
     assert set(bounded_run["faults_by_kind"]) == set(faults.FAULTS)
-    assert bounded_run["crash_points"] >= 20
+    assert bounded_run["crash_points"] == bounded_run["crash_points_total"] >= 40  # every boundary, both sides
 
 
 def test_a_planted_double_debit_is_caught() -> None:
