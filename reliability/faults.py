@@ -12,8 +12,8 @@ worlds are built once per process and restored from a snapshot of moto's table, 
 processing. A fault-free run of each world records its step boundaries (every AWS request, labelled by the domain
 step that made it); the scenario picks its fault point among them, so every scenario injects a fault. Crashes
 go round-robin over the union of all boundaries (see run_scenario), so a run of a few hundred scenarios already
-crashes before and after every one of them; the run reports which crash points were hit. After each scenario the contract's five
-invariants are checked (reliability/invariants.py).
+crashes before and after every one of them; the run reports which crash points were hit. After each scenario
+the contract's five invariants are checked (reliability/invariants.py).
 
 Run:    .venv/bin/python -m reliability.faults --scenarios 10000 [--seed N] [--workers N]
 Replay: .venv/bin/python -m reliability.faults --replay SCENARIO_SEED

@@ -13,12 +13,17 @@ from tests.e2e.conftest import AccountFactory, Client, create_promotion, gift_se
 pytestmark = pytest.mark.e2e
 
 
+SHARED_KEY = "tenant-matrix-shared-key"  # the owner's Idempotency-Key, which another account uses too
+OWNER_THRESHOLD = 12_345
+
+
 @pytest.fixture(scope="module")
 def owner_data(new_account: AccountFactory) -> dict[str, Any]:
     owner = new_account("Owner", credits=20_000)
     promotion_id = create_promotion(owner)
     gift = owner.post("/gift-sends", gift_send_body(promotion_id, ["010-6100-0001", "010-6100-9999"])).body
-    charge = owner.post("/charges", {"channel": "sms", "quantity": 1}).body
+    charge = owner.post("/charges", {"channel": "sms", "quantity": 1}, headers={"Idempotency-Key": SHARED_KEY}).body
+    owner.put("/account/alerts", {"credits_below": OWNER_THRESHOLD, "counts_below": {"sms": OWNER_THRESHOLD}})
     note = owner.post("/notification-sends", {"promotion_id": promotion_id, "channel": "sms", "content": "hi",
                                               "recipients": [{"phone": "010-6100-0002"}]}).body
     owner.post(f"/promotions/{promotion_id}/winners", {"winners": [{"name": "Kim", "phone": "010-6100-0003"}]})
@@ -78,6 +83,30 @@ def test_lists_never_show_another_accounts_items(
     reply = intruder.get(path.format(**owner_data))
     assert reply.status == 200, reply
     assert reply.body["items"] == []
+
+
+def test_the_account_routes_show_only_the_callers_own_account(
+    new_account: AccountFactory, owner_data: dict[str, Any]
+) -> None:
+    intruder = new_account("Intruder")
+    account = intruder.get("/account")
+    alerts = intruder.get("/account/alerts")
+    assert (account.status, alerts.status) == (200, 200)
+    assert account.body["account_id"] == intruder.account_id != owner_data["owner"].account_id
+    assert account.body["credits"] == 0
+    assert str(OWNER_THRESHOLD) not in alerts.text
+
+
+def test_an_idempotency_key_of_another_account_is_a_new_request(
+    new_account: AccountFactory, owner_data: dict[str, Any]
+) -> None:
+    """Keys are scoped to the account: another account's same key and body neither replays the owner's answer
+    nor counts as a reuse."""
+    intruder = new_account("Intruder", credits=1_000)
+    reply = intruder.post("/charges", {"channel": "sms", "quantity": 1}, headers={"Idempotency-Key": SHARED_KEY})
+    assert reply.status == 201, reply
+    assert reply.body["charge_id"] != owner_data["charge"]
+    assert [c["charge_id"] for c in intruder.get("/charges").body["items"]] == [reply.body["charge_id"]]
 
 
 ADMIN_ROUTES = [
