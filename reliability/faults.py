@@ -219,6 +219,7 @@ class Harness:
             client.meta.events.register("after-call", self._after)
         self.worlds: dict[int, World] = {}
         self._occurrences: dict[str, list[tuple[World, int]]] = {}
+        self._labels: list[str] = []
 
     def _before(self, **kwargs: Any) -> None:
         if self.injector:
@@ -250,13 +251,14 @@ class Harness:
         return self.worlds[number]
 
     def boundary_labels(self) -> list[str]:
-        """Every step boundary of every world, in a fixed order (all worlds are prepared for it)."""
-        if not self._occurrences:
+        """Every step boundary of every world, in a fixed order (all worlds are prepared for it, once)."""
+        if not self._labels:
             for number in range(WORLDS):
                 world = self.world(number)
                 for index, label in enumerate(world.boundaries):
                     self._occurrences.setdefault(f"{world.kind}:{label}", []).append((world, index))
-        return sorted(self._occurrences)
+            self._labels = sorted(self._occurrences)
+        return self._labels
 
     def occurrences(self, label: str) -> list[tuple[World, int]]:
         """The (world, request index) pairs where a boundary comes up in a fault-free run."""
@@ -473,8 +475,7 @@ def _run_chunk(seed: int, numbers: range) -> dict[str, Any]:
         if violations:
             failures.append({"seed": this_seed, "fault": fault, "point": point, "violations": violations})
     universe = set(harness.boundary_labels())
-    return {"fired": fired, "kinds": kinds, "failures": failures, "universe": universe,
-            "worlds": {n: w.kind for n, w in harness.worlds.items()}}
+    return {"fired": fired, "kinds": kinds, "failures": failures, "universe": universe}
 
 
 def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 
 from shared.domain.auth import ACCOUNT_KEY_PREFIX
+from shared.observability import mask_personal_data
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "reliability" / "results.json"
@@ -53,7 +54,6 @@ def leak_kinds(line: str) -> list[str]:
     return [kind for kind, pattern in LEAKS.items() if pattern.search(line)]
 
 
-BEARER = re.compile(r"Bearer \S+")
 FUZZ_CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 SCHEMA_CHECKS = frozenset({"status_code_conformance", "content_type_conformance", "response_schema_conformance"})
 
@@ -63,7 +63,7 @@ def log(message: str) -> None:
 
 
 def start(name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    log(f"{name}: {BEARER.sub('Bearer ***', ' '.join(command))}")  # the keys stay out of CI's output
+    log(f"{name}: {mask_personal_data(' '.join(command))}")  # the keys stay out of CI's output
     output = (WORK / f"{name}.log").open("wb")
     return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=env)
 
