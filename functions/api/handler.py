@@ -10,9 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.dependencies import IDEMPOTENCY_CONFIG
-from functions.api.routes import account, admin, catalog, gift_sends, promotions
-from functions.charge import routes as charges
-from functions.send_notification import routes as notification_sends
+from functions.api.routes import account, admin, catalog, charges, gift_sends, notification_sends, promotions
 from shared.http.errors import register_error_handlers
 from shared.http.json_body import parse_json_body
 from shared.http.principal import enforce_key_scope
