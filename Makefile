@@ -177,7 +177,8 @@ build-cloud: $(VENV_SAM)/.installed
 # ---------------------------------------------------------------------------------------------
 # Local stack (MiniStack)
 # ---------------------------------------------------------------------------------------------
-LOCAL_STACK := $(VENV_MS)/bin/python scripts/local_stack.py
+# scripts/local_stack.py; the MiniStack process itself: scripts/ministack_server.py (the benchmark's too).
+LOCAL_STACK := $(VENV_MS)/bin/python -m scripts.local_stack
 
 .PHONY: run stack-up stack-down
 run: build-local $(VENV_MS)/.installed
@@ -187,7 +188,7 @@ stack-up: build-local $(VENV_MS)/.installed
 	@$(LOCAL_STACK) up
 
 stack-down:
-	@$(if $(wildcard $(VENV_MS)/bin/python),$(VENV_MS)/bin/python,$(PYTHON)) scripts/local_stack.py down
+	@$(if $(wildcard $(VENV_MS)/bin/python),$(VENV_MS)/bin/python,$(PYTHON)) -m scripts.local_stack down
 
 # ---------------------------------------------------------------------------------------------
 # Checks

@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import time
 import tracemalloc
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +31,7 @@ import boto3
 from moto import mock_aws
 
 from bench.aws_calls import CallCounter
+from scripts import ministack_server
 from tests.conftest import table_definition
 
 TABLE, IDEMPOTENCY_TABLE = "bench-data", "bench-idempotency"
@@ -176,31 +174,11 @@ BENCH_PORT = int(os.environ.get("BENCH_MINISTACK_PORT", "4599"))
 
 @contextmanager
 def ministack() -> Iterator[None]:
-    """A private MiniStack for this run; its state is in memory and goes with it."""
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
-    env |= {"GATEWAY_PORT": str(BENCH_PORT), "BIND_HOST": "127.0.0.1", "MINISTACK_REGION": "ap-northeast-2",
-            "LOG_LEVEL": "WARNING", "AWS_ACCESS_KEY_ID": "000000000000", "AWS_SECRET_ACCESS_KEY": "test"}
-    log = (ROOT / ".local").resolve()
-    log.mkdir(exist_ok=True)
-    with (log / "bench-ministack.log").open("w") as out:
-        process = subprocess.Popen([str(ROOT / ".venv-ministack" / "bin" / "ministack")], env=env, cwd=log,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{BENCH_PORT}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_ministack/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("MiniStack did not start; see .local/bench-ministack.log")
-        os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "000000000000"})
+    """A private MiniStack for this run (scripts/ministack_server.py); its state is in memory and goes with it."""
+    workdir = ROOT / ".local"
+    with ministack_server.running(BENCH_PORT, workdir, workdir / "bench-ministack.log", log_level="WARNING"):
+        os.environ.update(ministack_server.client_env(BENCH_PORT))
         yield
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
 
 
 def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:

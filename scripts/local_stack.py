@@ -1,13 +1,14 @@
 """The whole stack on this machine: MiniStack (local AWS) on 127.0.0.1, template deployed to it.
 
-    python scripts/local_stack.py run    start MiniStack, deploy, bootstrap, serve until Ctrl-C
-    python scripts/local_stack.py up     the same, but return once ready; MiniStack keeps running
+    python -m scripts.local_stack run    start MiniStack, deploy, bootstrap, serve until Ctrl-C
+    python -m scripts.local_stack up     the same, but return once ready; MiniStack keeps running
                                          (its pid is in .local/ministack.pid)
-    python scripts/local_stack.py down   stop the MiniStack that `up` started
+    python -m scripts.local_stack down   stop the MiniStack that `up` started
 
 Run it through `make run` / `make stack-up` / `make stack-down`: make installs the venvs and
 builds the LOCAL flavour (.aws-sam/build-local) first. It runs under .venv-ministack's Python
-(boto3 + PyYAML). When ready it writes .local/stack.env (API_URL, ADMIN_API_KEY, DEMO_API_KEY,
+(boto3 + PyYAML); the MiniStack process is started and stopped by scripts/ministack_server.py. When
+ready it writes .local/stack.env (scripts/stack_env.py: API_URL, ADMIN_API_KEY, DEMO_API_KEY,
 DEMO_ACCOUNT_ID, the AWS_* settings that reach MiniStack, ...).
 
 Environment: MINISTACK_PORT (default 4566), STACK_NAME (default win-notifications),
@@ -20,12 +21,10 @@ the admin key) instead of starting another one.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,26 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts import ministack_server, stack_env
+from scripts.ministack_server import DUMMY_CREDENTIALS, REGION
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = ROOT / ".local"
 PID_FILE = LOCAL_DIR / "ministack.pid"
 LOG_FILE = LOCAL_DIR / "ministack.log"
 DEPLOY_LOG = LOCAL_DIR / "deploy.log"
-ENV_FILE = LOCAL_DIR / "stack.env"
+ENV_FILE = stack_env.STACK_ENV
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build-local" / "template.yaml"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
-MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
 SAMCONFIG = ROOT / "samconfig.toml"
 
-HOST = "127.0.0.1"
-REGION = "ap-northeast-2"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 ADMIN_KEY_PARAMETER = "/win-notifications/admin-api-key"
 DEMO_CREDITS = 100_000
-
-# Host variables MiniStack may see. It hands its own environment on to every Lambda worker
-# (spawn env = MiniStack's env + the function's variables), so keep the shell's out of it.
-_MINISTACK_ENV_KEEP = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
 class StackError(RuntimeError):
@@ -70,7 +64,7 @@ def port() -> int:
 
 
 def endpoint() -> str:
-    return f"http://{HOST}:{port()}"
+    return ministack_server.endpoint(port())
 
 
 def stack_name() -> str:
@@ -78,13 +72,7 @@ def stack_name() -> str:
 
 
 def aws_env() -> dict[str, str]:
-    """What a client of MiniStack needs: endpoint, region, dummy credentials."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint(),
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        **DUMMY_CREDENTIALS,
-    }
+    return ministack_server.client_env(port())
 
 
 def aws_client(service: str) -> Any:
@@ -104,12 +92,7 @@ def aws_client(service: str) -> Any:
 
 def _is_ministack(pid: int) -> bool:
     """True while `pid` is a MiniStack this script started for this checkout (cwd .local/)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return False
-    return b"ministack" in cmdline and Path(cwd) == LOCAL_DIR
+    return ministack_server.is_running(pid, LOCAL_DIR)
 
 
 def recorded_pid() -> int | None:
@@ -121,97 +104,28 @@ def recorded_pid() -> int | None:
     return pid if _is_ministack(pid) else None
 
 
-def _port_open() -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((HOST, port())) == 0
-
-
-def _healthy() -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint()}/_ministack/health", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
-
-
 def start_ministack() -> int:
-    if _port_open():
-        raise StackError(
-            f"{HOST}:{port()} is already in use by something this script did not start. "
-            "Stop it, or pick another port: MINISTACK_PORT=4577 make run"
+    log(f"MiniStack starting on {endpoint()} (log {LOG_FILE.relative_to(ROOT)})")
+    try:
+        pid = ministack_server.start(
+            port(), LOCAL_DIR, LOG_FILE, os.environ.get("MINISTACK_LOG_LEVEL", "INFO"), pid_file=PID_FILE
         )
-    LOCAL_DIR.mkdir(exist_ok=True)
-    env = {key: os.environ[key] for key in _MINISTACK_ENV_KEEP if key in os.environ}
-    env.update(
-        GATEWAY_PORT=str(port()),
-        BIND_HOST=HOST,
-        MINISTACK_REGION=REGION,
-        LOG_LEVEL=os.environ.get("MINISTACK_LOG_LEVEL", "INFO"),
-        PYTHONUNBUFFERED="1",
-        **DUMMY_CREDENTIALS,
-    )
-    with LOG_FILE.open("w") as log_fh:
-        # Own session (process group): Ctrl-C in the terminal reaches only this script, which
-        # then stops MiniStack and its Lambda workers together.
-        proc = subprocess.Popen(
-            [str(MINISTACK)],
-            cwd=LOCAL_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    PID_FILE.write_text(f"{proc.pid}\n")
-    log(f"MiniStack starting on {endpoint()} (pid {proc.pid}, log {LOG_FILE.relative_to(ROOT)})")
-    deadline = time.monotonic() + 60
-    while not _healthy():
-        if proc.poll() is not None:
-            PID_FILE.unlink(missing_ok=True)
-            raise StackError(f"MiniStack exited with {proc.returncode}; see {LOG_FILE}")
-        if time.monotonic() > deadline:
-            stop_ministack(proc.pid)
-            raise StackError(f"MiniStack did not become healthy in 60 s; see {LOG_FILE}")
-        time.sleep(0.3)
-    return proc.pid
+    except ministack_server.MiniStackError as err:
+        raise StackError(f"{err} (another port: MINISTACK_PORT=4577 make run)") from err
+    log(f"MiniStack ready (pid {pid})")
+    return pid
 
 
 def stop_ministack(pid: int) -> None:
-    """SIGTERM MiniStack's process group (it and its Lambda workers), SIGKILL after 10 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _is_ministack(pid) and time.monotonic() < deadline:
-        _reap(pid)
-        time.sleep(0.2)
-    if _is_ministack(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    _reap(pid)
+    ministack_server.stop(pid, LOCAL_DIR)
     PID_FILE.unlink(missing_ok=True)
     ENV_FILE.unlink(missing_ok=True)
     log(f"MiniStack (pid {pid}) stopped")
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
 # ---------------------------------------------------------------------------------------------
 # Deploy
 # ---------------------------------------------------------------------------------------------
-
-
-def read_env_file() -> dict[str, str]:
-    values: dict[str, str] = {}
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values[key.strip()] = value.strip()
-    return values
 
 
 def put_admin_key(admin_key: str) -> None:
@@ -264,24 +178,6 @@ def stack_outputs() -> dict[str, str]:
     return {out["OutputKey"]: out["OutputValue"] for out in stack.get("Outputs", [])}
 
 
-def _load_template(path: Path) -> dict[str, Any]:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """Keeps CloudFormation short-form tags (!Ref, ...) as plain values."""
-
-    def any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return loader.construct_scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node)
-        return loader.construct_mapping(node)
-
-    Loader.add_multi_constructor("!", any_tag)
-    data = yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
-    return data if isinstance(data, dict) else {}
-
-
 _RESPONSE_PARAMETER_PREFIX = {"Headers": "header", "Paths": "path", "QueryStrings": "querystring"}
 
 
@@ -293,7 +189,9 @@ def sync_gateway_responses() -> None:
     defaults. Put them one by one and redeploy the stages (gateway responses take effect with
     a deployment, on AWS as in MiniStack). A no-op when they are already in place.
     """
-    resources = _load_template(BUILT_TEMPLATE).get("Resources", {})
+    from scripts.cloudformation import load_template  # PyYAML: only in .venv-ministack, not needed by `down`
+
+    resources = load_template(BUILT_TEMPLATE).get("Resources", {})
     cfn = aws_client("cloudformation")
     apigw = aws_client("apigateway")
     physical = {
@@ -419,25 +317,18 @@ def bootstrap(api: Api) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def write_env_file(values: dict[str, str]) -> None:
-    lines = ["# Written by scripts/local_stack.py. Load with: set -a; . .local/stack.env; set +a"]
-    lines += [f"{key}={value}" for key, value in values.items()]
-    ENV_FILE.write_text("\n".join(lines) + "\n")
-    ENV_FILE.chmod(0o600)
-
-
 def bring_up(serve: bool) -> tuple[int, bool]:
     """Start (or reuse) MiniStack, deploy, bootstrap. Returns (pid, started_here)."""
     LOCAL_DIR.mkdir(exist_ok=True)
     pid = recorded_pid()
-    previous = read_env_file()
+    previous = stack_env.read(ENV_FILE)
     started_here = pid is None
     if pid is None:
         PID_FILE.unlink(missing_ok=True)
         pid = start_ministack()
         admin_key = secrets.token_urlsafe(32)
     else:
-        if not _healthy():
+        if not ministack_server.healthy(port()):
             raise StackError(f"MiniStack pid {pid} (from {PID_FILE}) does not answer on {endpoint()}")
         log(f"reusing running MiniStack pid {pid} on {endpoint()}")
         admin_key = previous.get("ADMIN_API_KEY") or secrets.token_urlsafe(32)
@@ -464,7 +355,7 @@ def bring_up(serve: bool) -> tuple[int, bool]:
         "GIFT_SEND_QUEUE_URL": outputs.get("GiftSendQueueUrl", ""),
         "EVENT_BUS_NAME": outputs.get("EventBusName", ""),
     }
-    write_env_file(values)  # usable even if the bootstrap below fails
+    stack_env.write(values, ENV_FILE)  # usable even if the bootstrap below fails
 
     api = Api(values["API_URL"], admin_key)
     try:
@@ -476,7 +367,7 @@ def bring_up(serve: bool) -> tuple[int, bool]:
                 stop_ministack(pid)
             raise StackError(message) from err
         log(f"WARNING: {message}\n  MiniStack keeps serving so you can look into it (log: {LOG_FILE}).")
-    write_env_file(values)
+    stack_env.write(values, ENV_FILE)
     print_summary(values, serve)
     return pid, started_here
 
@@ -512,7 +403,7 @@ def cmd_run() -> int:
     try:
         pid, _ = bring_up(serve=True)
         while _is_ministack(pid):
-            _reap(pid)
+            ministack_server.reap(pid)
             time.sleep(1)
         log(f"MiniStack (pid {pid}) exited; see {LOG_FILE}")
         PID_FILE.unlink(missing_ok=True)

@@ -7,29 +7,14 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scripts.cloudformation import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads template.yaml, keeping CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
-
-
 @functools.cache
 def _parsed_template() -> dict[str, Any]:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    return load_template(ROOT / "template.yaml")
 
 
 def template() -> dict[str, Any]:

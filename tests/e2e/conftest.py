@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK_ENV = Path(os.environ.get("WN_STACK_ENV", ROOT / ".local" / "stack.env"))
+from scripts import stack_env
+
+STACK_ENV = Path(os.environ.get("WN_STACK_ENV", stack_env.STACK_ENV))
 SEOUL = timezone(timedelta(hours=9), "Asia/Seoul")
 
 HTTP_TIMEOUT = 30.0
@@ -33,20 +34,6 @@ POLL_INTERVAL = 0.4
 
 COFFEE, CAKE, RETIRED = "SBX-COFFEE", "SBX-CAKE", "SBX-RETIRED"
 COFFEE_PRICE, CAKE_PRICE, RETIRED_PRICE = 4_500, 25_000, 3_000
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[name.strip()] = value
-    return values
 
 
 @dataclass(frozen=True)
@@ -60,7 +47,7 @@ class Stack:
 def stack() -> Stack:
     if not STACK_ENV.is_file():
         pytest.skip(f"e2e: {STACK_ENV} not found; start the local stack first (make stack-up)")
-    env = read_env_file(STACK_ENV)
+    env = stack_env.read(STACK_ENV)
     missing = [name for name in ("API_URL", "ADMIN_API_KEY") if not env.get(name)]
     if missing:
         pytest.fail(f"e2e: {STACK_ENV} lacks {', '.join(missing)}")

@@ -1,0 +1,1 @@
+"""Developer tooling: the local stack, the template reader, the OpenAPI document (importable by bench and tests)."""

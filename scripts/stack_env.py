@@ -1,0 +1,37 @@
+"""`.local/stack.env`: what `make stack-up` / `make run` tell their callers (API_URL, keys, AWS settings).
+
+Written by scripts/local_stack.py; read by it (to reuse a running stack), by the e2e suite and by `make verify`.
+A shell loads it with `set -a; . .local/stack.env; set +a`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_ENV = ROOT / ".local" / "stack.env"
+
+
+def read(path: Path = STACK_ENV) -> dict[str, str]:
+    """The file's NAME=value lines (an optional `export ` and quotes around the value are dropped)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def write(values: dict[str, str], path: Path = STACK_ENV) -> None:
+    lines = ["# Written by scripts/local_stack.py. Load with: set -a; . .local/stack.env; set +a"]
+    lines += [f"{name}={value}" for name, value in values.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
