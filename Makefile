@@ -82,7 +82,8 @@ help:
 	@echo "make build-local  sam build for MiniStack (.aws-sam/build-local)"
 	@echo "make build-cloud  sam build for AWS: python3.13 arm64 artifacts (.aws-sam/build)"
 	@echo "make validate     sam validate --lint"
-	@echo "make lint         ruff check + mypy"
+	@echo "make lint         ruff check + mypy + openapi-check + ruff format --check"
+	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
 	@echo "make test-unit    pytest tests/unit"
 	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
 	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
@@ -204,9 +205,21 @@ scan-iac: $(VENV_SAM)/.installed $(VENV_IAC)/.installed
 	@$(VENV_SAM)/bin/python scripts/translate_template.py $(BUILD)/template-cfn.json 2>&1 | { grep -v "Feature Toggle" || true; }
 	$(VENV_IAC)/bin/checkov --config-file .checkov.yaml -f template.yaml -f $(BUILD)/template-cfn.json
 
+PY_DIRS := shared functions tests scripts bench reliability
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check shared functions tests scripts bench reliability
-	$(VENV)/bin/mypy shared functions tests scripts bench reliability
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/mypy $(PY_DIRS)
+	@$(MAKE) openapi-check
+	$(VENV)/bin/ruff format --check --output-format concise $(PY_DIRS)
+
+# docs/openapi.json: the document GET /swagger?format=json serves, generated from the code (scripts/openapi.py).
+.PHONY: openapi openapi-check
+openapi: $(VENV)/.installed
+	$(VENV)/bin/python -m scripts.openapi
+
+openapi-check: $(VENV)/.installed
+	$(VENV)/bin/python -m scripts.openapi --check
 
 # pytest exits 5 when it collects nothing; an empty suite is not a failure here.
 PYTEST_OK_IF_EMPTY := rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests collected)"; rc=0; fi; exit $$rc
