@@ -39,8 +39,13 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 DYNAMODB_ITEM_WRITES_PER_SECOND = 1_000  # the per-item (per-partition) write limit on real DynamoDB
 CONSUMER_CONCURRENCY = int(os.environ.get("BENCH_CONSUMER_CONCURRENCY", "1"))
 DELIVERY_OPERATIONS = ("sns.Publish", "sesv2.SendEmail")
-TARGETS = {"aws_requests_per_recipient": 0.3, "write_units_per_recipient": 2.5,
-           "balance_writes_per_recipient": 0.04, "ceiling_ratio": 0.5, "api_requests": 50}
+TARGETS = {
+    "aws_requests_per_recipient": 0.3,
+    "write_units_per_recipient": 2.5,
+    "balance_writes_per_recipient": 0.04,
+    "ceiling_ratio": 0.5,
+    "api_requests": 50,
+}
 
 
 class InstantGiftProvider:
@@ -49,8 +54,9 @@ class InstantGiftProvider:
     def issue(self, request: Any) -> Any:
         from shared.adapters.gift_provider import IssueOutcome, IssueResult
 
-        return IssueResult(IssueOutcome.ISSUED, coupon_id=f"C-{request.idempotency_key}",
-                           expires_on=date.today() + timedelta(days=29))
+        return IssueResult(
+            IssueOutcome.ISSUED, coupon_id=f"C-{request.idempotency_key}", expires_on=date.today() + timedelta(days=29)
+        )
 
     def catalog(self) -> list[Any]:
         from shared.adapters.gift_provider import SANDBOX_CATALOG
@@ -59,13 +65,23 @@ class InstantGiftProvider:
 
 
 def _environment() -> None:
-    os.environ.update({
-        "AWS_DEFAULT_REGION": "ap-northeast-2", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-        "TABLE_NAME": TABLE, "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE, "RECIPIENTS_PER_BATCH": "50",
-        "PROVIDER_RETRY_BASE_SECONDS": "0", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "POWERTOOLS_METRICS_NAMESPACE": "Bench", "POWERTOOLS_SERVICE_NAME": "bench", "EVENT_BUS_NAME": "default",
-        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
-    })
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": "ap-northeast-2",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "TABLE_NAME": TABLE,
+            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
+            "RECIPIENTS_PER_BATCH": "50",
+            "PROVIDER_RETRY_BASE_SECONDS": "0",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+            "POWERTOOLS_SERVICE_NAME": "bench",
+            "EVENT_BUS_NAME": "default",
+            "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+        }
+    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
 
@@ -74,8 +90,9 @@ def _call(method: str, path: str, body: Any, role: str, account_id: str = "", **
     from functions.api.handler import lambda_handler
     from tests.unit.conftest import LambdaContextStub, api_event
 
-    response = lambda_handler(api_event(method, path, body=body, role=role, account_id=account_id, **kw),
-                              LambdaContextStub())
+    response = lambda_handler(
+        api_event(method, path, body=body, role=role, account_id=account_id, **kw), LambdaContextStub()
+    )
     return {"status": response["statusCode"], "body": json.loads(response["body"] or "null")}
 
 
@@ -95,12 +112,22 @@ def _fresh_clients() -> None:
 def _engine_ceiling(recipients: int) -> float:
     """Items/s moto accepts as BatchWriteItem of recipient-sized records: the least a recipient needs."""
     client: Any = boto3.client("dynamodb")
-    items = [{"PutRequest": {"Item": {"pk": {"S": f"CEILING#{i // 50}"}, "sk": {"S": f"R#{i:06d}"},
-                                      "phone": {"S": f"+8210{i:08d}"}, "status": {"S": "SENT"}}}}
-             for i in range(recipients)]
+    items = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "pk": {"S": f"CEILING#{i // 50}"},
+                    "sk": {"S": f"R#{i:06d}"},
+                    "phone": {"S": f"+8210{i:08d}"},
+                    "status": {"S": "SENT"},
+                }
+            }
+        }
+        for i in range(recipients)
+    ]
     started = time.perf_counter()
     for start in range(0, len(items), 25):
-        client.batch_write_item(RequestItems={TABLE: items[start:start + 25]})
+        client.batch_write_item(RequestItems={TABLE: items[start : start + 25]})
     return recipients / (time.perf_counter() - started)
 
 
@@ -117,7 +144,10 @@ def _peak_memory_of_one_batch(consume: Callable[[dict[str, Any]], Any], messages
 
 
 def _measure(
-    counter: CallCounter, recipients: int, create: Callable[[], dict[str, Any]], queue_url: str,
+    counter: CallCounter,
+    recipients: int,
+    create: Callable[[], dict[str, Any]],
+    queue_url: str,
     consume: Callable[[dict[str, Any]], Any],
 ) -> dict[str, Any]:
     from tests.unit.conftest import drain_queue, sqs_event
@@ -137,7 +167,7 @@ def _measure(
     drain_seconds = time.perf_counter() - paused
     counter.reset()
     # BENCH_CONSUMER_CONCURRENCY > 1 runs invocations at once, as Lambda can (they then race on the balance).
-    batches = [sqs_event(messages[start:start + 5]) for start in range(0, len(messages), 5)]
+    batches = [sqs_event(messages[start : start + 5]) for start in range(0, len(messages), 5)]
     with ThreadPoolExecutor(max_workers=CONSUMER_CONCURRENCY) as pool:
         list(pool.map(consume, batches))
     seconds = time.perf_counter() - started - drain_seconds
@@ -160,7 +190,8 @@ def _measure(
         "write_units_per_recipient": round(units / recipients, 4),
         "balance_writes_per_recipient": round(balance_per_recipient, 4),
         "sends_per_second_per_account": round(DYNAMODB_ITEM_WRITES_PER_SECOND / balance_per_recipient)
-        if balance_per_recipient else None,
+        if balance_per_recipient
+        else None,
         "api_seconds": round(api_seconds, 3),
         "seconds": round(seconds, 3),
         "recipients_per_second": round(recipients / seconds, 1),
@@ -198,8 +229,12 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
         _call("POST", "/admin/catalog/sync", None, "admin")
         account_id = _call("POST", "/admin/accounts", {"name": "Bench"}, "admin")["body"]["account_id"]
         _call("POST", f"/admin/accounts/{account_id}/gift-approval", {"approved": True}, "admin")
-        _call("POST", f"/admin/accounts/{account_id}/credits",
-              {"amount": 4_500 * recipients + 20 * recipients, "reference": "bench"}, "admin")
+        _call(
+            "POST",
+            f"/admin/accounts/{account_id}/credits",
+            {"amount": 4_500 * recipients + 20 * recipients, "reference": "bench"},
+            "admin",
+        )
         _call("POST", "/charges", {"channel": "sms", "quantity": recipients}, "account", account_id)
         promotion = _call("POST", "/promotions", {"name": "Bench"}, "account", account_id)["body"]["promotion_id"]
         # Never ending 0000, 8888 or 9999: every recipient is deliverable in the sandbox.
@@ -219,23 +254,43 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
         original = gift_consumer.processing
         gift_consumer.processing = lambda: worker  # type: ignore[assignment]
         try:
-            gift_body = {"promotion_id": promotion, "gift_id": "SBX-COFFEE", "title": "Winner", "content": "Congrats",
-                         "recipients": [{"phone": p} for p in phones]}
+            gift_body = {
+                "promotion_id": promotion,
+                "gift_id": "SBX-COFFEE",
+                "title": "Winner",
+                "content": "Congrats",
+                "recipients": [{"phone": p} for p in phones],
+            }
             gift = _measure(
-                counter, recipients,
-                lambda: _call("POST", "/gift-sends", gift_body, "account", account_id,
-                              headers={"Idempotency-Key": "bench-gift"}),
-                gift_queue, lambda event: gift_consumer.lambda_handler(event, LambdaContextStub()),
+                counter,
+                recipients,
+                lambda: _call(
+                    "POST", "/gift-sends", gift_body, "account", account_id, headers={"Idempotency-Key": "bench-gift"}
+                ),
+                gift_queue,
+                lambda event: gift_consumer.lambda_handler(event, LambdaContextStub()),
             )
         finally:
             gift_consumer.processing = original
-        notification_body = {"promotion_id": promotion, "channel": "sms", "content": "{name}, you won!",
-                             "recipients": [{"phone": p, "name": "Kim"} for p in phones]}
+        notification_body = {
+            "promotion_id": promotion,
+            "channel": "sms",
+            "content": "{name}, you won!",
+            "recipients": [{"phone": p, "name": "Kim"} for p in phones],
+        }
         notification = _measure(
-            counter, recipients,
-            lambda: _call("POST", "/notification-sends", notification_body, "account", account_id,
-                          headers={"Idempotency-Key": "bench-notification"}),
-            notification_queue, lambda event: notification_consumer.lambda_handler(event, LambdaContextStub()),
+            counter,
+            recipients,
+            lambda: _call(
+                "POST",
+                "/notification-sends",
+                notification_body,
+                "account",
+                account_id,
+                headers={"Idempotency-Key": "bench-notification"},
+            ),
+            notification_queue,
+            lambda event: notification_consumer.lambda_handler(event, LambdaContextStub()),
         )
         ceiling = _engine_ceiling(recipients)
         for result, path in ((gift, "gift-sends"), (notification, "notification-sends")):
@@ -244,14 +299,27 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
             result["engine_ceiling_per_second"] = round(ceiling, 1)
             result["ceiling_ratio"] = round(result["recipients_per_second"] / ceiling, 3)
         where = f"MiniStack on 127.0.0.1:{BENCH_PORT}" if engine == "ministack" else "moto (mock_aws)"
-        return {"engine": f"handlers in-process, AWS APIs of {where}", "gift": gift, "notification": notification,
-                "targets": TARGETS}
+        return {
+            "engine": f"handlers in-process, AWS APIs of {where}",
+            "gift": gift,
+            "notification": notification,
+            "targets": TARGETS,
+        }
 
 
 def _table(results: dict[str, Any]) -> str:
-    rows = ["aws_requests_per_recipient", "delivery_requests_per_recipient", "write_units_per_recipient",
-            "balance_writes_per_recipient", "sends_per_second_per_account", "api_requests", "recipients_per_second",
-            "engine_ceiling_per_second", "ceiling_ratio", "consumer_peak_memory_bytes_per_batch"]
+    rows = [
+        "aws_requests_per_recipient",
+        "delivery_requests_per_recipient",
+        "write_units_per_recipient",
+        "balance_writes_per_recipient",
+        "sends_per_second_per_account",
+        "api_requests",
+        "recipients_per_second",
+        "engine_ceiling_per_second",
+        "ceiling_ratio",
+        "consumer_peak_memory_bytes_per_batch",
+    ]
     lines = [f"{'figure':40} {'gift':>14} {'notification':>14} {'target':>10}"]
     for row in rows:
         target = TARGETS.get(row, "")

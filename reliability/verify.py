@@ -93,16 +93,46 @@ def fuzz(stack: dict[str, str], examples: int, seed: int) -> dict[str, Any]:
 
     with urllib.request.urlopen(f"{stack['API_URL']}/swagger?format=json", timeout=30) as reply:  # noqa: S310
         document.write_bytes(reply.read())
-    runs = [("account", stack["DEMO_API_KEY"], ["--exclude-path-regex", "^/admin"]),
-            ("admin", stack["ADMIN_API_KEY"], ["--include-path-regex", "^/admin"])]
-    totals: dict[str, Any] = {"fuzz_cases": 0, "server_errors": 0, "schema_mismatches": 0, "fuzz_errors": 0,
-                              "fuzz_cases_per_operation": Counter(), "fuzz_failures": []}
+    runs = [
+        ("account", stack["DEMO_API_KEY"], ["--exclude-path-regex", "^/admin"]),
+        ("admin", stack["ADMIN_API_KEY"], ["--include-path-regex", "^/admin"]),
+    ]
+    totals: dict[str, Any] = {
+        "fuzz_cases": 0,
+        "server_errors": 0,
+        "schema_mismatches": 0,
+        "fuzz_errors": 0,
+        "fuzz_cases_per_operation": Counter(),
+        "fuzz_failures": [],
+    }
     for name, key, selection in runs:
         report = WORK / f"schemathesis-{name}.ndjson"
-        command = [str(ROOT / ".venv" / "bin" / "schemathesis"), "run", str(document), "--url", stack["API_URL"],
-                   "-H", f"Authorization: Bearer {key}", "--checks", FUZZ_CHECKS, "--max-examples", str(examples),
-                   "--seed", str(seed), "--workers", "1", "--request-timeout", "60", "--report", "ndjson",
-                   "--report-ndjson-path", str(report), "--phases", "examples,coverage,fuzzing", *selection]
+        command = [
+            str(ROOT / ".venv" / "bin" / "schemathesis"),
+            "run",
+            str(document),
+            "--url",
+            stack["API_URL"],
+            "-H",
+            f"Authorization: Bearer {key}",
+            "--checks",
+            FUZZ_CHECKS,
+            "--max-examples",
+            str(examples),
+            "--seed",
+            str(seed),
+            "--workers",
+            "1",
+            "--request-timeout",
+            "60",
+            "--report",
+            "ndjson",
+            "--report-ndjson-path",
+            str(report),
+            "--phases",
+            "examples,coverage,fuzzing",
+            *selection,
+        ]
         start(f"schemathesis-{name}", command).wait()
         _count_fuzz(report, totals)
     totals["fuzz_operations"] = len(totals["fuzz_cases_per_operation"])
@@ -139,14 +169,24 @@ def _count_fuzz(report: Path, totals: dict[str, Any]) -> None:
                 failure = (check.get("failure_info") or {}).get("failure", {})
                 if check["name"] in SCHEMA_CHECKS:
                     totals["schema_mismatches"] += 1
-                totals["fuzz_failures"].append({"operation": label, "case": case_id, "check": check["name"],
-                                                "code": failure.get("code"), "message": failure.get("message")})
+                totals["fuzz_failures"].append(
+                    {
+                        "operation": label,
+                        "case": case_id,
+                        "check": check["name"],
+                        "code": failure.get("code"),
+                        "message": failure.get("message"),
+                    }
+                )
 
 
 def tenant_matrix(stack: dict[str, str]) -> dict[str, Any]:
     report = WORK / "tenants.xml"
-    start("tenants", [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e/test_tenants.py",
-                      f"--junitxml={report}"], env={**os.environ, **stack}).wait()
+    start(
+        "tenants",
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e/test_tenants.py", f"--junitxml={report}"],
+        env={**os.environ, **stack},
+    ).wait()
     suite = ElementTree.parse(report).getroot()  # noqa: S314 (our own pytest's report)
     cases = suite.findall(".//testcase")
     failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
@@ -155,12 +195,19 @@ def tenant_matrix(stack: dict[str, str]) -> dict[str, Any]:
 
 def scan_logs(stack: dict[str, str]) -> dict[str, Any]:
     """Every line every Lambda of the stack wrote, from CloudWatch Logs."""
-    logs = boto3.client("logs", endpoint_url=stack["AWS_ENDPOINT_URL"], region_name=stack["AWS_REGION"],
-                        aws_access_key_id=stack["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=stack["AWS_SECRET_ACCESS_KEY"])
+    logs = boto3.client(
+        "logs",
+        endpoint_url=stack["AWS_ENDPOINT_URL"],
+        region_name=stack["AWS_REGION"],
+        aws_access_key_id=stack["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack["AWS_SECRET_ACCESS_KEY"],
+    )
     lines, leaks, samples = 0, Counter[str](), list[dict[str, Any]]()
-    groups = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
-        logGroupNamePrefix="/aws/lambda/") for g in page["logGroups"]]
+    groups = [
+        g["logGroupName"]
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/lambda/")
+        for g in page["logGroups"]
+    ]
     for group in groups:
         token: str | None = None
         while True:
@@ -174,9 +221,14 @@ def scan_logs(stack: dict[str, str]) -> dict[str, Any]:
             token = page.get("nextToken")
             if not token or not page.get("events"):
                 break
-    return {"log_groups": len(groups), "log_lines_scanned": lines, "unmasked_pii_lines": leaks["phone"] + leaks[
-        "email"], "secret_lines": leaks["api_key"] + leaks["bearer"] + leaks["coupon"], "leaks_by_kind": dict(leaks),
-        "leak_samples": samples}
+    return {
+        "log_groups": len(groups),
+        "log_lines_scanned": lines,
+        "unmasked_pii_lines": leaks["phone"] + leaks["email"],
+        "secret_lines": leaks["api_key"] + leaks["bearer"] + leaks["coupon"],
+        "leaks_by_kind": dict(leaks),
+        "leak_samples": samples,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,9 +252,22 @@ def main() -> int:
     faults_out, model_out = WORK / "faults.json", WORK / "model.json"
     # The model-based test (one process) runs beside the stack-side suites; the fault scenarios take every core
     # once the stack is down: run beside MiniStack's Lambda workers they were slower by several times.
-    model = start("model", [PYTHON, "-m", "reliability.model", "--examples", str(options.model_examples),
-                            "--steps", str(options.model_steps), "--seed", str(options.seed), "--output",
-                            str(model_out)])
+    model = start(
+        "model",
+        [
+            PYTHON,
+            "-m",
+            "reliability.model",
+            "--examples",
+            str(options.model_examples),
+            "--steps",
+            str(options.model_steps),
+            "--seed",
+            str(options.seed),
+            "--output",
+            str(model_out),
+        ],
+    )
     results: dict[str, Any] = {"seed": options.seed}
     try:
         if start("stack-up", ["make", "stack-up"]).wait() != 0:
@@ -214,8 +279,22 @@ def main() -> int:
     finally:
         start("stack-down", ["make", "stack-down"]).wait()
     stack_seconds = round(time.monotonic() - started, 1)
-    start("faults", [PYTHON, "-m", "reliability.faults", "--scenarios", str(options.scenarios), "--seed",
-                     str(options.seed), "--workers", str(options.workers), "--output", str(faults_out)]).wait()
+    start(
+        "faults",
+        [
+            PYTHON,
+            "-m",
+            "reliability.faults",
+            "--scenarios",
+            str(options.scenarios),
+            "--seed",
+            str(options.seed),
+            "--workers",
+            str(options.workers),
+            "--output",
+            str(faults_out),
+        ],
+    ).wait()
     model.wait()
     if not faults_out.exists():
         raise RuntimeError(f"the fault suite wrote no result: see {WORK / 'faults.log'}")
@@ -234,8 +313,12 @@ def main() -> int:
         "model_examples": model_result["model_examples"],
         "model_steps": model_result["model_steps"],
         "model_rules": model_result.get("rules", {}),
-        "seconds": {"stack_suites": stack_seconds, "faults": fault_result["seconds"],
-                    "model": model_result.get("seconds"), "total": round(time.monotonic() - started, 1)},
+        "seconds": {
+            "stack_suites": stack_seconds,
+            "faults": fault_result["seconds"],
+            "model": model_result.get("seconds"),
+            "total": round(time.monotonic() - started, 1),
+        },
     }
     problems = judge(results, options)
     results["problems"] = problems
@@ -247,9 +330,19 @@ def main() -> int:
 
 
 def judge(results: dict[str, Any], options: argparse.Namespace) -> list[str]:
-    problems = [f"{name} = {results[name]}" for name in (
-        "invariant_violations", "server_errors", "schema_mismatches", "fuzz_errors", "tenant_leaks",
-        "unmasked_pii_lines", "secret_lines") if results[name]]
+    problems = [
+        f"{name} = {results[name]}"
+        for name in (
+            "invariant_violations",
+            "server_errors",
+            "schema_mismatches",
+            "fuzz_errors",
+            "tenant_leaks",
+            "unmasked_pii_lines",
+            "secret_lines",
+        )
+        if results[name]
+    ]
     if results["scenarios_run"] < options.scenarios:
         problems.append(f"only {results['scenarios_run']} fault scenarios ran")
     if results["crash_points"] < results["crash_points_total"]:
@@ -264,16 +357,34 @@ def judge(results: dict[str, Any], options: argparse.Namespace) -> list[str]:
 
 
 def print_figures(results: dict[str, Any], output: Path) -> None:
-    rows = ["scenarios_run", "crash_points", "crash_points_total", "invariant_violations", "model_examples",
-            "model_steps", "fuzz_operations", "fuzz_cases", "server_errors", "schema_mismatches", "fuzz_errors",
-            "tenant_routes", "tenant_leaks", "log_lines_scanned", "unmasked_pii_lines", "secret_lines"]
+    rows = [
+        "scenarios_run",
+        "crash_points",
+        "crash_points_total",
+        "invariant_violations",
+        "model_examples",
+        "model_steps",
+        "fuzz_operations",
+        "fuzz_cases",
+        "server_errors",
+        "schema_mismatches",
+        "fuzz_errors",
+        "tenant_routes",
+        "tenant_leaks",
+        "log_lines_scanned",
+        "unmasked_pii_lines",
+        "secret_lines",
+    ]
     print(f"\n  reliability and security figures ({os.path.relpath(output, ROOT)})")
     for name in rows:
         print(f"  {name:<22} {results.get(name)}")
     print(f"  {'seconds':<22} {results['seconds']}")
     per_operation = results["fuzz_cases_per_operation"]
-    print(f"  fuzz cases per operation: min {min(per_operation.values())}, max {max(per_operation.values())} "
-          f"over {len(per_operation)} operations\n", flush=True)
+    print(
+        f"  fuzz cases per operation: min {min(per_operation.values())}, max {max(per_operation.values())} "
+        f"over {len(per_operation)} operations\n",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -153,9 +153,7 @@ def make_account(admin: Client, name: str = "E2E Shop", *, approved: bool = True
         reply = admin.post(f"/admin/accounts/{account_id}/gift-approval", {"approved": True})
         assert reply.status == 200, reply
     if credits:
-        reply = admin.post(
-            f"/admin/accounts/{account_id}/credits", {"amount": credits, "reference": unique("seed")}
-        )
+        reply = admin.post(f"/admin/accounts/{account_id}/credits", {"amount": credits, "reference": unique("seed")})
         assert reply.status == 200, reply
         assert reply.body["credits"] == credits, reply
     return client
@@ -263,7 +261,11 @@ ALWAYS_FAILS_PHONE, ALWAYS_FAILS_E164 = "010-3000-9999", "+821030009999"
 FAILS_TWICE_PHONE, FAILS_TWICE_E164 = "010-3000-8888", "+821030008888"
 INVALID_PHONES = ["not-a-phone", "02-1234-5678"]  # not a number; a Seoul landline, not a mobile
 SANDBOX_PHONES = [
-    *NORMAL_PHONES, NOT_FOUND_PHONE, ALWAYS_FAILS_PHONE, FAILS_TWICE_PHONE, *INVALID_PHONES,
+    *NORMAL_PHONES,
+    NOT_FOUND_PHONE,
+    ALWAYS_FAILS_PHONE,
+    FAILS_TWICE_PHONE,
+    *INVALID_PHONES,
 ]
 SANDBOX_CREDITS = 100_000
 
@@ -290,6 +292,12 @@ def sandbox_send(admin: Client) -> SandboxSend:
     assert reply.status == 202, reply
     final = wait_completed(client, reply.body["send_id"])
     return SandboxSend(
-        client=client, promotion_id=promotion_id, send_id=reply.body["send_id"], accepted=reply.body,
-        started=started, finished=utc_now(), final=final, credits_before=credits_before,
+        client=client,
+        promotion_id=promotion_id,
+        send_id=reply.body["send_id"],
+        accepted=reply.body,
+        started=started,
+        finished=utc_now(),
+        final=final,
+        credits_before=credits_before,
     )
