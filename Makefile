@@ -177,12 +177,15 @@ $(REQS): pyproject.toml uv.lock $(UV)
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 # --no-deps: the export is the complete list (the cloud one minus what the runtime provides).
+# Console scripts (bin/) are of no use in Lambda and their shebangs name this build's paths: they go,
+# with their RECORD lines, so two builds of one commit give the same files.
 $(DEPS_STAMP): $(REQS)
 	@echo "==> installing Lambda deps ($(BUILD_FLAVOUR)) into $(DEPS_DIR)"
 	@rm -rf $(DEPS_DIR).tmp
 	$(UV) pip install --quiet --no-deps --require-hashes --no-compile --python $(PYTHON) $(TARGET_FLAGS) \
 		--target $(DEPS_DIR).tmp -r $(REQS)
 	@rm -rf $(DEPS_DIR).tmp/bin
+	@sed -i.orig '/^bin\//d' $(DEPS_DIR).tmp/*.dist-info/RECORD && rm -f $(DEPS_DIR).tmp/*.dist-info/RECORD.orig
 	@find $(DEPS_DIR).tmp -name __pycache__ -type d -prune -exec rm -rf {} +
 	@rm -rf $(DEPS_DIR) && mv $(DEPS_DIR).tmp $(DEPS_DIR)
 	@touch $@
