@@ -1,22 +1,31 @@
 # win-notifications: developer and CI entry points. `make help` lists them.
 #
+# Dependencies are locked: uv.lock (written by uv from pyproject.toml) pins every runtime and dev
+# package with the hashes of all its files; scripts/requirements-*.txt (compiled by uv from the
+# scripts/requirements-*.in beside them) pin the tooling venvs the same way. Nothing installs
+# anything the locks do not name. `make lock` after editing pyproject.toml or a .in file;
+# `make lock-upgrade` to move to the newest versions the ranges allow (README "Dependencies").
+#
 # Virtualenvs (all under the repo, git-ignored, created on first use, re-installed only when
 # their inputs change):
-#   .venv           the project: runtime deps + the `dev` dependency group of pyproject.toml
+#   .venv-uv        uv itself (pinned with hashes in scripts/requirements-uv.txt), bootstrapped with pip
+#   .venv           the project: runtime deps + the `dev` dependency group, exactly uv.lock (`uv sync`)
 #   .venv-sam       aws-sam-cli (pins its own boto3/click, so it lives apart)
 #   .venv-ministack MiniStack (local AWS on 127.0.0.1) + aws-sam-translator + boto3
 #   .venv-iac       checkov, the IaC scanner beside cfn-lint
 #
 # Lambda artifacts are built by `sam build` through `BuildMethod: makefile`: SAM runs
-# `make build-<LogicalId>` (the build-%Function rule below) with ARTIFACTS_DIR set, in the
-# repo itself (--build-in-source, so SAM does not copy the repo and its venvs to a scratch dir).
+# `make build-<LogicalId>` with ARTIFACTS_DIR set, in the repo itself (--build-in-source, so SAM
+# does not copy the repo and its venvs to a scratch dir). The runtime dependencies go into one
+# layer (DependenciesLayer, rule build-DependenciesLayer: under python/, where Lambda and MiniStack
+# look); each function's artifact holds only functions/ and shared/ (rule build-%Function).
 # Two flavours, picked by BUILD_FLAVOUR (SAM passes its environment on to make):
-#   local  deps for this machine's Python (MiniStack runs Lambdas under its own interpreter);
+#   local  wheels for this machine's Python (MiniStack runs Lambdas under its own interpreter);
 #          `make build-local` -> .aws-sam/build-local, what `make run` deploys to MiniStack
 #   cloud  manylinux2014_aarch64 / cp313 wheels for the python3.13 arm64 runtime;
 #          `make build-cloud` (or a bare `sam build`) -> .aws-sam/build, what `sam deploy` ships
-# Dependencies are installed once per flavour into .build/deps-<flavour>/ and copied into
-# each artifact together with functions/ and shared/.
+# The layer's packages are the runtime part of uv.lock (`uv export`), installed once per flavour
+# into .build/deps-<flavour>/ with their hashes checked.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,6 +34,8 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
 PYTHON ?= python3
+VENV_UV := .venv-uv
+UV := $(VENV_UV)/bin/uv
 VENV := .venv
 VENV_SAM := .venv-sam
 VENV_MS := .venv-ministack
@@ -33,6 +44,10 @@ BUILD := .build
 SAM := $(VENV_SAM)/bin/sam
 
 export SAM_CLI_TELEMETRY := 0
+# uv uses $(PYTHON) (or a venv's own python), never an interpreter it would download; .venv is the
+# project environment `uv sync` manages.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # pip on this kind of machine warns about every missing local index folder; hide just that.
 PIP_QUIET := 2>&1 | { grep -v -E "^WARNING: Location 'file:.*' is ignored" || true; }
@@ -47,25 +62,22 @@ ifeq ($(filter $(BUILD_FLAVOUR),local cloud),)
 $(error BUILD_FLAVOUR must be local or cloud, not '$(BUILD_FLAVOUR)')
 endif
 
-# The Lambda python3.13 runtime ships boto3/botocore/s3transfer: leave them out of cloud
-# artifacts unless CLOUD_BUNDLE_BOTO3=1 (e.g. to get a newer boto3 than the runtime's).
+# The Lambda python3.13 runtime ships boto3/botocore/s3transfer: leave them out of the cloud
+# layer unless CLOUD_BUNDLE_BOTO3=1 (e.g. to get a newer boto3 than the runtime's).
 CLOUD_BUNDLE_BOTO3 ?= 0
-CLOUD_PIP_PLATFORM ?= manylinux2014_aarch64
+CLOUD_PLATFORM ?= aarch64-manylinux2014
 CLOUD_PYTHON_VERSION ?= 3.13
 RUNTIME_PROVIDED := boto3 botocore s3transfer
 
 ifeq ($(BUILD_FLAVOUR),cloud)
-PIP_TARGET_FLAGS := --platform $(CLOUD_PIP_PLATFORM) --implementation cp \
-	--python-version $(CLOUD_PYTHON_VERSION) --only-binary=:all:
-REQ_EXCLUDES := $(if $(filter 1,$(CLOUD_BUNDLE_BOTO3)),,$(addprefix --exclude ,$(RUNTIME_PROVIDED)))
-PRUNE := $(if $(filter 1,$(CLOUD_BUNDLE_BOTO3)),,$(RUNTIME_PROVIDED))
+TARGET_FLAGS := --python-platform $(CLOUD_PLATFORM) --python-version $(CLOUD_PYTHON_VERSION) --only-binary :all:
+EXPORT_EXCLUDES := $(if $(filter 1,$(CLOUD_BUNDLE_BOTO3)),,$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)))
 else
-PIP_TARGET_FLAGS :=
-REQ_EXCLUDES :=
-PRUNE :=
+TARGET_FLAGS :=
+EXPORT_EXCLUDES :=
 endif
 
-# The requirement list is the cache key: toggling CLOUD_BUNDLE_BOTO3 changes it too.
+# The exported requirement list is the cache key: toggling CLOUD_BUNDLE_BOTO3 changes it too.
 REQS := $(BUILD)/requirements-$(BUILD_FLAVOUR).txt
 DEPS_DIR := $(BUILD)/deps-$(BUILD_FLAVOUR)
 DEPS_STAMP := $(DEPS_DIR)/.complete
@@ -92,7 +104,9 @@ help:
 	@echo "                  and log scan on the local stack; writes reliability/results.json (< 20 min)"
 	@echo "make verify-bounded  the same with small budgets (part of make test)"
 	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + verify-bounded (what .ci/run runs)"
-	@echo "make venv         create/refresh the project venv (.venv)"
+	@echo "make venv         create/refresh the project venv (.venv) from uv.lock"
+	@echo "make lock         re-lock after editing pyproject.toml or scripts/requirements-*.in"
+	@echo "make lock-upgrade re-lock everything at the newest versions the ranges allow"
 	@echo "make clean        remove build output (.aws-sam, .build); venvs stay"
 
 # ---------------------------------------------------------------------------------------------
@@ -104,48 +118,75 @@ venv-sam: $(VENV_SAM)/.installed
 venv-ministack: $(VENV_MS)/.installed
 venv-iac: $(VENV_IAC)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/pyproject_reqs.py
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@$(PYTHON) scripts/pyproject_reqs.py runtime > $(VENV)/requirements.txt
-	@$(PYTHON) scripts/pyproject_reqs.py group dev >> $(VENV)/requirements.txt
-	@echo "==> installing project deps into $(VENV)"
-	$(VENV)/bin/python -m pip install -q --root-user-action=ignore -r $(VENV)/requirements.txt $(PIP_QUIET)
+# uv is the one thing pip installs (hash-checked); everything else is installed by uv from a lock.
+$(UV): scripts/requirements-uv.txt
+	@test -x $(VENV_UV)/bin/python || $(PYTHON) -m venv $(VENV_UV)
+	@echo "==> installing uv into $(VENV_UV)"
+	$(VENV_UV)/bin/python -m pip install -q --root-user-action=ignore --require-hashes -r scripts/requirements-uv.txt $(PIP_QUIET)
 	@touch $@
 
-$(VENV_SAM)/.installed: scripts/requirements-sam.txt
-	@test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
-	@echo "==> installing aws-sam-cli into $(VENV_SAM)"
-	$(VENV_SAM)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-sam.txt $(PIP_QUIET)
+# --locked: fail, rather than re-resolve, when uv.lock no longer matches pyproject.toml.
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	@echo "==> installing project deps into $(VENV) (uv.lock)"
+	$(UV) sync --locked --python $(PYTHON) --quiet
 	@touch $@
 
-$(VENV_MS)/.installed: scripts/requirements-ministack.txt
-	@test -x $(VENV_MS)/bin/python || $(PYTHON) -m venv $(VENV_MS)
-	@echo "==> installing MiniStack into $(VENV_MS)"
-	$(VENV_MS)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-ministack.txt $(PIP_QUIET)
-	@touch $@
+# A tooling venv installed exactly from its compiled, hash-pinned requirements file.
+define tool_venv
+	@test -x $(1)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(1)
+	@echo "==> installing $(2) into $(1)"
+	$(UV) pip sync --quiet --require-hashes --python $(1)/bin/python $(2)
+	@touch $(1)/.installed
+endef
 
-$(VENV_IAC)/.installed: scripts/requirements-iac.txt
-	@test -x $(VENV_IAC)/bin/python || $(PYTHON) -m venv $(VENV_IAC)
-	@echo "==> installing checkov into $(VENV_IAC)"
-	$(VENV_IAC)/bin/python -m pip install -q --root-user-action=ignore -r scripts/requirements-iac.txt $(PIP_QUIET)
-	@touch $@
+$(VENV_SAM)/.installed: scripts/requirements-sam.txt $(UV)
+	$(call tool_venv,$(VENV_SAM),scripts/requirements-sam.txt)
+
+$(VENV_MS)/.installed: scripts/requirements-ministack.txt $(UV)
+	$(call tool_venv,$(VENV_MS),scripts/requirements-ministack.txt)
+
+$(VENV_IAC)/.installed: scripts/requirements-iac.txt $(UV)
+	$(call tool_venv,$(VENV_IAC),scripts/requirements-iac.txt)
+
+# Re-lock. `make lock` keeps every pin that still satisfies its range; `make lock-upgrade` takes
+# the newest allowed versions (one package: `.venv-uv/bin/uv lock --upgrade-package NAME`).
+# The tooling pins are resolved for every platform (--universal) on the project's Python.
+TOOLS_PYTHON_VERSION := 3.11
+TOOL_LOCKS := $(patsubst %.in,%.txt,$(wildcard scripts/requirements-*.in))
+LOCK_UPGRADE :=
+
+.PHONY: lock lock-upgrade
+lock: $(UV)
+	$(UV) lock --python $(PYTHON) $(LOCK_UPGRADE)
+	@for src in $(TOOL_LOCKS:.txt=.in); do \
+		echo "$(UV) pip compile $$src"; \
+		$(UV) pip compile --quiet --universal --python-version $(TOOLS_PYTHON_VERSION) --generate-hashes $(LOCK_UPGRADE) \
+			--custom-compile-command "make lock" $$src -o $${src%.in}.txt; \
+	done
+
+lock-upgrade:
+	@$(MAKE) lock LOCK_UPGRADE=--upgrade
 
 # ---------------------------------------------------------------------------------------------
 # Lambda dependencies (once per flavour) and artifacts
 # ---------------------------------------------------------------------------------------------
-# Rewritten only when the requirement list really changes, so editing other parts of
-# pyproject.toml does not reinstall the Lambda deps.
-$(REQS): pyproject.toml scripts/pyproject_reqs.py
+# The runtime part of uv.lock (no dev group) with its hashes; rewritten only when it really
+# changes, so editing other parts of pyproject.toml does not reinstall the Lambda deps.
+$(REQS): pyproject.toml uv.lock $(UV)
 	@mkdir -p $(BUILD)
-	@$(PYTHON) scripts/pyproject_reqs.py runtime $(REQ_EXCLUDES) > $@.tmp
+	@$(UV) export --quiet --locked --no-dev --no-emit-project --format requirements-txt $(EXPORT_EXCLUDES) -o $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
+# --no-deps: the export is the complete list (the cloud one minus what the runtime provides).
+# Console scripts (bin/) are of no use in Lambda and their shebangs name this build's paths: they go,
+# with their RECORD lines, so two builds of one commit give the same files.
 $(DEPS_STAMP): $(REQS)
 	@echo "==> installing Lambda deps ($(BUILD_FLAVOUR)) into $(DEPS_DIR)"
 	@rm -rf $(DEPS_DIR).tmp
-	$(PYTHON) -m pip install -q --no-compile --no-warn-conflicts --root-user-action=ignore --disable-pip-version-check $(PIP_TARGET_FLAGS) \
-		--target $(DEPS_DIR).tmp -r $(REQS) $(PIP_QUIET)
-	@cd $(DEPS_DIR).tmp && rm -rf bin $(foreach p,$(PRUNE),$(p) $(p)-*.dist-info)
+	$(UV) pip install --quiet --no-deps --require-hashes --no-compile --python $(PYTHON) $(TARGET_FLAGS) \
+		--target $(DEPS_DIR).tmp -r $(REQS)
+	@rm -rf $(DEPS_DIR).tmp/bin
+	@sed -i.orig '/^bin\//d' $(DEPS_DIR).tmp/*.dist-info/RECORD && rm -f $(DEPS_DIR).tmp/*.dist-info/RECORD.orig
 	@find $(DEPS_DIR).tmp -name __pycache__ -type d -prune -exec rm -rf {} +
 	@rm -rf $(DEPS_DIR) && mv $(DEPS_DIR).tmp $(DEPS_DIR)
 	@touch $@
@@ -153,16 +194,27 @@ $(DEPS_STAMP): $(REQS)
 .PHONY: deps
 deps: $(DEPS_STAMP)
 
-# Called by `sam build` for every function whose Metadata says `BuildMethod: makefile`.
-# (SAM builds functions with identical build settings once and shares the artifact.)
-build-%Function: $(DEPS_STAMP)
+define require_artifacts_dir
 	@if [ -z "$${ARTIFACTS_DIR:-}" ]; then \
 		echo "ARTIFACTS_DIR is not set: this target is run by sam build (make build-local/build-cloud)" >&2; \
 		exit 1; fi
+endef
+
+# The layer every function uses (template.yaml DependenciesLayer): the runtime deps under python/.
+build-DependenciesLayer: $(DEPS_STAMP)
+	$(require_artifacts_dir)
+	@echo "==> $@ ($(BUILD_FLAVOUR)) -> $(ARTIFACTS_DIR)"
+	@mkdir -p "$(ARTIFACTS_DIR)/python"
+	@cp -a $(DEPS_DIR)/. "$(ARTIFACTS_DIR)/python/"
+	@rm -f "$(ARTIFACTS_DIR)/python/.complete"
+
+# Called by `sam build` for every function whose Metadata says `BuildMethod: makefile`: the
+# service's own code only. (SAM builds functions with identical build settings once and shares
+# the artifact.)
+build-%Function:
+	$(require_artifacts_dir)
 	@echo "==> $@ ($(BUILD_FLAVOUR)) -> $(ARTIFACTS_DIR)"
 	@mkdir -p "$(ARTIFACTS_DIR)"
-	@cp -a $(DEPS_DIR)/. "$(ARTIFACTS_DIR)/"
-	@rm -f "$(ARTIFACTS_DIR)/.complete"
 	@tar -c --exclude=__pycache__ --exclude='*.py[cod]' --exclude=tests --exclude='.*_cache' \
 		functions shared | tar -x -C "$(ARTIFACTS_DIR)"
 

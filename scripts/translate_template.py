@@ -26,8 +26,9 @@ def main() -> int:
     # Code locations are local folders until `sam package`; a scanner does not need the code.
     for properties in [template.get("Globals", {}).get("Function", {}),
                        *(r.get("Properties", {}) for r in template["Resources"].values())]:
-        if "CodeUri" in properties:
-            properties["CodeUri"] = "s3://code-bucket/code.zip"
+        for key in ("CodeUri", "ContentUri"):  # functions, layers
+            if key in properties:
+                properties[key] = "s3://code-bucket/code.zip"
     translated = transform(template, {}, _NoManagedPolicies())
     # A function's reviewed scanner exceptions (Metadata.checkov) belong to the role SAM generates for it.
     for logical_id, resource in template["Resources"].items():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore
 from shared.adapters.events import EventPublisher
 from shared.adapters.gift_provider import GiftProvider
@@ -18,7 +18,7 @@ from shared.settings import api_settings
 
 @cache
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb")
+    return aws_client("dynamodb")
 
 
 @cache
@@ -28,12 +28,12 @@ def data_store() -> DataStore:
 
 @cache
 def gift_send_queue() -> WorkQueue:
-    return WorkQueue(boto3.client("sqs"), api_settings().gift_send_queue_url)
+    return WorkQueue(aws_client("sqs"), api_settings().gift_send_queue_url)
 
 
 @cache
 def notification_send_queue() -> WorkQueue:
-    return WorkQueue(boto3.client("sqs"), api_settings().notification_send_queue_url)
+    return WorkQueue(aws_client("sqs"), api_settings().notification_send_queue_url)
 
 
 @cache
@@ -43,7 +43,7 @@ def gift_provider() -> GiftProvider:
 
 @cache
 def event_publisher() -> EventPublisher:
-    return EventPublisher(boto3.client("events"), api_settings().event_bus_name)
+    return EventPublisher(aws_client("events"), api_settings().event_bus_name)
 
 
 @cache

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore
 from shared.domain.auth import Principal, authenticate, bearer_token
 from shared.observability import service_logger
@@ -19,12 +19,17 @@ logger = service_logger()
 
 @cache
 def data_store() -> DataStore:
-    return DataStore(boto3.client("dynamodb"), authorizer_settings().table_name)
+    return DataStore(aws_client("dynamodb"), authorizer_settings().table_name)
+
+
+@cache
+def parameter_store() -> SSMProvider:
+    return SSMProvider(boto3_client=aws_client("ssm"))
 
 
 def admin_api_key() -> str:
     # Cached for five minutes by Powertools, so a rotated key takes effect without a deploy.
-    return str(parameters.get_parameter(authorizer_settings().admin_api_key_parameter, decrypt=True, max_age=300))
+    return str(parameter_store().get(authorizer_settings().admin_api_key_parameter, decrypt=True, max_age=300))
 
 
 def policy(principal: Principal, method_arn: str) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
 from shared.domain.winners import notify_winners
@@ -33,8 +33,8 @@ class WinnersRecordedEvent(EventBridgeModel):
 @cache
 def dependencies() -> tuple[DataStore, WorkQueue, int]:
     settings = auto_notify_settings()
-    store = DataStore(boto3.client("dynamodb"), settings.table_name)
-    return store, WorkQueue(boto3.client("sqs"), settings.notification_send_queue_url), settings.recipients_per_batch
+    store = DataStore(aws_client("dynamodb"), settings.table_name)
+    return store, WorkQueue(aws_client("sqs"), settings.notification_send_queue_url), settings.recipients_per_batch
 
 
 @logger.inject_lambda_context

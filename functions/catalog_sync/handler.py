@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore
 from shared.adapters.providers import gift_provider_from_settings
 from shared.domain.catalog import sync_catalog
@@ -19,7 +19,7 @@ logger = service_logger()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = catalog_sync_settings()
-    client = boto3.client("dynamodb")
+    client = aws_client("dynamodb")
     result = sync_catalog(
         DataStore(client, settings.table_name), gift_provider_from_settings(settings, client, settings.table_name)
     )

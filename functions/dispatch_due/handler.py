@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore, DispatchIndex
 from shared.adapters.events import EventPublisher
 from shared.adapters.queue import WorkQueue
@@ -22,11 +22,11 @@ logger = service_logger()
 @cache
 def dependencies() -> tuple[DataStore, DispatchIndex, dict[str, WorkQueue], EventPublisher]:
     settings = dispatcher_settings()
-    client = boto3.client("dynamodb")
-    sqs = boto3.client("sqs")
+    client = aws_client("dynamodb")
+    sqs = aws_client("sqs")
     queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url),
               "NOTIFICATION": WorkQueue(sqs, settings.notification_send_queue_url)}
-    publisher = EventPublisher(boto3.client("events"), settings.event_bus_name)
+    publisher = EventPublisher(aws_client("events"), settings.event_bus_name)
     return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues, publisher
 
 

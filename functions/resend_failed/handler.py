@@ -6,9 +6,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
@@ -22,10 +22,10 @@ logger = service_logger()
 @cache
 def dependencies() -> tuple[DataStore, dict[str, WorkQueue], int]:
     settings = retry_job_settings()
-    sqs = boto3.client("sqs")
+    sqs = aws_client("sqs")
     queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url),
               "NOTIFICATION": WorkQueue(sqs, settings.notification_send_queue_url)}
-    return DataStore(boto3.client("dynamodb"), settings.table_name), queues, settings.auto_retry_rounds
+    return DataStore(aws_client("dynamodb"), settings.table_name), queues, settings.auto_retry_rounds
 
 
 @logger.inject_lambda_context

@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.batch_consumer import consume, metric_sink
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.dynamo import DataStore
 from shared.adapters.events import EventPublisher
 from shared.adapters.providers import gift_provider_from_settings
@@ -27,11 +27,11 @@ metrics = Metrics(namespace="WinNotifications")
 @cache
 def processing() -> GiftProcessing:
     settings = gift_consumer_settings()
-    client = boto3.client("dynamodb")
+    client = aws_client("dynamodb")
     return GiftProcessing(
         store=DataStore(client, settings.table_name),
         provider=gift_provider_from_settings(settings, client, settings.table_name),
-        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
+        publisher=EventPublisher(aws_client("events"), settings.event_bus_name),
         metric=metric_sink(metrics),
         **settings.worker_options(),
     )

@@ -19,9 +19,8 @@ destination or SNS delivery status logging). So both AWS senders answer DELIVERE
 and never RECIPIENT_NOT_FOUND. Neither API takes an idempotency key either: a call that timed out after AWS
 accepted it and is then retried may deliver twice. The sandbox and the HTTP gateway deduplicate by key.
 
-The boto3 clients are built by the caller. Build them with botocore's own retries off
-(``Config(retries={"total_max_attempts": 1})``) so the caller's retry policy is the only one, as the HTTP adapters
-do with urllib3; the adapters work either way.
+The boto3 clients are built by the caller, with botocore's own retries off (``aws_client(service, retries=False)``
+in shared.adapters.aws_clients) so the caller's retry policy is the only one, as the HTTP adapters do with urllib3.
 
 Nothing here logs or puts into exception messages phone numbers, email addresses, message text or AWS error
 messages (SES echoes addresses in them); only operation names, HTTP statuses and error codes.

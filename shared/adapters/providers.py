@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adapters.aws_clients import aws_client
 from shared.adapters.gift_provider import GiftProvider, SandboxGiftProvider
 from shared.adapters.notification_delivery import (
     ChannelRouter,
@@ -15,13 +16,17 @@ from shared.adapters.notification_delivery import (
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 
+def _secret(arn: str) -> str:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return str(SecretsProvider(boto3_client=aws_client("secretsmanager")).get(arn))
+
+
 def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client: Any, table_name: str) -> GiftProvider:
     if settings.gift_provider == "http":
-        from aws_lambda_powertools.utilities.parameters import get_secret
-
         from shared.adapters.http_gift_provider import HttpGiftProvider
 
-        api_key = str(get_secret(settings.gift_provider_secret_arn, max_age=300))
+        api_key = _secret(settings.gift_provider_secret_arn)
         return HttpGiftProvider(settings.gift_provider_endpoint, api_key)
     return SandboxGiftProvider(dynamodb_client, table_name)
 
@@ -30,18 +35,15 @@ def notification_sender_from_settings(
     settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
 ) -> NotificationSender:
     """Email through SES; SMS/LMS through a Korean gateway (http) or, in the sandbox, SNS behind the contract's
-    sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection)."""
-    import boto3
-
-    email = SesEmailSender(boto3.client("sesv2"), settings.email_from_address,
+    sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
+    call: the domain retries a send itself."""
+    email = SesEmailSender(aws_client("sesv2", retries=False), settings.email_from_address,
                            settings.ses_configuration_set or None)
     if settings.notification_provider == "http":
-        from aws_lambda_powertools.utilities.parameters import get_secret
-
         from shared.adapters.http_sms_gateway import HttpSmsGateway
 
-        api_key = str(get_secret(settings.sms_gateway_secret_arn, max_age=300))
+        api_key = _secret(settings.sms_gateway_secret_arn)
         gateway = HttpSmsGateway(settings.sms_gateway_endpoint, api_key, sender=settings.sms_sender_number or None)
         return ChannelRouter(sms=gateway, lms=gateway, email=email)
-    sns = SnsSmsSender(boto3.client("sns"))
+    sns = SnsSmsSender(aws_client("sns", retries=False))
     return SandboxNotificationSender(ChannelRouter(sms=sns, lms=sns, email=email), dynamodb_client, table_name)

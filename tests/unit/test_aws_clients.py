@@ -1,0 +1,105 @@
+"""The one boto3 client factory: standard retries with bounded timeouts, or a single attempt for the sends the
+domain retries itself, against a real HTTP server on 127.0.0.1 that fails every request."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from shared.adapters import aws_clients
+from shared.adapters.aws_clients import aws_client
+from shared.adapters.providers import notification_sender_from_settings
+from shared.settings import NotificationProviderSettings
+
+REGION = "ap-northeast-2"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _AlwaysUnavailable(BaseHTTPRequestHandler):
+    requests = 0
+
+    def do_POST(self) -> None:
+        type(self).requests += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b'{"__type": "InternalFailure", "message": "unavailable"}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_AlwaysUnavailable]]:
+    handler = type("Handler", (_AlwaysUnavailable,), {"requests": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_retrying_client_tries_three_times(failing_endpoint: type[_AlwaysUnavailable]) -> None:
+    with pytest.raises(ClientError):
+        aws_client("sqs").list_queues()
+    assert failing_endpoint.requests == 3
+
+
+def test_a_single_attempt_client_tries_once(failing_endpoint: type[_AlwaysUnavailable]) -> None:
+    with pytest.raises(ClientError):
+        aws_client("sqs", retries=False).list_queues()
+    assert failing_endpoint.requests == 1
+
+
+def test_timeouts_fit_three_attempts_inside_the_api_timeout() -> None:
+    per_attempt = aws_clients.CONNECT_TIMEOUT_SECONDS + aws_clients.READ_TIMEOUT_SECONDS
+    # Standard mode sleeps at most 1 s, then 2 s, between the three attempts; API Gateway gives the API 29 s.
+    assert 3 * per_attempt + 1 + 2 < 29
+
+
+def test_ses_and_sns_senders_get_single_attempt_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: dict[str, Any] = {}
+    real_client = boto3.client
+
+    def recording_client(service: str, **kwargs: Any) -> Any:
+        built[service] = kwargs["config"]
+        return real_client(  # type: ignore[call-overload]
+            service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x", **kwargs
+        )
+
+    monkeypatch.setattr(aws_clients.boto3, "client", recording_client)
+    notification_sender_from_settings(NotificationProviderSettings(), dynamodb_client=object(), table_name="t")
+    assert set(built) == {"sesv2", "sns"}
+    assert all(config.retries == {"mode": "standard", "total_max_attempts": 1} for config in built.values())
+
+
+def test_the_service_builds_every_client_through_the_factory() -> None:
+    direct = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("functions", "shared")
+        for path in (ROOT / package).rglob("*.py")
+        if path.name != "aws_clients.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if "boto3.client(" in line or "boto3.resource(" in line or "boto3.session" in line
+    ]
+    assert direct == []
