@@ -36,7 +36,11 @@ app.enable_swagger(
 )
 
 
-@app.get("/health", tags=["health"])
+@app.get(
+    "/health", tags=["health"],
+    summary="Health check",
+    description='Answers 200 {"status": "ok"} while the API is up. Needs no API key.',
+)
 def health() -> HealthView:
     return HealthView()
 

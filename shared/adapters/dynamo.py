@@ -4,7 +4,7 @@ Item layout (pk / sk):
   ACCOUNT#{id} / PROFILE              account profile
   ACCOUNT#{id} / BALANCE              credits and counts, versioned (compare-and-set)
   ACCOUNT#{id} / LEDGER#{entry_id}    ledger entries, newest last in key order
-  ACCOUNT#{id} / TOPUP#{reference}    a settled top-up reference (credits once)
+  ACCOUNT#{id} / TOPUP#{reference}    a settled top-up reference and its amount (credits once)
   ACCOUNT#{id} / WISH#{gift_id}       wishlist
   ACCOUNT#{id} / PROMOTION#{id}       promotions
   ACCOUNT#{id} / GIFT_SEND#{id}       gift sends (gsi1: by promotion; gsi2: waiting to be dispatched)
@@ -310,12 +310,21 @@ class DataStore:
             raise NotFound("account not found")
         return Balance.model_validate(item)
 
-    def has_top_up_reference(self, account_id: str, reference: str) -> bool:
-        return self._get(account_pk(account_id), f"TOPUP#{reference}", consistent=True) is not None
+    def top_up_amount(self, account_id: str, reference: str) -> int | None:
+        """The amount credited under a settled top-up reference, or None when the reference is new."""
+        marker = self._get(account_pk(account_id), f"TOPUP#{reference}", consistent=True)
+        if marker is None:
+            return None
+        if "amount" in marker:
+            return int(marker["amount"])
+        # Settled before markers kept the amount: the ledger entry written with the marker has it.
+        entry = self._get(account_pk(account_id), f"LEDGER#{marker['entry_id']}", consistent=True)
+        return int(entry["credits_delta"]) if entry else None
 
     def commit_top_up(self, change: BalanceChange, reference: str) -> None:
         marker = self._put(
-            account_pk(change.after.account_id), f"TOPUP#{reference}", {"entry_id": change.entry.entry_id}
+            account_pk(change.after.account_id), f"TOPUP#{reference}",
+            {"entry_id": change.entry.entry_id, "amount": change.entry.credits_delta},
         )
         marker["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
         self._transact([*self._balance_ops(change), marker])

@@ -6,6 +6,7 @@ from shared.adapters.dynamo import BalanceChange, DataStore, require
 from shared.clock import utc_now
 from shared.domain.auth import hash_api_key, new_account_key
 from shared.domain.balances import retry_on_conflict
+from shared.errors import IdempotencyKeyReused
 from shared.ids import new_id
 from shared.models.api import (
     AccountCreated,
@@ -33,12 +34,16 @@ def set_gift_approval(store: DataStore, account_id: str, approved: bool) -> Gift
 
 
 def top_up_credits(store: DataStore, account_id: str, amount: int, reference: str) -> CreditsBalance:
-    """A settled credit purchase. The same reference twice credits once (the second is a no-op)."""
+    """A settled credit purchase. The same reference twice credits once (the second is a no-op); a reference
+    already used for another amount is refused, so a mistyped repeat cannot pass for the first."""
     require(store.get_account(account_id), "account")
 
     def attempt() -> CreditsBalance:
         before = store.get_balance(account_id)
-        if store.has_top_up_reference(account_id, reference):
+        settled = store.top_up_amount(account_id, reference)
+        if settled is not None and settled != amount:
+            raise IdempotencyKeyReused(f"reference already used for a top-up of {settled} credits")
+        if settled is not None:
             return CreditsBalance(account_id=account_id, credits=before.credits)
         after = before.model_copy(update={"credits": before.credits + amount})
         entry = LedgerEntryItem(

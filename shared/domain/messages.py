@@ -24,7 +24,7 @@ these are the rules, decided here once:
 - Addresses: sms, lms and auto send to ``phone`` (a valid Korean mobile number, normalized to E.164 by
   shared.domain.recipients.normalize_korean_mobile); email sends to ``email`` (checked with email-validator, no
   DNS lookup, ASCII local part because SES cannot send to SMTPUTF8 mailboxes; the normalized form is kept). Only
-  the field the channel uses is validated; the other is kept as given.
+  the field the channel uses is validated; the other is kept as given, but a valid phone is still shown in E.164.
 - A recipient that *lacks* the field its channel needs (absent or blank) makes ``POST /notification-sends`` a 422
   naming the recipient (``missing_address_problems``): the contract lists "sms/lms/auto need phone; email needs
   email" among the request rules, and such a request is a caller mistake rather than a bad number. A field that is
@@ -46,7 +46,7 @@ from typing import Any, Literal, Protocol
 
 from email_validator import EmailNotValidError, validate_email
 
-from shared.domain.recipients import normalize_korean_mobile
+from shared.domain.recipients import e164_or_given, normalize_korean_mobile
 from shared.errors import InvalidInput
 from shared.models.common import Channel
 
@@ -146,7 +146,7 @@ class RecipientAddress:
     """A recipient's address for one channel. ``destination`` (E.164 phone or normalized email) is None when the
     recipient is invalid for the channel: it is recorded FAILED / INVALID_RECIPIENT at once and uses no count."""
 
-    phone: str | None  # E.164 when it was validated and valid, else as given
+    phone: str | None  # E.164 when valid (whatever the channel), else as given
     email: str | None  # normalized when it was validated and valid, else as given
     destination: str | None
 
@@ -277,7 +277,8 @@ def recipient_address(channel: RequestedChannel | Channel, phone: str | None, em
     """Validate the field the channel sends to. A missing or invalid one leaves no destination (INVALID_RECIPIENT)."""
     if address_field(channel) == "email":
         normalized = normalize_email(email) if email else None
-        return RecipientAddress(phone=phone, email=normalized or email, destination=normalized)
+        return RecipientAddress(phone=e164_or_given(phone) if phone else None, email=normalized or email,
+                                destination=normalized)
     e164 = normalize_korean_mobile(phone) if phone else None
     return RecipientAddress(phone=e164 or phone, email=email, destination=e164)
 

@@ -25,6 +25,11 @@ def normalize_korean_mobile(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def e164_or_given(raw: str) -> str:
+    """How the API shows a phone: E.164 when it is a valid Korean mobile number, else as given (an invalid one)."""
+    return normalize_korean_mobile(raw) or raw
+
+
 def contains_emoji(text: str) -> bool:
     return emoji.emoji_count(text) > 0
 

@@ -18,6 +18,7 @@ from shared.domain.alerts import Publisher, publish_committed
 from shared.domain.messages import check_messages
 from shared.domain.notification_sends import create_notification_send
 from shared.domain.promotions import promotion_view
+from shared.domain.recipients import e164_or_given
 from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.models.api import (
@@ -52,7 +53,7 @@ def record_winners(
     require(store.get_promotion(account_id, promotion_id), "promotion")
     now = utc_now()
     draw_id = new_id("drw")
-    winners = [WinnerState(wid=f"{draw_id}.{i:05d}", name=w.name, phone=w.phone, email=w.email)
+    winners = [WinnerState(wid=f"{draw_id}.{i:05d}", name=w.name, phone=_as_e164(w.phone), email=w.email)
                for i, w in enumerate(request.winners)]
     chunks = [
         WinnerChunk(account_id=account_id, promotion_id=promotion_id, draw_id=draw_id, chunk_no=n, recorded_at=now,
@@ -96,6 +97,11 @@ def notify_winners(
     return result
 
 
+def _as_e164(phone: str | None) -> str | None:
+    # Stored in E.164 since v1.1; winners recorded before are shown so too.
+    return e164_or_given(phone) if phone else phone
+
+
 def _encode(sk: str, offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([sk, offset]).encode()).decode().rstrip("=")
 
@@ -125,7 +131,7 @@ def list_winners(
             if len(items) == limit:
                 return Page[WinnerView](items=items, next_cursor=_encode(sk, position))
             w = chunk.winners[position]
-            items.append(WinnerView(winner_id=w.wid, name=w.name, phone=w.phone, email=w.email,
+            items.append(WinnerView(winner_id=w.wid, name=w.name, phone=_as_e164(w.phone), email=w.email,
                                     recorded_at=chunk.recorded_at))
         offset = 0
     if len(chunks) == limit:  # every chunk holds at least one winner: there may be more after the last

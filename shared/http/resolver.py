@@ -4,17 +4,27 @@
   (a multipart type without a boundary made Powertools raise a ValueError: a 500).
 - The OpenAPI document lists every error the API can answer: Powertools documents a route's success response
   and its 422; the error map (shared/http/errors.py) can also answer 400, 401, 403, 404 and 409 on any
-  authenticated route, with the contract's error envelope. A 204 is documented without a body."""
+  authenticated route, with the contract's error envelope. A 204 is documented without a body.
+- JSON goes out as UTF-8 (Korean text as characters, not \\u escapes), labelled `charset=utf-8`.
+- The OpenAPI document served on a request names the base URL that request came in by as its server (Swagger UI's
+  "Try it out" then calls this deployment: the API Gateway stage, or MiniStack's path-style URL)."""
 
 from __future__ import annotations
 
+import json
+import re
+from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Server
+from aws_lambda_powertools.shared.json_encoder import Encoder
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from shared.models.api import ErrorBody
 
@@ -27,6 +37,9 @@ ERROR_RESPONSES: dict[int, str] = {
     422: "The request does not satisfy the rules (VALIDATION_ERROR, INVALID_RECIPIENT, ...)",
 }
 PUBLIC_PATHS = frozenset({"/health"})
+JSON_UTF8 = "application/json; charset=utf-8"
+dump_json = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder)
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # a Host header fit to put into the document
 
 
 def document_errors(schema: OpenAPI) -> OpenAPI:
@@ -67,13 +80,53 @@ class JsonOnlyRequestValidation(OpenAPIRequestValidationMiddleware):
         return super().handler(app, next_middleware)
 
 
+def base_url(event: APIGatewayProxyEvent) -> str | None:
+    """The URL the API's routes hang off, as the caller reached it, or None when the event does not tell.
+
+    API Gateway names its own host (`requestContext.domainName`, https); the request path before the route is
+    the stage (`/v1`). A local emulator sends no domainName: its Host header is then the host, and when that is not
+    the API's own `{api_id}.execute-api...` host the API was reached path-style, at `/_aws/execute-api/{api_id}`
+    (MiniStack, LocalStack)."""
+    context = event.request_context
+    full_path, route = str(context.get("path") or ""), event.path or ""
+    if not full_path.endswith(route):
+        return None
+    stage_path = full_path.removesuffix(route)
+    if context.get("domainName"):
+        host, scheme = str(context.get("domainName")), "https"
+    else:
+        host = event.headers.get("host") or ""
+        scheme = (event.headers.get("x-forwarded-proto") or "http").split(",", 1)[0].strip()
+        api_id = str(context.get("apiId") or "")
+        if api_id and not host.startswith(f"{api_id}."):
+            stage_path = f"/_aws/execute-api/{api_id}{stage_path}"
+    if not _HOST.fullmatch(host) or scheme not in ("http", "https"):
+        return None
+    return f"{scheme}://{host}{stage_path}"
+
+
+class Utf8JsonResponseBuilder(ResponseBuilder[BaseProxyEvent]):
+    """Labels every JSON response `charset=utf-8` (Powertools says just `application/json`)."""
+
+    def build(self, event: BaseProxyEvent, cors: Any = None) -> dict[str, Any]:
+        if self.response.headers.get("Content-Type") == content_types.APPLICATION_JSON:
+            self.response.headers["Content-Type"] = JSON_UTF8
+        return super().build(event, cors)
+
+
 class JsonRestResolver(APIGatewayRestResolver):
-    """The REST resolver with JSON-only request bodies and `document_errors` in its OpenAPI document."""
+    """The REST resolver with JSON-only request bodies, UTF-8 JSON answers and `document_errors` plus the
+    request's base URL in its OpenAPI document."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"serializer": dump_json, **kwargs})
+        self._response_builder_class = Utf8JsonResponseBuilder
         if self._enable_validation:
             self._request_validation_middleware = JsonOnlyRequestValidation()
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
+        event = getattr(self, "current_event", None)  # the request being answered (none before the first)
+        url = base_url(event) if isinstance(event, APIGatewayProxyEvent) else None
+        if url:
+            kwargs["servers"] = [Server(url=url, description="This deployment")]
         return document_errors(super().get_openapi_schema(*args, **kwargs))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.unit.api_client import ADMIN, ApiClient, new_account
-from tests.unit.conftest import drain_queue
+from tests.unit.conftest import TABLE, LambdaContextStub, api_event, drain_queue
 
 SEND = {"gift_id": "SBX-COFFEE", "title": "Winner", "content": "Congratulations"}
 
@@ -239,3 +240,89 @@ def test_a_body_that_is_not_json_is_400_not_500(aws: dict[str, Any]) -> None:
     assert (reply.status, reply.body["code"]) == (400, "BAD_REQUEST")
     assert client.get("/account").body["credits"] == 1_000
 
+
+
+# --- v1.1 corrections ----------------------------------------------------------------------------
+
+
+def test_a_top_up_reference_reused_for_another_amount_is_409_and_credits_nothing(aws: dict[str, Any]) -> None:
+    account_id = new_account(approved=False).account_id
+    path = f"/admin/accounts/{account_id}/credits"
+    assert ADMIN.post(path, {"amount": 7_000, "reference": "pg-1"}).body["credits"] == 7_000
+    reused = ADMIN.post(path, {"amount": 700, "reference": "pg-1"})
+    assert (reused.status, reused.body["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
+    again = ADMIN.post(path, {"amount": 7_000, "reference": "pg-1"})
+    assert (again.status, again.body) == (200, {"account_id": account_id, "credits": 7_000})
+    ledger = ApiClient(account_id=account_id).get("/account/ledger").body["items"]
+    assert [(e["type"], e["credits_delta"], e["reference"]) for e in ledger] == [("TOP_UP", 7_000, "pg-1")]
+
+
+def test_a_top_up_settled_before_markers_kept_the_amount_is_judged_by_its_ledger_entry(aws: dict[str, Any]) -> None:
+    """Markers written before v1.1 hold only the ledger entry's id."""
+    account_id = new_account(approved=False).account_id
+    path = f"/admin/accounts/{account_id}/credits"
+    assert ADMIN.post(path, {"amount": 5_000, "reference": "old"}).status == 200
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "TOPUP#old"}},
+                         UpdateExpression="REMOVE amount")
+    assert ADMIN.post(path, {"amount": 5_000, "reference": "old"}).body["credits"] == 5_000
+    assert ADMIN.post(path, {"amount": 5, "reference": "old"}).body["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert ApiClient(account_id=account_id).get("/account").body["credits"] == 5_000
+
+
+def test_json_is_utf8_with_korean_text_as_characters(aws: dict[str, Any]) -> None:
+    from functions.api.handler import lambda_handler
+
+    client = new_account()
+    event = api_event("POST", "/promotions", body={"name": "봄맞이 경품 이벤트"}, account_id=client.account_id)
+    response = lambda_handler(event, LambdaContextStub())
+    assert response["statusCode"] == 201
+    assert '"name":"봄맞이 경품 이벤트"' in response["body"]
+    assert "\\u" not in response["body"]
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json; charset=utf-8"]
+    missing = lambda_handler(api_event("GET", "/promotions/prm_없음", account_id=client.account_id),
+                             LambdaContextStub())
+    assert (missing["statusCode"], missing["multiValueHeaders"]["Content-Type"]) == (
+        404, ["application/json; charset=utf-8"])
+
+
+def test_every_operation_has_a_summary_and_a_description() -> None:
+    from functions.api.handler import app
+
+    operations = [
+        (method, path, operation)
+        for path, item in (app.get_openapi_schema().paths or {}).items()
+        for method in ("get", "put", "post", "delete", "patch")
+        if (operation := getattr(item, method, None)) is not None
+    ]
+    assert {("get", "/health"), ("post", "/gift-sends"), ("post", "/admin/accounts/{account_id}/credits")} <= {
+        (method, path) for method, path, _ in operations}
+    for method, path, operation in operations:
+        assert operation.summary and operation.summary.strip(), (method, path)
+        assert operation.description and len(operation.description) > len(operation.summary), (method, path)
+
+
+@pytest.mark.parametrize(
+    ("headers", "context", "server"),
+    [
+        ({"Host": "127.0.0.1:4566"}, {"apiId": "abc123"}, "http://127.0.0.1:4566/_aws/execute-api/abc123/v1"),
+        ({"Host": "abc123.execute-api.localhost:4566"}, {"apiId": "abc123"},
+         "http://abc123.execute-api.localhost:4566/v1"),
+        ({"Host": "abc123.execute-api.ap-northeast-2.amazonaws.com", "X-Forwarded-Proto": "https"},
+         {"apiId": "abc123", "domainName": "abc123.execute-api.ap-northeast-2.amazonaws.com"},
+         "https://abc123.execute-api.ap-northeast-2.amazonaws.com/v1"),
+        ({}, {}, "/v1"),  # nothing names the host: Powertools' relative stage path
+        ({"Host": "evil.example/<script>"}, {}, "/v1"),
+    ],
+    ids=["ministack-path-style", "ministack-host-style", "api-gateway", "no-host", "bad-host"],
+)
+def test_openapi_document_names_the_url_it_was_requested_at(
+    aws: dict[str, Any], headers: dict[str, str], context: dict[str, str], server: str
+) -> None:
+    from functions.api.handler import lambda_handler
+
+    event = api_event("GET", "/swagger", role=None, headers=headers, query={"format": "json"})
+    event["requestContext"].update(context)
+    response = lambda_handler(event, LambdaContextStub())
+    assert response["statusCode"] == 200
+    assert [s["url"] for s in json.loads(response["body"])["servers"]] == [server]

@@ -311,7 +311,7 @@ def test_sandbox_numbers_are_valid_mobiles(last_four: str) -> None:
 def test_email_channel_normalizes_the_address(email: str, normalized: str) -> None:
     address = recipient_address("email", "010-1234-5678", email)
     assert address.destination == address.email == normalized
-    assert address.phone == "010-1234-5678"
+    assert address.phone == "+821012345678"  # not validated for email, but shown in E.164 (v1.1)
     assert normalize_email(email) == normalized
 
 

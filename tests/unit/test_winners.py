@@ -101,3 +101,27 @@ def test_no_automatic_send_when_disabled(aws: dict[str, Any], client: ApiClient)
     queue = WorkQueue(aws["sqs"], aws["notification_queue_url"])
     assert winners.notify_winners(_store(), queue, client.account_id, promotion_id, "drw_x", 50) is None
     assert client.get("/notification-sends").body["items"] == []
+
+
+def test_winners_phones_are_returned_in_e164_whatever_form_was_posted(aws: dict[str, Any], client: ApiClient) -> None:
+    promotion_id = _promotion(client)
+    posted = [{"name": "a", "phone": "010-1234-5678"}, {"name": "b", "phone": "01012345678"},
+              {"name": "c", "phone": "+82 10-1234-5678"}, {"name": "d", "phone": "010-123"},
+              {"name": "e", "email": "e@example.com"}]
+    assert client.post(f"/promotions/{promotion_id}/winners", {"winners": posted}).status == 202
+    listed = client.get(f"/promotions/{promotion_id}/winners").body["items"]
+    # A number that is no Korean mobile cannot be E.164: it is shown as given.
+    assert [w["phone"] for w in listed] == ["+821012345678"] * 3 + ["010-123", None]
+
+
+def test_winners_recorded_before_v11_are_shown_in_e164(aws: dict[str, Any], client: ApiClient) -> None:
+    promotion_id = _promotion(client)
+    assert client.post(f"/promotions/{promotion_id}/winners", {"winners": [{"name": "a", "phone": "+821012345678"}]}
+                       ).status == 202
+    dynamodb = boto3.client("dynamodb")
+    [item] = [i for i in dynamodb.scan(TableName=TABLE)["Items"] if "winners" in i]
+    # As stored before phones were normalized on the way in.
+    dynamodb.update_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]},
+                         UpdateExpression="SET winners[0].phone = :given",
+                         ExpressionAttributeValues={":given": {"S": "010-1234-5678"}})
+    assert client.get(f"/promotions/{promotion_id}/winners").body["items"][0]["phone"] == "+821012345678"

@@ -12,21 +12,48 @@ from shared.models.common import Page
 router = Router()
 
 
-@router.get("/account", tags=["account"])
+@router.get(
+    "/account", tags=["account"],
+    summary="Get the account",
+    description=(
+        "The calling account: its name, whether it may send gifticons, its credits and its notification counts per "
+        "channel."
+    ),
+)
 def get_account() -> AccountView:
     return accounts.account_view(data_store(), current_account_id(router))
 
 
-@router.get("/account/ledger", tags=["account"])
+@router.get(
+    "/account/ledger", tags=["account"],
+    summary="List the ledger",
+    description=(
+        "Every change to credits and notification counts, newest first: top-ups, gift debits and refunds, count "
+        "purchases and refunds, notification debits and refunds. The entries sum to the balances."
+    ),
+)
 def get_ledger(limit: Limit = 50, cursor: Cursor = None) -> Page[LedgerEntryView]:
     return accounts.ledger_page(data_store(), current_account_id(router), limit, cursor)
 
 
-@router.get("/account/alerts", tags=["account"])
+@router.get(
+    "/account/alerts", tags=["account"],
+    summary="Get balance alerts",
+    description=(
+        "The thresholds below which a BalanceLow event is published, for credits and for each channel's counts."
+    ),
+)
 def get_alerts() -> AlertsView:
     return alerts.get_alerts(data_store(), current_account_id(router))
 
 
-@router.put("/account/alerts", tags=["account"])
+@router.put(
+    "/account/alerts", tags=["account"],
+    summary="Set balance alerts",
+    description=(
+        "Sets the thresholds: when a debit takes credits or a channel's counts from at or above a threshold to below "
+        "it, one BalanceLow event is published. null or an absent channel means no alert."
+    ),
+)
 def put_alerts(body: AlertsView) -> AlertsView:
     return alerts.put_alerts(data_store(), current_account_id(router), body)
