@@ -9,7 +9,7 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.adapters.dynamo import DataStore
+from shared.adapters.store import DataStore
 from shared.domain.auth import Principal, authenticate, bearer_token
 from shared.observability import service_logger
 from shared.settings import authorizer_settings
