@@ -242,7 +242,8 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
 
         from functions.send_gift import handler as gift_consumer
         from functions.send_notification import handler as notification_consumer
-        from shared.domain.gift_processing import GiftProcessing
+        from shared.domain.batch_processing import BatchWorker
+        from shared.domain.gift_processing import GiftPayment
         from tests.unit.conftest import LambdaContextStub
 
         counter = CallCounter()
@@ -250,7 +251,7 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
         _fresh_clients()
         gift_consumer.processing()  # build, then swap in the instant provider
         gift_consumer.processing.cache_clear()
-        worker = GiftProcessing(store=gift_consumer.processing().store, provider=InstantGiftProvider())
+        worker = BatchWorker(store=gift_consumer.processing().store, payment=GiftPayment(InstantGiftProvider()))
         original = gift_consumer.processing
         gift_consumer.processing = lambda: worker  # type: ignore[assignment]
         try:

@@ -29,7 +29,6 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -47,20 +46,21 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 from reliability.invariants import check_invariants, state_from_items, violations
-from shared.adapters.dynamo import DataStore
 from shared.adapters.gift_provider import SandboxGiftProvider
 from shared.adapters.notification_delivery import ChannelRouter, SandboxNotificationSender, SesEmailSender, SnsSmsSender
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
 from shared.domain import accounts, catalog, charges
-from shared.domain.gift_processing import GiftProcessing, process_gift_batch
+from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.gift_processing import GiftPayment
 from shared.domain.gift_sends import create_gift_send
-from shared.domain.notification_processing import NotificationProcessing, process_notification_batch
+from shared.domain.notification_processing import NotificationPayment
 from shared.domain.notification_sends import create_notification_send
 from shared.domain.promotions import create_promotion
 from shared.domain.sends import BatchJob
 from shared.errors import ProviderUnavailable
 from shared.models.api import GiftSendRequest, NotificationSendRequest
-from shared.models.common import Channel
+from shared.models.common import Channel, SendKind
 from tests.conftest import table_definition
 
 REGION = "ap-northeast-2"
@@ -75,6 +75,8 @@ PHONES = ["010-{n}-1234", "010-{n}-0000", "010-{n}-9999", "010-{n}-8888", "02-{n
 EMAILS = ["w{n}@winners.example", "w{n}@invalid.example", "w{n}@fail.example"]
 FAULTS = ("crash_before", "crash_after", "duplicate", "timeout_took_effect", "timeout_lost", "conflict")
 SHARED_SOURCE = str(Path(__file__).resolve().parent.parent / "shared")
+# The table's generic operations (get, transact, ...) are every step's plumbing: the step is the caller.
+TABLE_SOURCE = str(Path(SHARED_SOURCE) / "adapters" / "store" / "table.py")
 
 
 def _phone(rng: random.Random, position: int) -> str:
@@ -89,12 +91,17 @@ class SimulatedCrash(BaseException):
 
 def step_label() -> str:
     """The domain step making the current request: the innermost public function of `shared/` on the stack
-    (private helpers such as DataStore._transact say nothing about which step it is)."""
+    (private helpers such as DataStore._batch_update, and the table's generic operations, say nothing about which
+    step it is). A method is named by its object's class (DataStore.commit_settlement, whichever part of the
+    store defines it)."""
     frame = sys._getframe(2)
     while frame is not None:
         code = frame.f_code
-        if code.co_filename.startswith(SHARED_SOURCE) and not code.co_name.startswith("_"):
-            return code.co_qualname.replace(".<locals>", "")
+        if (code.co_filename.startswith(SHARED_SOURCE) and code.co_filename != TABLE_SOURCE
+                and not code.co_name.startswith("_")):
+            owner = frame.f_locals.get("self") if code.co_qualname.count(".") == 1 else None
+            return f"{type(owner).__name__}.{code.co_name}" if owner is not None else (
+                code.co_qualname.replace(".<locals>", ""))
         frame = frame.f_back  # type: ignore[assignment]
     return "?"
 
@@ -186,7 +193,7 @@ class World:
     """A prepared starting point: the table snapshot, the account and the send's queued jobs, plus what a
     fault-free run of it looks like."""
 
-    kind: str
+    kind: SendKind
     account_id: str
     snapshot: Any
     jobs: list[BatchJob]
@@ -203,8 +210,8 @@ class Harness:
         self.dynamodb.create_table(**table_definition("DataTable", TABLE))
         sqs = boto3.client("sqs", region_name=REGION)
         self.queues = {
-            "GIFT": WorkQueue(sqs, sqs.create_queue(QueueName="faults-gift")["QueueUrl"]),
-            "NOTIFICATION": WorkQueue(sqs, sqs.create_queue(QueueName="faults-notification")["QueueUrl"]),
+            SendKind.GIFT: WorkQueue(sqs, sqs.create_queue(QueueName="faults-gift")["QueueUrl"]),
+            SendKind.NOTIFICATION: WorkQueue(sqs, sqs.create_queue(QueueName="faults-notification")["QueueUrl"]),
         }
         sesv2 = boto3.client("sesv2", region_name=REGION)
         sesv2.create_email_identity(EmailIdentity="win-notifications.example")
@@ -270,13 +277,13 @@ class Harness:
         self.dynamodb.delete_table(TableName=TABLE)
         self.dynamodb.create_table(**table_definition("DataTable", TABLE))
         catalog.sync_catalog(self.store, SandboxGiftProvider(self.dynamodb, TABLE))
-        kind = ("GIFT", "NOTIFICATION")[number % 2]
+        kind = (SendKind.GIFT, SendKind.NOTIFICATION)[number % 2]
         size = rng.randint(1, 5)
         batch_size = SMALL_BATCH_SIZE if rng.random() < 0.25 else BATCH_SIZE
         account = accounts.create_account(self.store, f"world-{number}")
         self.store.set_gift_approval(account.account_id, True)
         promotion = create_promotion(self.store, account.account_id, "promotion").promotion_id
-        if kind == "GIFT":
+        if kind == SendKind.GIFT:
             # Credits for some of the gifts, sometimes all: the rest fail INSUFFICIENT_CREDITS.
             credits = PRICE * rng.randint(0, size) + rng.randint(0, PRICE - 1)
             accounts.top_up_credits(self.store, account.account_id, credits, f"world-{number}")
@@ -308,7 +315,7 @@ class Harness:
             raise AssertionError(f"world {number} breaks an invariant without any fault: {found}")
         return world
 
-    def _take_jobs(self, kind: str) -> list[BatchJob]:
+    def _take_jobs(self, kind: SendKind) -> list[BatchJob]:
         queue = self.queues[kind]
         sqs, url = queue._client, queue._url
         jobs: list[BatchJob] = []
@@ -318,8 +325,8 @@ class Harness:
                 jobs.append(BatchJob.model_validate_json(message["Body"]))
         return sorted(jobs, key=lambda job: job.batch_no)
 
-    def _provider(self, kind: str) -> FaultyProvider:
-        return self.gift_provider if kind == "GIFT" else self.sender
+    def _provider(self, kind: SendKind) -> FaultyProvider:
+        return self.gift_provider if kind == SendKind.GIFT else self.sender
 
     def _process(self, world: World, injector: Injector, duplicate: int | None) -> None:
         """Runs every job of the world's send as the SQS consumer would: redelivered after a crash, and job
@@ -328,20 +335,15 @@ class Harness:
         provider = self._provider(world.kind)
         provider.injector, provider.calls = injector, 0
         self.injector = injector
-        process: Callable[[Any, BatchJob], Any]
-        if world.kind == "GIFT":
-            worker: Any = GiftProcessing(store=self.store, provider=provider, retry_base_seconds=0, concurrency=1)
-            process = process_gift_batch
-        else:
-            worker = NotificationProcessing(store=self.store, sender=provider, retry_base_seconds=0, concurrency=1)
-            process = process_notification_batch
+        payment = GiftPayment(provider) if world.kind == SendKind.GIFT else NotificationPayment(provider)
+        worker = BatchWorker(store=self.store, payment=payment, retry_base_seconds=0, concurrency=1)
         try:
             for index, job in enumerate(world.jobs):
                 deliveries = 2 if index == duplicate else 1
                 while deliveries:
                     injector.new_job()
                     try:
-                        process(worker, job)
+                        process_batch(worker, job)
                     except SimulatedCrash:
                         continue  # the message was not deleted: SQS delivers it again
                     deliveries -= 1

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.dynamo import DataStore, account_pk
+from shared.adapters.store import DataStore, keys
+from shared.models.common import SendKind
 from shared.models.items import Balance, BatchItem, LedgerEntryItem, SendItem
 
 CHANNELS = ("sms", "lms", "email")
@@ -29,7 +30,7 @@ class AccountState:
 def read_state(store: DataStore, account_id: str) -> AccountState:
     """The account's state through the product's own reads."""
     sends: list[tuple[SendItem, list[BatchItem]]] = []
-    for kind in ("GIFT", "NOTIFICATION"):
+    for kind in SendKind:
         cursor: str | None = None
         while True:
             page = store.list_sends(account_id, kind, None, 100, cursor)
@@ -42,16 +43,16 @@ def read_state(store: DataStore, account_id: str) -> AccountState:
 
 def state_from_items(items: Iterable[dict[str, Any]], account_id: str) -> AccountState:
     """The account's state from plain table items (a scan, or a local table's memory), in key order."""
-    pk = account_pk(account_id)
+    pk = keys.account(account_id)
     rows = sorted(items, key=lambda item: (item["pk"], item["sk"]))
     own = [row for row in rows if row["pk"] == pk]
-    balance = next(Balance.model_validate(row) for row in own if row["sk"] == "BALANCE")
-    entries = [LedgerEntryItem.model_validate(row) for row in own if row["sk"].startswith("LEDGER#")]
+    balance = next(Balance.model_validate(row) for row in own if (row["pk"], row["sk"]) == keys.balance(account_id))
+    entries = [LedgerEntryItem.model_validate(row) for row in own if row["sk"].startswith(keys.LEDGER)]
     sends = []
     for row in own:
-        if row["sk"].startswith(("GIFT_SEND#", "NOTIFICATION_SEND#")):
+        if row["sk"].startswith(tuple(keys.sends(kind) for kind in SendKind)):
             send = SendItem.model_validate(row)
-            batch_pk = f"SEND#{send.send_id}"
+            batch_pk = keys.batch(send.send_id, 0)[0]
             sends.append((send, [BatchItem.model_validate(b) for b in rows if b["pk"] == batch_pk]))
     return AccountState(balance, entries, sends)
 
@@ -84,15 +85,15 @@ def violations(state: AccountState, *, work_queued: bool = False) -> list[str]:
     stored = state.sends
     sends = [(send, [r for batch in batches for r in batch.recipients]) for send, batches in stored]
     reserved = {kind: sum(_reserved(b) for send, batches in stored if send.kind == kind for b in batches)
-                for kind in ("GIFT", "NOTIFICATION")}
-    gift_recipients = [r for send, rs in sends if send.kind == "GIFT" for r in rs]
-    note_recipients = [r for send, rs in sends if send.kind == "NOTIFICATION" for r in rs]
+                for kind in SendKind}
+    gift_recipients = [r for send, rs in sends if send.kind == SendKind.GIFT for r in rs]
+    note_recipients = [r for send, rs in sends if send.kind == SendKind.NOTIFICATION for r in rs]
 
     # 3. One debit per issued gift (net of refunds), one count per message sent, each gifticon issued once.
     gift_debits = sum(e.quantity for e in entries if e.type == "GIFT_DEBIT")
     gift_refunds = sum(e.quantity for e in entries if e.type == "GIFT_REFUND")
     sent_gifts = [r for r in gift_recipients if r.status == "SENT"]
-    if gift_debits - gift_refunds != len(sent_gifts) + reserved["GIFT"]:
+    if gift_debits - gift_refunds != len(sent_gifts) + reserved[SendKind.GIFT]:
         found.append("3: gift charges do not match issued gifts")
     coupons = [r.coupon_id for r in sent_gifts]
     if len(set(coupons)) != len(coupons) or not all(coupons):
@@ -103,7 +104,7 @@ def violations(state: AccountState, *, work_queued: bool = False) -> list[str]:
         e.notification_count or 0 for e in entries if e.type in ("NOTIFICATION_DEBIT", "NOTIFICATION_REFUND")
     )
     sent_notes = [r for r in note_recipients if r.status == "SENT"]
-    if counts_used != len(sent_notes) + reserved["NOTIFICATION"]:
+    if counts_used != len(sent_notes) + reserved[SendKind.NOTIFICATION]:
         found.append("3: counts used do not match messages sent")
 
     # 4. No recipient is lost.

@@ -52,16 +52,16 @@ from moto.dynamodb.models import dynamodb_backends
 
 import shared.clock
 from reliability.invariants import AccountState, read_state, state_from_items, violations
-from shared.adapters.dynamo import DataStore, DispatchIndex, account_pk
 from shared.adapters.gift_provider import SANDBOX_CATALOG, SandboxGiftProvider
 from shared.adapters.notification_delivery import ChannelRouter, SandboxNotificationSender, SesEmailSender, SnsSmsSender
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore, DispatchIndex, keys
 from shared.domain import accounts, catalog, charges, send_actions
+from shared.domain.batch_processing import BatchWorker, process_batch
 from shared.domain.dispatch import dispatch_due_sends
-from shared.domain.gift_processing import GiftProcessing, process_gift_batch
+from shared.domain.gift_processing import GiftPayment
 from shared.domain.gift_sends import create_gift_send
-from shared.domain.messages import RequestedChannel
-from shared.domain.notification_processing import NotificationProcessing, process_notification_batch
+from shared.domain.notification_processing import NotificationPayment
 from shared.domain.notification_sends import create_notification_send
 from shared.domain.promotions import create_promotion
 from shared.domain.sends import BatchJob, recipient_id
@@ -69,6 +69,7 @@ from shared.errors import (
     DomainError,
     GiftSendingNotApproved,
     GiftUnavailable,
+    IdempotencyKeyReused,
     InsufficientCredits,
     InvalidInput,
     InvalidState,
@@ -84,7 +85,7 @@ from shared.models.api import (
     NotificationSendRequest,
     SendAccepted,
 )
-from shared.models.common import RESENDABLE_REASONS, Channel
+from shared.models.common import RESENDABLE_REASONS, Channel, RequestedChannel, SendKind
 from shared.models.items import GiftItem, RecipientState
 from tests.conftest import table_definition
 
@@ -177,7 +178,7 @@ class World:
     client: Any
     store: DataStore
     index: DispatchIndex
-    queues: dict[str, WorkQueue]
+    queues: dict[SendKind, WorkQueue]
     sender: SandboxNotificationSender
     memory: Any  # moto's in-memory table backend, read directly by state()
     writes: int = 0  # DynamoDB write requests so far: an unchanged count means unchanged state
@@ -189,7 +190,7 @@ class World:
         client.create_table(**table_definition("DataTable", TABLE))
         sqs = boto3.client("sqs")
         queues = {kind: WorkQueue(sqs, sqs.create_queue(QueueName=f"model-{kind.lower()}")["QueueUrl"])
-                  for kind in ("GIFT", "NOTIFICATION")}
+                  for kind in SendKind}
         sesv2 = boto3.client("sesv2")
         sesv2.create_email_identity(EmailIdentity="win-notifications.example")
         delivery = ChannelRouter(sms=SnsSmsSender(boto3.client("sns")),
@@ -224,7 +225,7 @@ class World:
     def state(self, account_id: str) -> AccountState:
         """The account's state straight from moto's memory: the same items the product's reads return (see verify),
         without moto serializing them into responses, which made the checks cost as much as the steps."""
-        own = (account_pk(account_id), "SEND#")
+        own = (keys.account(account_id), "SEND#")
         rows = (item.to_regular_json() for item in self.memory.get_table(TABLE).all_items()
                 if str(item.hash_key.value).startswith(own))
         return state_from_items(rows, account_id)
@@ -275,7 +276,7 @@ class CrashAt:
 
 @dataclass
 class ModelSend:
-    kind: str
+    kind: SendKind
     send_id: str
     status: str  # the stored status the model expects: DRAFT, SCHEDULED, QUEUED or CANCELLED
     send_at: datetime | None
@@ -344,6 +345,7 @@ class DomainMachine(RuleBasedStateMachine):
         self.pending: list[BatchJob] = []  # on the queue, or redelivered after a crash
         self.processed: list[BatchJob] = []  # finished at least once: candidates for a duplicate delivery
         self.references: list[str] = []
+        self.top_up_amounts: dict[str, int] = {}
         self.top_ups = 0
         self.model_charges: list[ModelCharge] = []
         self.model_sends: list[ModelSend] = []
@@ -373,16 +375,12 @@ class DomainMachine(RuleBasedStateMachine):
 
     def _process(self, job: BatchJob, attempts: int) -> None:
         # One provider call at a time (no thread pool) and no real sleeping between provider retries.
-        store = self.world.store
-        if job.kind == "GIFT":
-            provider = SandboxGiftProvider(self.world.client, TABLE, tuple(self.provider_catalog.values()))
-            process_gift_batch(GiftProcessing(
-                store=store, provider=provider, max_attempts=attempts, retry_base_seconds=0, concurrency=1,
-                sleep=_no_sleep, auto_retry_rounds=AUTO_RETRY_ROUNDS), job)
-        else:
-            process_notification_batch(NotificationProcessing(
-                store=store, sender=self.world.sender, max_attempts=attempts, retry_base_seconds=0, concurrency=1,
-                sleep=_no_sleep, auto_retry_rounds=AUTO_RETRY_ROUNDS), job)
+        payment: GiftPayment | NotificationPayment = NotificationPayment(self.world.sender)
+        if job.kind == SendKind.GIFT:
+            payment = GiftPayment(SandboxGiftProvider(self.world.client, TABLE, tuple(self.provider_catalog.values())))
+        process_batch(BatchWorker(
+            store=self.world.store, payment=payment, max_attempts=attempts, retry_base_seconds=0, concurrency=1,
+            sleep=_no_sleep, auto_retry_rounds=AUTO_RETRY_ROUNDS), job)
 
     def _finished(self, job: BatchJob) -> None:
         """The consumer returned: the message is deleted from the queue."""
@@ -401,7 +399,7 @@ class DomainMachine(RuleBasedStateMachine):
         return CLOCK.now + timedelta(minutes=minutes) if timing in ("scheduled", "draft_scheduled") else None
 
     def _accepted(
-        self, kind: str, accepted: SendAccepted, timing: str, send_at: datetime | None, outcomes: list[str],
+        self, kind: SendKind, accepted: SendAccepted, timing: str, send_at: datetime | None, outcomes: list[str],
         channels: list[Channel | None],
     ) -> ModelSend:
         invalid = sum(1 for o in outcomes if o == "invalid")
@@ -416,11 +414,15 @@ class DomainMachine(RuleBasedStateMachine):
     # --- money --------------------------------------------------------------------------------
 
     def _top_up(self, amount: int, reuse: bool) -> None:
-        # Reusing a settled reference is a no-op: the same top-up is never credited twice.
+        # Reusing a settled reference is a no-op with its amount and refused with another: the same top-up is
+        # never credited twice.
         reference = self.references[-1] if reuse and self.references else f"ref-{len(self.references)}"
-        accounts.top_up_credits(self.world.store, self.account_id, amount, reference)
+        settled = self.top_up_amounts.get(reference, amount)
+        self._expect(IdempotencyKeyReused if settled != amount else None,
+                     lambda: accounts.top_up_credits(self.world.store, self.account_id, amount, reference))
         if reference not in self.references:
             self.references.append(reference)
+            self.top_up_amounts[reference] = amount
             self.top_ups += amount
 
     def _buy(self, channel: Channel, quantity: int) -> ModelCharge | None:
@@ -513,11 +515,11 @@ class DomainMachine(RuleBasedStateMachine):
             draft=timing.startswith("draft"),
         )
         accepted = self._expect(expected, lambda: create_gift_send(
-            self.world.store, self.world.queues["GIFT"], self.account_id, request, BATCH_SIZE))
+            self.world.store, self.world.queues[SendKind.GIFT], self.account_id, request, BATCH_SIZE))
         if accepted is None:
             return None
-        assert isinstance(accepted, SendAccepted)
-        return self._accepted("GIFT", accepted, timing, send_at, [PHONES[p] for p in phones], [None] * len(phones))
+        phone_outcomes = [PHONES[p] for p in phones]
+        return self._accepted(SendKind.GIFT, accepted, timing, send_at, phone_outcomes, [None] * len(phones))
 
     @rule(target=sends, channel=st.sampled_from(("sms", "lms", "email", "auto")), recipients=NOTE_RECIPIENTS,
           timing=st.sampled_from(TIMINGS), minutes=st.integers(1, 180))
@@ -549,12 +551,11 @@ class DomainMachine(RuleBasedStateMachine):
             send_at=send_at, draft=timing.startswith("draft"),
         )
         accepted = self._expect(InvalidInput if too_long else None, lambda: create_notification_send(
-            self.world.store, self.world.queues["NOTIFICATION"], self.account_id, request, BATCH_SIZE))
+            self.world.store, self.world.queues[SendKind.NOTIFICATION], self.account_id, request, BATCH_SIZE))
         if accepted is None:
             return None
-        assert isinstance(accepted, SendAccepted)
         outcomes = [EMAILS[e] if by_email else PHONES[p] for p, e, _ in recipients]
-        return self._accepted("NOTIFICATION", accepted, timing, send_at, outcomes, channels)
+        return self._accepted(SendKind.NOTIFICATION, accepted, timing, send_at, outcomes, channels)
 
     # --- the background path ------------------------------------------------------------------
 
@@ -623,8 +624,8 @@ class DomainMachine(RuleBasedStateMachine):
 
     @rule(send=sends, channel=st.sampled_from((None, "sms", "lms", "email")))
     @counted
-    def resend_failed(self, send: ModelSend, channel: str | None) -> None:
-        wanted = channel if send.kind == "NOTIFICATION" else None
+    def resend_failed(self, send: ModelSend, channel: Channel | None) -> None:
+        wanted = channel if send.kind == SendKind.NOTIFICATION else None
         expected = self._resendable(send, lambda r: wanted is None or r.channel == wanted)
         resent = self._expect(None if send.status == "QUEUED" else InvalidState, lambda: send_actions.resend_send(
             self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id, wanted))
@@ -762,7 +763,7 @@ class DomainMachine(RuleBasedStateMachine):
             assert balance.count(channel) == bought - used, f"{channel} counts drifted"
 
 
-def _check_recipient(kind: str, r: RecipientState, outcome: str, channel: Channel | None) -> None:
+def _check_recipient(kind: SendKind, r: RecipientState, outcome: str, channel: Channel | None) -> None:
     """The sandbox's table, as the model reads it, against the recipient's stored state."""
     where = f"{kind} recipient {r.rid} ({outcome}): {r.status} {r.reason}"
     if kind == "NOTIFICATION":

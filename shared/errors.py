@@ -51,12 +51,6 @@ class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
-class RequestInProgress(DomainError):
-    """A request with the same Idempotency-Key is still being processed."""
-
-    code = "INVALID_STATE"
-
-
 class InvalidInput(DomainError):
     code = "VALIDATION_ERROR"
 

@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.dynamo import DataStore
 from shared.adapters.events import EventPublisher
 from shared.adapters.gift_provider import GiftProvider
 from shared.adapters.providers import gift_provider_from_settings
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
 from shared.settings import api_settings
 
 

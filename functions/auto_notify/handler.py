@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
 from shared.domain.winners import notify_winners
 from shared.observability import service_logger
 from shared.settings import auto_notify_settings

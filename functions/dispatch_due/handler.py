@@ -8,11 +8,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.dynamo import DataStore, DispatchIndex
 from shared.adapters.events import EventPublisher
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore, DispatchIndex
 from shared.clock import utc_now
 from shared.domain.dispatch import run_periodic_dispatch
+from shared.models.common import SendKind
 from shared.observability import service_logger
 from shared.settings import dispatcher_settings
 
@@ -20,12 +21,12 @@ logger = service_logger()
 
 
 @cache
-def dependencies() -> tuple[DataStore, DispatchIndex, dict[str, WorkQueue], EventPublisher]:
+def dependencies() -> tuple[DataStore, DispatchIndex, dict[SendKind, WorkQueue], EventPublisher]:
     settings = dispatcher_settings()
     client = aws_client("dynamodb")
     sqs = aws_client("sqs")
-    queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url),
-              "NOTIFICATION": WorkQueue(sqs, settings.notification_send_queue_url)}
+    queues = {SendKind.GIFT: WorkQueue(sqs, settings.gift_send_queue_url),
+              SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url)}
     publisher = EventPublisher(aws_client("events"), settings.event_bus_name)
     return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues, publisher
 

@@ -9,10 +9,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
 from shared.clock import utc_now
 from shared.domain.send_actions import retry_provider_errors
+from shared.models.common import SendKind
 from shared.observability import service_logger
 from shared.settings import retry_job_settings
 
@@ -20,11 +21,11 @@ logger = service_logger()
 
 
 @cache
-def dependencies() -> tuple[DataStore, dict[str, WorkQueue], int]:
+def dependencies() -> tuple[DataStore, dict[SendKind, WorkQueue], int]:
     settings = retry_job_settings()
     sqs = aws_client("sqs")
-    queues = {"GIFT": WorkQueue(sqs, settings.gift_send_queue_url),
-              "NOTIFICATION": WorkQueue(sqs, settings.notification_send_queue_url)}
+    queues = {SendKind.GIFT: WorkQueue(sqs, settings.gift_send_queue_url),
+              SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url)}
     return DataStore(aws_client("dynamodb"), settings.table_name), queues, settings.auto_retry_rounds
 
 

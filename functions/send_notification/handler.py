@@ -11,10 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.batch_consumer import consume, metric_sink
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.dynamo import DataStore
 from shared.adapters.events import EventPublisher
 from shared.adapters.providers import notification_sender_from_settings
-from shared.domain.notification_processing import NotificationProcessing, process_notification_batch
+from shared.adapters.store import DataStore
+from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.notification_processing import NotificationPayment
 from shared.domain.sends import BatchJob
 from shared.observability import service_logger
 from shared.settings import notification_consumer_settings
@@ -25,12 +26,12 @@ metrics = Metrics(namespace="WinNotifications")
 
 
 @cache
-def processing() -> NotificationProcessing:
+def processing() -> BatchWorker:
     settings = notification_consumer_settings()
     client = aws_client("dynamodb")
-    return NotificationProcessing(
+    return BatchWorker(
         store=DataStore(client, settings.table_name),
-        sender=notification_sender_from_settings(settings, client, settings.table_name),
+        payment=NotificationPayment(notification_sender_from_settings(settings, client, settings.table_name)),
         publisher=EventPublisher(aws_client("events"), settings.event_bus_name),
         metric=metric_sink(metrics),
         **settings.worker_options(),
@@ -38,7 +39,7 @@ def processing() -> NotificationProcessing:
 
 
 def process(job: BatchJob) -> None:
-    process_notification_batch(processing(), job)
+    process_batch(processing(), job)
 
 
 @logger.inject_lambda_context

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared.adapters.dynamo import BalanceChange, DataStore, require
 from shared.clock import utc_now
 from shared.domain.auth import hash_api_key, new_account_key
 from shared.domain.balances import retry_on_conflict
+from shared.domain.store import AccountStore, BalanceChange, require
 from shared.errors import IdempotencyKeyReused
 from shared.ids import new_id
 from shared.models.api import (
@@ -21,19 +21,19 @@ from shared.models.common import Page
 from shared.models.items import AccountItem, LedgerEntryItem
 
 
-def create_account(store: DataStore, name: str) -> AccountCreated:
+def create_account(store: AccountStore, name: str) -> AccountCreated:
     account = AccountItem(account_id=new_id("acc"), name=name, created_at=utc_now())
     api_key = new_account_key()
     store.create_account(account, hash_api_key(api_key))
     return AccountCreated(account_id=account.account_id, name=account.name, api_key=api_key)
 
 
-def set_gift_approval(store: DataStore, account_id: str, approved: bool) -> GiftApproval:
+def set_gift_approval(store: AccountStore, account_id: str, approved: bool) -> GiftApproval:
     store.set_gift_approval(account_id, approved)
     return GiftApproval(account_id=account_id, gift_sending_approved=approved)
 
 
-def top_up_credits(store: DataStore, account_id: str, amount: int, reference: str) -> CreditsBalance:
+def top_up_credits(store: AccountStore, account_id: str, amount: int, reference: str) -> CreditsBalance:
     """A settled credit purchase. The same reference twice credits once (the second is a no-op); a reference
     already used for another amount is refused, so a mistyped repeat cannot pass for the first."""
     require(store.get_account(account_id), "account")
@@ -56,7 +56,7 @@ def top_up_credits(store: DataStore, account_id: str, amount: int, reference: st
     return retry_on_conflict(attempt)
 
 
-def account_view(store: DataStore, account_id: str) -> AccountView:
+def account_view(store: AccountStore, account_id: str) -> AccountView:
     account = require(store.get_account(account_id), "account")
     balance = store.get_balance(account_id)
     return AccountView(
@@ -79,6 +79,6 @@ def ledger_entry_view(entry: LedgerEntryItem) -> LedgerEntryView:
     )
 
 
-def ledger_page(store: DataStore, account_id: str, limit: int, cursor: str | None) -> Page[LedgerEntryView]:
+def ledger_page(store: AccountStore, account_id: str, limit: int, cursor: str | None) -> Page[LedgerEntryView]:
     page = store.list_ledger(account_id, limit, cursor)
     return Page[LedgerEntryView](items=[ledger_entry_view(e) for e in page.items], next_cursor=page.next_cursor)

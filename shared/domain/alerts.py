@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from shared.adapters.dynamo import DataStore
 from shared.clock import utc_now
 from shared.domain.balances import low_balance_crossings
+from shared.domain.store import AlertStore, OutboxStore
 from shared.ids import new_id
 from shared.models.api import AlertsView
 from shared.models.items import AlertSettings, Balance, OutboxEvent
@@ -37,7 +37,7 @@ def balance_low_events(before: Balance, after: Balance, alerts: AlertSettings | 
     return tuple(events)
 
 
-def publish_committed(store: DataStore, publisher: Publisher | None, events: Sequence[OutboxEvent]) -> None:
+def publish_committed(store: OutboxStore, publisher: Publisher | None, events: Sequence[OutboxEvent]) -> None:
     """After the transaction committed: publish, then clear the outbox. A failure leaves them for the
     dispatcher; the money change itself is already durable."""
     if not events or publisher is None:
@@ -49,7 +49,7 @@ def publish_committed(store: DataStore, publisher: Publisher | None, events: Seq
         logger.exception("publishing balance events failed; the dispatcher will retry")
 
 
-def publish_stale_outbox(store: DataStore, publisher: Publisher, now: datetime) -> int:
+def publish_stale_outbox(store: OutboxStore, publisher: Publisher, now: datetime) -> int:
     events = store.stale_outbox(now - OUTBOX_GRACE)
     if events:
         publisher.publish(events)
@@ -62,11 +62,11 @@ def alerts_view(alerts: AlertSettings | None) -> AlertsView:
     return AlertsView(credits_below=alerts.credits_below, counts_below=alerts.counts_below)
 
 
-def get_alerts(store: DataStore, account_id: str) -> AlertsView:
+def get_alerts(store: AlertStore, account_id: str) -> AlertsView:
     return alerts_view(store.get_alerts(account_id))
 
 
-def put_alerts(store: DataStore, account_id: str, request: AlertsView) -> AlertsView:
+def put_alerts(store: AlertStore, account_id: str, request: AlertsView) -> AlertsView:
     alerts = AlertSettings(credits_below=request.credits_below, counts_below=request.counts_below)
     store.put_alerts(account_id, alerts)
     return alerts_view(alerts)

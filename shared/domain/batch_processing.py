@@ -8,7 +8,8 @@ nor lose a recipient: a redelivered job finds the reservation and finishes it wi
 idempotency keys, and only one settlement per reservation can win its condition.
 
 What differs between gifts and notifications (what is taken from the balance, how one recipient is
-delivered) is a `BatchPayment`; everything else is here once.
+delivered, why a recipient the balance did not cover fails) is the kind's `BatchPayment`, built once per
+consumer; everything else is here once and never asks which kind it is processing.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.adapters.dynamo import BalanceChange, DataStore, account_pk, batch_key, send_sk
 from shared.clock import utc_now
 from shared.domain.alerts import Publisher, balance_low_events, publish_committed
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import BatchJob
+from shared.domain.store import BalanceChange, BatchContext, BatchStore, SendSettlement
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id
-from shared.models.common import RESENDABLE_REASONS, FailureReason
+from shared.models.common import RESENDABLE_REASONS, FailureReason, RecipientStatus, SendKind
 from shared.models.items import (
-    AlertSettings,
     Balance,
     BatchItem,
     LedgerEntryItem,
@@ -57,9 +57,38 @@ def _no_metrics(name: str, value: float, unit: str, dimension: str | None = None
     return None
 
 
+class BatchPayment(Protocol):
+    """The kind-specific part of processing a batch (gifts: credits and gifticons; notifications: counts and
+    messages)."""
+
+    @property
+    def short_reason(self) -> FailureReason:
+        """What a recipient the balance did not cover fails with."""
+        ...
+
+    def unavailable(self, context: BatchContext) -> FailureReason | None:
+        """A reason every pending recipient fails without any charge (e.g. a discontinued gift)."""
+        ...
+
+    def take(
+        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], context: BatchContext, entry_id: str
+    ) -> Taking: ...
+
+    def give_back(
+        self, funds: Balance, batch: BatchItem, refunded: list[RecipientState], entry_id: str
+    ) -> tuple[Balance, tuple[LedgerEntryItem, ...]]: ...
+
+    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
+        """One provider call. Raises ProviderUnavailable (retried) or ProviderRejected."""
+        ...
+
+    def charged_credits(self, reservation: Reservation) -> int: ...
+
+
 @dataclass(frozen=True)
 class BatchWorker:
-    store: DataStore
+    store: BatchStore
+    payment: BatchPayment
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
     concurrency: int = 8
@@ -75,7 +104,7 @@ class BatchWorker:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # SENT | FAILED
+    status: RecipientStatus  # SENT or FAILED
     reason: FailureReason | None = None
     calls: int = 0
     coupon_id: str | None = None
@@ -95,81 +124,36 @@ class Taking:
     entries: tuple[LedgerEntryItem, ...] = ()  # empty when nothing was taken
 
 
-Found = dict[tuple[str, str], dict[str, Any]]
-
-
-class BatchPayment(Protocol):
-    @property
-    def kind(self) -> str:
-        """GIFT or NOTIFICATION."""
-        ...
-
-    def extra_keys(self, job: BatchJob) -> list[tuple[str, str]]:
-        """Items to read with the batch in the same request (e.g. the gift's catalog entry)."""
-        ...
-
-    def unavailable(self, send: SendItem, found: Found) -> FailureReason | None:
-        """A reason every pending recipient fails without any charge (e.g. a discontinued gift)."""
-        ...
-
-    def take(
-        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], found: Found, entry_id: str
-    ) -> Taking: ...
-
-    def give_back(
-        self, funds: Balance, batch: BatchItem, refunded: list[RecipientState], entry_id: str
-    ) -> tuple[Balance, tuple[LedgerEntryItem, ...]]: ...
-
-    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
-        """One provider call. Raises ProviderUnavailable (retried) or ProviderRejected."""
-        ...
-
-    def charged_credits(self, reservation: Reservation) -> int: ...
-
-
-def process_batch(worker: BatchWorker, payment: BatchPayment, job: BatchJob) -> None:
-    store = worker.store
-    pk = account_pk(job.account_id)
-    key = batch_key(job.send_id, job.batch_no)
-    batch_ref, send_ref = (key["pk"], key["sk"]), (pk, send_sk(payment.kind, job.send_id))
-    found = store.get_many([batch_ref, send_ref, (pk, "BALANCE"), (pk, "ALERTS"), *payment.extra_keys(job)])
-    if batch_ref not in found or send_ref not in found:
+def process_batch(worker: BatchWorker, job: BatchJob) -> None:
+    context = worker.store.batch_context(job)
+    if context is None:
         logger.warning("batch job for a missing send or batch", extra={"send_id": job.send_id})
         return
-    batch, send = BatchItem.model_validate(found[batch_ref]), SendItem.model_validate(found[send_ref])
-    if send.status in ("DRAFT", "SCHEDULED", "CANCELLED"):
-        logger.warning("batch job for a send that is not queued", extra={"status": send.status})
+    if context.send.status in ("DRAFT", "SCHEDULED", "CANCELLED"):
+        logger.warning("batch job for a send that is not queued", extra={"status": context.send.status})
         return
-    balance = Balance.model_validate(found[(pk, "BALANCE")])
-    alerts = AlertSettings.model_validate(found[(pk, "ALERTS")]) if (pk, "ALERTS") in found else None
-
+    batch = context.batch
     if batch.reservation is None:
-        reason = payment.unavailable(send, found)
+        reason = worker.payment.unavailable(context)
         if reason is not None:
-            _fail_pending_without_charge(worker, payment, batch, reason)
+            _fail_pending_without_charge(worker, batch, reason)
             return
-        reserved = _reserve(worker, payment, batch, balance, alerts, found)
+        reserved = _reserve(worker, context)
         if reserved is None:
             return
         batch = reserved
     worker.checkpoint("reserved")
     assert batch.reservation is not None
-    outcomes = _deliver_all(worker, payment, batch, batch.reservation, send)
+    outcomes = _deliver_all(worker, batch, batch.reservation, context.send)
     worker.checkpoint("issued")
-    _settle(worker, payment, batch, outcomes)
+    _settle(worker, batch, outcomes)
     worker.checkpoint("settled")
 
 
-def _reserve(
-    worker: BatchWorker,
-    payment: BatchPayment,
-    batch: BatchItem,
-    balance: Balance,
-    alerts: AlertSettings | None,
-    found: Found,
-) -> BatchItem | None:
+def _reserve(worker: BatchWorker, context: BatchContext) -> BatchItem | None:
     """Take what the balance covers for the pending recipients, in one conditional write."""
-    state: dict[str, Any] = {"batch": batch, "balance": balance, "fresh": True}
+    batch = context.batch
+    state: dict[str, Any] = {"batch": batch, "balance": context.balance, "fresh": True}
     committed: list[BalanceChange] = []
 
     def attempt() -> BatchItem | None:
@@ -186,11 +170,11 @@ def _reserve(
         pending = [r for r in current.recipients if r.status == "PENDING"]
         if not pending:
             return None
-        taking = payment.take(funds, current, pending, found, new_id("led"))
+        taking = worker.payment.take(funds, current, pending, context, new_id("led"))
         change = None
         if taking.entries:
             first, *more = taking.entries
-            events = balance_low_events(funds, taking.after, alerts)
+            events = balance_low_events(funds, taking.after, context.alerts)
             change = BalanceChange(funds, taking.after, first, events, tuple(more))
         worker.store.commit_reservation(current, taking.reservation, change)
         if change:
@@ -203,43 +187,40 @@ def _reserve(
     return reserved
 
 
-def _deliver_one(worker: BatchWorker, payment: BatchPayment, recipient: RecipientState, send: SendItem) -> Outcome:
+def _deliver_one(worker: BatchWorker, recipient: RecipientState, send: SendItem) -> Outcome:
     """Call the provider, retrying transient failures with the same idempotency key."""
     idempotency_key = f"{send.send_id}:{recipient.rid}:{recipient.round}"
     for call in range(1, worker.max_attempts + 1):
         started = time.perf_counter()
         try:
-            outcome = payment.deliver_once(recipient, send, idempotency_key)
+            outcome = worker.payment.deliver_once(recipient, send, idempotency_key)
         except ProviderRejected:
-            worker.metric("ProviderErrors", 1, "Count", payment.kind)
+            worker.metric("ProviderErrors", 1, "Count", send.kind)
             # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
             # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
             logger.exception("provider rejected the request")
             return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
         except ProviderUnavailable:
-            worker.metric("ProviderErrors", 1, "Count", payment.kind)
+            worker.metric("ProviderErrors", 1, "Count", send.kind)
             if call == worker.max_attempts:
                 return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
             worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
             continue
         finally:
-            worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", payment.kind)
+            worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", send.kind)
         return Outcome(outcome.status, outcome.reason, call, outcome.coupon_id, outcome.expires_on)
     raise AssertionError("unreachable")
 
 
 def _deliver_all(
-    worker: BatchWorker, payment: BatchPayment, batch: BatchItem, reservation: Reservation, send: SendItem
+    worker: BatchWorker, batch: BatchItem, reservation: Reservation, send: SendItem
 ) -> dict[str, Outcome]:
     by_id = {r.rid: r for r in batch.recipients}
-    short_reason: FailureReason = (
-        "INSUFFICIENT_CREDITS" if payment.kind == "GIFT" else "INSUFFICIENT_NOTIFICATION_BALANCE"
-    )
-    outcomes = {rid: Outcome("FAILED", short_reason) for rid in reservation.short}
+    outcomes = {rid: Outcome("FAILED", worker.payment.short_reason) for rid in reservation.short}
     charged = list(reservation.charged)
     if charged:
         with ThreadPoolExecutor(max_workers=min(worker.concurrency, len(charged))) as pool:
-            results = pool.map(lambda rid: (rid, _deliver_one(worker, payment, by_id[rid], send)), charged)
+            results = pool.map(lambda rid: (rid, _deliver_one(worker, by_id[rid], send)), charged)
             outcomes.update(dict(results))
     return outcomes
 
@@ -261,7 +242,7 @@ def _apply(recipient: RecipientState, outcome: Outcome, charge: int, now: dateti
     )
 
 
-def _settle(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
+def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
     """Write every outcome, the send's counters and one refund for the failed charged recipients."""
     reservation = batch.reservation
     assert reservation is not None
@@ -275,32 +256,31 @@ def _settle(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcom
         if current is None or current.reservation is None or current.reservation.entry_id != reservation.entry_id:
             return  # settled already by a concurrent delivery
         now = utc_now()
-        charge = payment.charged_credits(reservation)
+        charge = worker.payment.charged_credits(reservation)
         recipients = [_apply(r, outcomes[r.rid], charge, now) if r.rid in outcomes else r for r in current.recipients]
         charged = set(reservation.charged)
         refunded = [r for r in current.recipients if r.rid in charged and outcomes[r.rid].refund]
         refund = None
         if refunded:
             funds = worker.store.get_balance(batch.account_id)
-            after, entries = payment.give_back(funds, current, refunded, new_id("led"))
+            after, entries = worker.payment.give_back(funds, current, refunded, new_id("led"))
             refund = BalanceChange(funds, after, entries[0], extra_entries=entries[1:])
-        worker.store.commit_settlement(
-            current, recipients, payment.kind, counts_delta(outcomes.values()), len(outcomes), refund,
-            automatic_retry_at(worker, recipients, now),
-        )
+        settlement = SendSettlement(recipients, counts_delta(outcomes.values()), len(outcomes),
+                                    automatic_retry_at(worker, recipients, now))
+        worker.store.commit_settlement(current, settlement, refund)
 
     retry_on_conflict(attempt)
-    _report(worker, payment, batch, outcomes)
+    _report(worker, batch, outcomes)
 
 
-def _report(worker: BatchWorker, payment: BatchPayment, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
+def _report(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
+    kind: SendKind = batch.kind
     sent = sum(1 for o in outcomes.values() if o.status == "SENT")
-    worker.metric("RecipientsSent", sent, "Count", payment.kind)
+    worker.metric("RecipientsSent", sent, "Count", kind)
     for reason in {o.reason for o in outcomes.values() if o.reason}:
-        worker.metric(f"Failures{reason}", sum(1 for o in outcomes.values() if o.reason == reason), "Count",
-                      payment.kind)
+        worker.metric(f"Failures{reason}", sum(1 for o in outcomes.values() if o.reason == reason), "Count", kind)
     assert batch.reservation is not None
-    worker.metric("CreditsDebited", payment.charged_credits(batch.reservation) * sent, "Count", payment.kind)
+    worker.metric("CreditsDebited", worker.payment.charged_credits(batch.reservation) * sent, "Count", kind)
 
 
 def automatic_retry_at(worker: BatchWorker, recipients: Sequence[RecipientState], now: datetime) -> datetime | None:
@@ -323,9 +303,7 @@ def counts_delta(outcomes: Iterable[Outcome]) -> SendCounts:
     )
 
 
-def _fail_pending_without_charge(
-    worker: BatchWorker, payment: BatchPayment, batch: BatchItem, reason: FailureReason
-) -> None:
+def _fail_pending_without_charge(worker: BatchWorker, batch: BatchItem, reason: FailureReason) -> None:
     """Every pending recipient fails at once and nothing is taken (e.g. the gift was discontinued)."""
 
     def attempt() -> None:
@@ -338,9 +316,8 @@ def _fail_pending_without_charge(
         now = utc_now()
         outcomes = {rid: Outcome("FAILED", reason) for rid in pending}
         recipients = [_apply(r, outcomes[r.rid], 0, now) if r.rid in outcomes else r for r in current.recipients]
-        worker.store.commit_settlement(
-            current, recipients, payment.kind, counts_delta(outcomes.values()), len(pending), None
-        )
+        worker.store.commit_settlement(current, SendSettlement(recipients, counts_delta(outcomes.values()),
+                                                               len(pending)))
 
     retry_on_conflict(attempt)
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from shared.adapters.dynamo import DataStore
 from shared.adapters.gift_provider import GiftProvider
 from shared.clock import utc_now
-from shared.errors import NotFound
+from shared.domain.store import CatalogStore, require
 from shared.models.api import CatalogSyncResult, GiftView
 from shared.models.items import GiftItem
 
 
-def sync_catalog(store: DataStore, provider: GiftProvider) -> CatalogSyncResult:
+def sync_catalog(store: CatalogStore, provider: GiftProvider) -> CatalogSyncResult:
     """Pull the provider's catalog. Gifts the provider no longer lists become DISCONTINUED.
     `updated` counts gifts added or changed; `discontinued` those that became discontinued now."""
     current = {g.gift_id: g for g in store.list_gifts()}
@@ -36,29 +35,26 @@ def gift_view(gift: GiftItem) -> GiftView:
     return GiftView.model_validate(gift.model_dump())
 
 
-def list_gifts(store: DataStore) -> list[GiftView]:
+def list_gifts(store: CatalogStore) -> list[GiftView]:
     return [gift_view(g) for g in store.list_gifts()]
 
 
-def _known_gift(store: DataStore, gift_id: str) -> GiftItem:
-    gift = store.get_gift(gift_id)
-    if gift is None:
-        raise NotFound("gift not found")
-    return gift
+def _known_gift(store: CatalogStore, gift_id: str) -> GiftItem:
+    return require(store.get_gift(gift_id), "gift")
 
 
-def add_to_wishlist(store: DataStore, account_id: str, gift_id: str) -> GiftView:
+def add_to_wishlist(store: CatalogStore, account_id: str, gift_id: str) -> GiftView:
     gift = _known_gift(store, gift_id)
     store.put_wish(account_id, gift_id, utc_now())
     return gift_view(gift)
 
 
-def remove_from_wishlist(store: DataStore, account_id: str, gift_id: str) -> None:
+def remove_from_wishlist(store: CatalogStore, account_id: str, gift_id: str) -> None:
     _known_gift(store, gift_id)
     store.delete_wish(account_id, gift_id)
 
 
-def wishlist(store: DataStore, account_id: str) -> list[GiftView]:
+def wishlist(store: CatalogStore, account_id: str) -> list[GiftView]:
     """Wished gifts with their current catalog price and status, in catalog order."""
     wished = set(store.wished_gift_ids(account_id))
     return [gift_view(g) for g in store.list_gifts() if g.gift_id in wished]

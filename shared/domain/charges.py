@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.adapters.dynamo import BalanceChange, DataStore, account_pk, require, require_item
 from shared.clock import utc_now
 from shared.domain.alerts import Publisher, balance_low_events, publish_committed
-from shared.domain.balances import (
-    add_charge,
-    remove_unused_charge,
-    retry_on_conflict,
-    take_counts,
-    unused_quantity,
-)
+from shared.domain.balances import add_charge, remove_unused_charge, retry_on_conflict, unused_quantity
 from shared.domain.sends import IDEMPOTENCY_WINDOW
+from shared.domain.store import BalanceChange, ChargeStore, require
 from shared.errors import RefundNotAllowed
 from shared.ids import new_id
 from shared.models.api import ChargeRefund, ChargeView, NotificationBalance, PricingView
 from shared.models.common import Channel, Page
-from shared.models.items import AlertSettings, Balance, ChargeItem, LedgerEntryItem
+from shared.models.items import Balance, ChargeItem, LedgerEntryItem
 
 REFUND_WINDOW = timedelta(days=7)
 
@@ -33,7 +27,7 @@ def charge_view(charge: ChargeItem) -> ChargeView:
 
 
 def buy_counts(
-    store: DataStore,
+    store: ChargeStore,
     publisher: Publisher | None,
     account_id: str,
     channel: Channel,
@@ -48,22 +42,20 @@ def buy_counts(
     charge_id = new_id("chg")
     if idempotency_key:
         expires = int((now + IDEMPOTENCY_WINDOW).timestamp())
-        charge_id = store.claim_id(account_id, f"CHARGE#{idempotency_key}", charge_id, expires)
+        charge_id = store.claim_charge_id(account_id, idempotency_key, charge_id, expires)
     cost = quantity * unit_credits
     charge = ChargeItem(
         charge_id=charge_id, account_id=account_id, channel=channel, quantity=quantity, unit_credits=unit_credits,
         credits_spent=cost, created_at=now, refundable_until=now + REFUND_WINDOW,
     )
-    pk = account_pk(account_id)
     committed: list[BalanceChange] = []
 
     def attempt() -> ChargeView:
         earlier = store.get_charge(account_id, charge_id) if idempotency_key else None
         if earlier is not None:  # an earlier attempt with this key committed and died before answering
             return charge_view(earlier)
-        found = store.get_many([(pk, "BALANCE"), (pk, "ALERTS")])
-        before = Balance.model_validate(require_item(found.get((pk, "BALANCE")), "account"))
-        alerts = AlertSettings.model_validate(found[(pk, "ALERTS")]) if (pk, "ALERTS") in found else None
+        funds = store.funds(account_id)
+        before, alerts = funds.balance, funds.alerts
         after = add_charge(before, channel, charge_id, quantity, cost)
         entry = LedgerEntryItem(
             entry_id=new_id("led"), account_id=account_id, created_at=now, type="CHARGE_PURCHASE",
@@ -81,7 +73,7 @@ def buy_counts(
     return view
 
 
-def list_charges(store: DataStore, account_id: str, limit: int, cursor: str | None) -> Page[ChargeView]:
+def list_charges(store: ChargeStore, account_id: str, limit: int, cursor: str | None) -> Page[ChargeView]:
     page = store.list_charges(account_id, limit, cursor)
     return Page[ChargeView](items=[charge_view(c) for c in page.items], next_cursor=page.next_cursor)
 
@@ -97,7 +89,7 @@ def refund_decision(charge: ChargeItem, balance: Balance, now: datetime) -> str 
     return None
 
 
-def refund_charge(store: DataStore, account_id: str, charge_id: str) -> ChargeRefund:
+def refund_charge(store: ChargeStore, account_id: str, charge_id: str) -> ChargeRefund:
     def attempt() -> ChargeRefund:
         now = utc_now()
         current = require(store.get_charge(account_id, charge_id), "charge")
@@ -117,33 +109,3 @@ def refund_charge(store: DataStore, account_id: str, charge_id: str) -> ChargeRe
 
     return retry_on_conflict(attempt)
 
-
-def use_counts(
-    store: DataStore, publisher: Publisher | None, account_id: str, channel: Channel, wanted: int, send_id: str
-) -> int:
-    """Take up to `wanted` counts of a channel (oldest charge first) with a NOTIFICATION_DEBIT entry.
-    Returns how many were taken: fewer than wanted when the balance runs out."""
-    pk = account_pk(account_id)
-    committed: list[BalanceChange] = []
-
-    def attempt() -> int:
-        found = store.get_many([(pk, "BALANCE"), (pk, "ALERTS")])
-        before = Balance.model_validate(require_item(found.get((pk, "BALANCE")), "account"))
-        alerts = AlertSettings.model_validate(found[(pk, "ALERTS")]) if (pk, "ALERTS") in found else None
-        after, taken = take_counts(before, channel, wanted)
-        count = sum(part.count for part in taken)
-        if count == 0:
-            return 0
-        entry = LedgerEntryItem(
-            entry_id=new_id("led"), account_id=account_id, created_at=utc_now(), type="NOTIFICATION_DEBIT",
-            notification_channel=channel, notification_count=-count, quantity=count, send_id=send_id,
-        )
-        change = BalanceChange(before, after, entry, balance_low_events(before, after, alerts))
-        store.commit_balance_change(change)
-        committed.append(change)
-        return count
-
-    used = retry_on_conflict(attempt)
-    if committed:
-        publish_committed(store, publisher, committed[-1].events)
-    return used

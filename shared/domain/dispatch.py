@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from shared.adapters.dynamo import DataStore, DispatchIndex
 from shared.adapters.queue import WorkQueue
 from shared.domain.alerts import Publisher, publish_stale_outbox
 from shared.domain.sends import enqueue_batches
+from shared.domain.store import DispatchStore, DueSends, SendStore
+from shared.models.common import SendKind
 
 
 def run_periodic_dispatch(
-    store: DataStore, index: DispatchIndex, queues: Mapping[str, WorkQueue], publisher: Publisher, now: datetime
+    store: DispatchStore, index: DueSends, queues: Mapping[SendKind, WorkQueue], publisher: Publisher, now: datetime
 ) -> dict[str, int]:
     return {
         "dispatched": dispatch_due_sends(store, index, queues, now),
@@ -21,9 +22,7 @@ def run_periodic_dispatch(
     }
 
 
-def dispatch_due_sends(
-    store: DataStore, index: DispatchIndex, queues: Mapping[str, WorkQueue], now: datetime
-) -> int:
+def dispatch_due_sends(store: SendStore, index: DueSends, queues: Mapping[SendKind, WorkQueue], now: datetime) -> int:
     """Enqueue every due send's batches; returns how many sends were dispatched. Re-enqueuing a batch
     that already ran is harmless: the consumer finds nothing pending in it."""
     dispatched = 0

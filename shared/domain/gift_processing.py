@@ -7,49 +7,29 @@ from dataclasses import dataclass
 
 from shared.adapters.gift_provider import GiftProvider, IssueOutcome, IssueRequest
 from shared.clock import utc_now
-from shared.domain.batch_processing import BatchWorker, Found, Outcome, Taking, ids_of, process_batch
-from shared.domain.sends import BatchJob
+from shared.domain.batch_processing import Outcome, Taking, ids_of
+from shared.domain.store import BatchContext
 from shared.models.common import FailureReason
-from shared.models.items import (
-    Balance,
-    BatchItem,
-    GiftItem,
-    LedgerEntryItem,
-    RecipientState,
-    Reservation,
-    SendItem,
-)
-
-
-@dataclass(frozen=True)
-class GiftProcessing(BatchWorker):
-    provider: GiftProvider | None = None
+from shared.models.items import Balance, BatchItem, LedgerEntryItem, RecipientState, Reservation, SendItem
 
 
 @dataclass(frozen=True)
 class GiftPayment:
+    """Gift sends' BatchPayment."""
+
     provider: GiftProvider
-    kind: str = "GIFT"
+    short_reason: FailureReason = "INSUFFICIENT_CREDITS"
 
-    def extra_keys(self, job: BatchJob) -> list[tuple[str, str]]:
-        return [("CATALOG", f"GIFT#{job.gift_id}")] if job.gift_id else []
-
-    @staticmethod
-    def _gift(gift_id: str | None, found: Found) -> GiftItem | None:
-        raw = found.get(("CATALOG", f"GIFT#{gift_id}"))
-        return GiftItem.model_validate(raw) if raw else None
-
-    def unavailable(self, send: SendItem, found: Found) -> FailureReason | None:
-        gift = self._gift(send.gift_id, found)
+    def unavailable(self, context: BatchContext) -> FailureReason | None:
+        gift = context.gift
         return None if gift is not None and gift.status == "ON_SALE" else "GIFT_UNAVAILABLE"
 
     def take(
-        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], found: Found, entry_id: str
+        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], context: BatchContext, entry_id: str
     ) -> Taking:
         """The gift's current price (read with the batch), for as many recipients as the credits cover."""
-        gift = self._gift(self._gift_id_of(found), found)
-        assert gift is not None
-        price = gift.price
+        assert context.gift is not None  # unavailable() said so
+        price = context.gift.price
         affordable = len(pending) if price == 0 else min(len(pending), funds.credits // price)
         charged, short = pending[:affordable], pending[affordable:]
         reservation = Reservation(price=price, charged=ids_of(charged), short=ids_of(short), entry_id=entry_id)
@@ -62,10 +42,6 @@ class GiftPayment:
             credits_after=after.credits,
         )
         return Taking(after, reservation, (entry,))
-
-    @staticmethod
-    def _gift_id_of(found: Found) -> str | None:
-        return next((sk.removeprefix("GIFT#") for pk, sk in found if pk == "CATALOG"), None)
 
     def give_back(
         self, funds: Balance, batch: BatchItem, refunded: list[RecipientState], entry_id: str
@@ -92,8 +68,3 @@ class GiftPayment:
 
     def charged_credits(self, reservation: Reservation) -> int:
         return reservation.price
-
-
-def process_gift_batch(worker: GiftProcessing, job: BatchJob) -> None:
-    assert worker.provider is not None
-    process_batch(worker, GiftPayment(worker.provider), job)

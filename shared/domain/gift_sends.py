@@ -1,10 +1,9 @@
-"""Gift sends through the API: create (or estimate), read, list, and the recipients view."""
+"""Gift sends through the API: estimate, create, read, list, and the recipients view."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from shared.adapters.dynamo import DataStore, account_pk, require, require_item
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.recipients import normalize_korean_mobile
@@ -17,6 +16,7 @@ from shared.domain.sends import (
     recipient_id,
     recipients_page,
 )
+from shared.domain.store import SendStore, require
 from shared.errors import GiftSendingNotApproved, GiftUnavailable
 from shared.models.api import (
     CouponView,
@@ -26,17 +26,10 @@ from shared.models.api import (
     GiftSendView,
     SendAccepted,
 )
-from shared.models.common import Page
-from shared.models.items import (
-    AccountItem,
-    Balance,
-    GiftItem,
-    PromotionItem,
-    RecipientState,
-    SendItem,
-)
+from shared.models.common import Page, RecipientStatus, SendKind
+from shared.models.items import Balance, GiftItem, RecipientState, SendItem
 
-GIFT = "GIFT"
+GIFT = SendKind.GIFT
 
 
 def _normalized_recipients(request: GiftSendRequest) -> list[RecipientState]:
@@ -52,45 +45,49 @@ def _normalized_recipients(request: GiftSendRequest) -> list[RecipientState]:
     return recipients
 
 
+def _checked(
+    store: SendStore, account_id: str, request: GiftSendRequest, now: datetime
+) -> tuple[GiftItem, Balance]:
+    """The account may send gifts, the promotion exists, the gift is on sale, send_at is allowed."""
+    context = store.send_context(account_id, request.promotion_id, request.gift_id)
+    account = require(context.account, "account")
+    if not account.gift_sending_approved:
+        raise GiftSendingNotApproved("gift sending is not approved for this account")
+    require(context.promotion, "promotion")
+    gift = require(context.gift, "gift")
+    if gift.status != "ON_SALE":
+        raise GiftUnavailable(f"gift {gift.gift_id} is discontinued")
+    check_send_at(request.send_at, now)
+    return gift, require(context.balance, "account")
+
+
+def estimate_gift_send(store: SendStore, account_id: str, request: GiftSendRequest) -> GiftSendEstimate:
+    """What the send would cost now (dry_run): nothing is stored."""
+    gift, balance = _checked(store, account_id, request, utc_now())
+    recipients = _normalized_recipients(request)
+    invalid = sum(1 for r in recipients if r.status == "FAILED")
+    valid = len(recipients) - invalid
+    estimated = valid * gift.price
+    return GiftSendEstimate(
+        total=len(recipients), valid=valid, invalid=invalid, unit_price=gift.price, estimated_credits=estimated,
+        available_credits=balance.credits, shortfall=max(0, estimated - balance.credits),
+    )
+
+
 def create_gift_send(
-    store: DataStore,
+    store: SendStore,
     queue: WorkQueue,
     account_id: str,
     request: GiftSendRequest,
     batch_size: int,
     idempotency_key: str | None = None,
-) -> SendAccepted | GiftSendEstimate:
-    """Validate against the account, promotion and catalog; then store the send and queue its batches
-    (or, with dry_run, only estimate its cost)."""
+) -> SendAccepted:
+    """Validate against the account, promotion and catalog; then store the send and queue its batches."""
     now = utc_now()
-    pk = account_pk(account_id)
-    keys = [(pk, "PROFILE"), (pk, f"PROMOTION#{request.promotion_id}"), ("CATALOG", f"GIFT#{request.gift_id}")]
-    if request.dry_run:
-        keys.append((pk, "BALANCE"))
-    found = store.get_many(keys)
-    account = AccountItem.model_validate(require_item(found.get(keys[0]), "account"))
-    if not account.gift_sending_approved:
-        raise GiftSendingNotApproved("gift sending is not approved for this account")
-    PromotionItem.model_validate(require_item(found.get(keys[1]), "promotion"))
-    gift = GiftItem.model_validate(require_item(found.get(keys[2]), "gift"))
-    if gift.status != "ON_SALE":
-        raise GiftUnavailable(f"gift {gift.gift_id} is discontinued")
-    check_send_at(request.send_at, now)
-
-    recipients = _normalized_recipients(request)
-    invalid = sum(1 for r in recipients if r.status == "FAILED")
-    valid = len(recipients) - invalid
-    if request.dry_run:
-        available = Balance.model_validate(require_item(found.get(keys[3]), "account")).credits
-        estimated = valid * gift.price
-        return GiftSendEstimate(
-            total=len(recipients), valid=valid, invalid=invalid, unit_price=gift.price,
-            estimated_credits=estimated, available_credits=available, shortfall=max(0, estimated - available),
-        )
-
+    gift, _ = _checked(store, account_id, request, now)
     return accept_send(
-        store, queue, account_id=account_id, kind=GIFT, idempotency_key=idempotency_key, recipients=recipients,
-        batch_size=batch_size, now=now,
+        store, queue, account_id=account_id, kind=GIFT, idempotency_key=idempotency_key,
+        recipients=_normalized_recipients(request), batch_size=batch_size, now=now,
         describe={"promotion_id": request.promotion_id, "gift_id": gift.gift_id, "title": request.title,
                   "content": request.content, "status": initial_status(request.send_at, request.draft),
                   "send_at": request.send_at},
@@ -105,12 +102,12 @@ def gift_send_view(send: SendItem) -> GiftSendView:
     )
 
 
-def get_gift_send(store: DataStore, account_id: str, send_id: str) -> GiftSendView:
+def get_gift_send(store: SendStore, account_id: str, send_id: str) -> GiftSendView:
     return gift_send_view(require(store.get_send(account_id, GIFT, send_id), "gift send"))
 
 
 def list_gift_sends(
-    store: DataStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
+    store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[GiftSendView]:
     page = store.list_sends(account_id, GIFT, promotion_id, limit, cursor)
     return Page[GiftSendView](items=[gift_send_view(s) for s in page.items], next_cursor=page.next_cursor)
@@ -128,7 +125,7 @@ def gift_recipient_view(state: RecipientState) -> GiftRecipientView:
 
 
 def list_gift_recipients(
-    store: DataStore, account_id: str, send_id: str, status: str | None, limit: int, cursor: str | None
+    store: SendStore, account_id: str, send_id: str, status: RecipientStatus | None, limit: int, cursor: str | None
 ) -> Page[GiftRecipientView]:
     send = require(store.get_send(account_id, GIFT, send_id), "gift send")
     found, next_cursor = recipients_page(store, send, status, limit, cursor)

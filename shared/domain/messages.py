@@ -48,10 +48,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from shared.domain.recipients import e164_or_given, normalize_korean_mobile
 from shared.errors import InvalidInput
-from shared.models.common import Channel
-
-RequestedChannel = Literal["sms", "lms", "email", "auto"]
-"""What a notification send asks for; ``auto`` resolves to sms or lms per rendered message."""
+from shared.models.common import Channel, RequestedChannel
 
 MessageField = Literal["title", "content"]
 

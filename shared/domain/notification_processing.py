@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from shared.adapters.notification_delivery import DeliveryOutcome, NotificationMessage, NotificationSender
 from shared.clock import utc_now
 from shared.domain.balances import CHANNELS, give_back_counts, take_counts
-from shared.domain.batch_processing import BatchWorker, Found, Outcome, Taking, ids_of, process_batch
+from shared.domain.batch_processing import Outcome, Taking, ids_of
 from shared.domain.messages import render_message
-from shared.domain.sends import BatchJob
-from shared.models.common import Channel, FailureReason
+from shared.domain.store import BatchContext
+from shared.models.common import Channel, FailureReason, LedgerType
 from shared.models.items import (
     Balance,
     BatchItem,
@@ -24,12 +24,7 @@ from shared.models.items import (
 )
 
 
-@dataclass(frozen=True)
-class NotificationProcessing(BatchWorker):
-    sender: NotificationSender | None = None
-
-
-def _entry(batch: BatchItem, kind: str, channel: Channel, count: int, entry_id: str) -> LedgerEntryItem:
+def _entry(batch: BatchItem, kind: LedgerType, channel: Channel, count: int, entry_id: str) -> LedgerEntryItem:
     return LedgerEntryItem(
         entry_id=f"{entry_id}{channel}", account_id=batch.account_id, created_at=utc_now(), type=kind,
         notification_channel=channel, notification_count=count if kind == "NOTIFICATION_REFUND" else -count,
@@ -50,22 +45,21 @@ def _returned_from(taken: list[CountsTaken], count: int) -> list[CountsTaken]:
 
 @dataclass(frozen=True)
 class NotificationPayment:
+    """Notification sends' BatchPayment."""
+
     sender: NotificationSender
-    kind: str = "NOTIFICATION"
+    short_reason: FailureReason = "INSUFFICIENT_NOTIFICATION_BALANCE"
 
-    def extra_keys(self, job: BatchJob) -> list[tuple[str, str]]:
-        return []
-
-    def unavailable(self, send: SendItem, found: Found) -> FailureReason | None:
+    def unavailable(self, context: BatchContext) -> FailureReason | None:
         return None
 
     def take(
-        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], found: Found, entry_id: str
+        self, funds: Balance, batch: BatchItem, pending: list[RecipientState], context: BatchContext, entry_id: str
     ) -> Taking:
         after = funds
         charged: list[RecipientState] = []
         short: list[RecipientState] = []
-        counts_taken: dict[str, list[CountsTaken]] = {}
+        counts_taken: dict[Channel, list[CountsTaken]] = {}
         entries: list[LedgerEntryItem] = []
         for channel in CHANNELS:
             group = [r for r in pending if r.channel == channel]
@@ -108,8 +102,3 @@ class NotificationPayment:
 
     def charged_credits(self, reservation: Reservation) -> int:
         return 0
-
-
-def process_notification_batch(worker: NotificationProcessing, job: BatchJob) -> None:
-    assert worker.sender is not None
-    process_batch(worker, NotificationPayment(worker.sender), job)

@@ -1,16 +1,15 @@
-"""Notification sends (SMS, LMS, email) through the API: create (or estimate), read, list, recipients."""
+"""Notification sends (SMS, LMS, email) through the API: estimate, create, read, list, recipients."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 
-from shared.adapters.dynamo import DataStore, account_pk, require, require_item
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
+from shared.domain.balances import CHANNELS
 from shared.domain.messages import (
     RecipientInput,
-    RequestedChannel,
     check_notification_request,
     recipient_address,
     render_message,
@@ -24,6 +23,7 @@ from shared.domain.sends import (
     recipient_id,
     recipients_page,
 )
+from shared.domain.store import SendStore, require
 from shared.errors import InvalidInput
 from shared.models.api import (
     NotificationBalance,
@@ -33,14 +33,15 @@ from shared.models.api import (
     NotificationSendView,
     SendAccepted,
 )
-from shared.models.common import Channel, Page, SendOrigin
-from shared.models.items import Balance, PromotionItem, RecipientState, SendItem
+from shared.models.common import Channel, Page, RecipientStatus, RequestedChannel, SendKind, SendOrigin
+from shared.models.items import Balance, RecipientState, SendItem
 
-NOTIFICATION = "NOTIFICATION"
+NOTIFICATION = SendKind.NOTIFICATION
 
 
 def _delivery_channels(
-    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput], origin: str
+    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput],
+    origin: SendOrigin,
 ) -> list[Channel | None]:
     """Each recipient's delivery channel. A request that breaks a message rule is a 422; for an automatic
     send (no caller to answer) a recipient whose rendered message breaks one fails as an invalid recipient."""
@@ -56,7 +57,8 @@ def _delivery_channels(
 
 
 def build_recipients(
-    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput], origin: str
+    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput],
+    origin: SendOrigin,
 ) -> list[RecipientState]:
     now = utc_now()
     channels = _delivery_channels(channel, title, content, recipients, origin)
@@ -72,25 +74,30 @@ def build_recipients(
     return states
 
 
+def estimate_notification_send(
+    store: SendStore, account_id: str, request: NotificationSendRequest
+) -> NotificationSendEstimate:
+    """The counts the send would use per channel against those available (dry_run): nothing is stored."""
+    context = store.send_context(account_id, request.promotion_id)
+    require(context.promotion, "promotion")
+    check_send_at(request.send_at, utc_now())
+    recipients = build_recipients(request.channel, request.title, request.content, request.recipients, "MANUAL")
+    return _estimate(recipients, require(context.balance, "account"))
+
+
 def create_notification_send(
-    store: DataStore,
+    store: SendStore,
     queue: WorkQueue,
     account_id: str,
     request: NotificationSendRequest,
     batch_size: int,
     idempotency_key: str | None = None,
     origin: SendOrigin = "MANUAL",
-) -> SendAccepted | NotificationSendEstimate:
+) -> SendAccepted:
     now = utc_now()
-    pk = account_pk(account_id)
-    keys = [(pk, f"PROMOTION#{request.promotion_id}"), (pk, "BALANCE")]
-    found = store.get_many(keys)
-    PromotionItem.model_validate(require_item(found.get(keys[0]), "promotion"))
+    require(store.send_context(account_id, request.promotion_id).promotion, "promotion")
     check_send_at(request.send_at, now)
     recipients = build_recipients(request.channel, request.title, request.content, request.recipients, origin)
-    if request.dry_run:
-        return _estimate(recipients, Balance.model_validate(require_item(found.get(keys[1]), "account")))
-
     return accept_send(
         store, queue, account_id=account_id, kind=NOTIFICATION, idempotency_key=idempotency_key,
         recipients=recipients, batch_size=batch_size, now=now,
@@ -102,8 +109,8 @@ def create_notification_send(
 
 def _estimate(recipients: list[RecipientState], balance: Balance) -> NotificationSendEstimate:
     needed = Counter(r.channel for r in recipients if r.status == "PENDING" and r.channel)
-    counts = {ch: needed.get(ch, 0) for ch in ("sms", "lms", "email")}
-    available = {ch: balance.count(ch) for ch in ("sms", "lms", "email")}
+    counts = {ch: needed.get(ch, 0) for ch in CHANNELS}
+    available = {ch: balance.count(ch) for ch in CHANNELS}
     invalid = sum(1 for r in recipients if r.status == "FAILED")
     return NotificationSendEstimate(
         total=len(recipients), valid=len(recipients) - invalid, invalid=invalid,
@@ -120,12 +127,12 @@ def notification_send_view(send: SendItem) -> NotificationSendView:
     )
 
 
-def get_notification_send(store: DataStore, account_id: str, send_id: str) -> NotificationSendView:
+def get_notification_send(store: SendStore, account_id: str, send_id: str) -> NotificationSendView:
     return notification_send_view(require(store.get_send(account_id, NOTIFICATION, send_id), "notification send"))
 
 
 def list_notification_sends(
-    store: DataStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
+    store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[NotificationSendView]:
     page = store.list_sends(account_id, NOTIFICATION, promotion_id, limit, cursor)
     return Page[NotificationSendView](items=[notification_send_view(s) for s in page.items],
@@ -141,7 +148,7 @@ def notification_recipient_view(state: RecipientState) -> NotificationRecipientV
 
 
 def list_notification_recipients(
-    store: DataStore, account_id: str, send_id: str, status: str | None, limit: int, cursor: str | None
+    store: SendStore, account_id: str, send_id: str, status: RecipientStatus | None, limit: int, cursor: str | None
 ) -> Page[NotificationRecipientView]:
     send = require(store.get_send(account_id, NOTIFICATION, send_id), "notification send")
     found, next_cursor = recipients_page(store, send, status, limit, cursor)

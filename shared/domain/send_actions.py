@@ -11,19 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from shared.adapters.dynamo import DataStore, require
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches
+from shared.domain.store import SendSettlement, SendStore, require
 from shared.errors import InvalidState, NotResendable
-from shared.models.common import RESENDABLE_REASONS
+from shared.models.common import RESENDABLE_REASONS, Channel, SendKind, StoredSendStatus
 from shared.models.items import RecipientState, SendCounts, SendItem
 
 Selects = Callable[[RecipientState], bool]
 
 
-def _resend_batch(store: DataStore, send: SendItem, batch_no: int, selects: Selects, now: datetime) -> int:
+def _resend_batch(store: SendStore, send: SendItem, batch_no: int, selects: Selects, now: datetime) -> int:
     def attempt() -> int:
         batch = store.get_batch(send.send_id, batch_no)
         if batch is None or batch.reservation is not None:
@@ -39,14 +39,14 @@ def _resend_batch(store: DataStore, send: SendItem, batch_no: int, selects: Sele
             for r in batch.recipients
         ]
         delta = SendCounts(pending=len(chosen), failed=-len(chosen), resendable=-len(chosen))
-        store.commit_settlement(batch, recipients, send.kind, delta, 0, None)
+        store.commit_settlement(batch, SendSettlement(recipients, delta))
         return len(chosen)
 
     return retry_on_conflict(attempt)
 
 
 def resend(
-    store: DataStore,
+    store: SendStore,
     queue: WorkQueue,
     send: SendItem,
     *,
@@ -65,14 +65,14 @@ def resend(
 
 
 def resend_send(
-    store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_id: str, channel: str | None = None
+    store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, send_id: str, channel: Channel | None = None
 ) -> int:
     send = require(store.get_send(account_id, kind, send_id), "send")
     return resend(store, queue, send, selects=lambda r: channel is None or r.channel == channel)
 
 
 def resend_recipient(
-    store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_id: str, recipient_id: str
+    store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, send_id: str, recipient_id: str
 ) -> int:
     send = require(store.get_send(account_id, kind, send_id), "send")
     batch_no = batch_no_of(recipient_id, send.batch_size)
@@ -85,7 +85,9 @@ def resend_recipient(
     return resent
 
 
-def retry_provider_errors(store: DataStore, queues: Mapping[str, WorkQueue], now: datetime, max_rounds: int) -> int:
+def retry_provider_errors(
+    store: SendStore, queues: Mapping[SendKind, WorkQueue], now: datetime, max_rounds: int
+) -> int:
     """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds."""
     retried = 0
     sends: dict[str, SendItem | None] = {}
@@ -100,12 +102,12 @@ def retry_provider_errors(store: DataStore, queues: Mapping[str, WorkQueue], now
     return retried
 
 
-def submit(store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_id: str) -> SendItem:
+def submit(store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, send_id: str) -> SendItem:
     """DRAFT -> SCHEDULED (send_at still ahead) or QUEUED (dispatched now)."""
     now = utc_now()
     send = require(store.get_send(account_id, kind, send_id), "send")
     scheduled = send.send_at is not None and send.send_at > now
-    status = "SCHEDULED" if scheduled else "QUEUED"
+    status: StoredSendStatus = "SCHEDULED" if scheduled else "QUEUED"
     if not store.change_send_status(send, ("DRAFT",), status, send.send_at if scheduled else now + DISPATCH_GRACE):
         raise InvalidState(f"only a DRAFT send can be submitted (this one is {send.status})")
     started = send.model_copy(update={"status": status})
@@ -115,7 +117,7 @@ def submit(store: DataStore, queue: WorkQueue, account_id: str, kind: str, send_
     return started
 
 
-def cancel(store: DataStore, account_id: str, kind: str, send_id: str) -> SendItem:
+def cancel(store: SendStore, account_id: str, kind: SendKind, send_id: str) -> SendItem:
     """DRAFT or SCHEDULED -> CANCELLED: nothing is ever charged for it, and nothing will dispatch it."""
     send = require(store.get_send(account_id, kind, send_id), "send")
     if not store.change_send_status(send, ("DRAFT", "SCHEDULED"), "CANCELLED", None):

@@ -3,22 +3,20 @@ the work queue, the derived status and the recipients listing."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
-from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
+from shared.cursor import decode_cursor, encode_cursor
+from shared.domain.store import SendStore
 from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.models.api import SendAccepted, SendCountsView
-from shared.models.common import SendStatus
+from shared.models.common import RecipientStatus, SendKind, SendStatus
 from shared.models.items import BatchItem, RecipientState, SendCounts, SendItem
 
 logger = logging.getLogger(__name__)
@@ -32,7 +30,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=25)
 class BatchJob(BaseModel):
     """The queue message: a reference to one batch of one send. Small, so ten fit one SQS request."""
 
-    kind: str
+    kind: SendKind
     account_id: str
     send_id: str
     batch_no: int
@@ -50,7 +48,7 @@ def batch_no_of(recipient: str, batch_size: int) -> int | None:
 
 
 def split_into_batches(
-    kind: str, send_id: str, account_id: str, recipients: Sequence[RecipientState], batch_size: int
+    kind: SendKind, send_id: str, account_id: str, recipients: Sequence[RecipientState], batch_size: int
 ) -> list[BatchItem]:
     return [
         BatchItem(
@@ -72,21 +70,23 @@ def check_send_at(send_at: datetime | None, now: datetime) -> None:
         )
 
 
-def send_id_for(store: DataStore, account_id: str, kind: str, idempotency_key: str | None, now: datetime) -> str:
+def send_id_for(
+    store: SendStore, account_id: str, kind: SendKind, idempotency_key: str | None, now: datetime
+) -> str:
     """A new send id, or with an Idempotency-Key the one an earlier (possibly crashed) attempt claimed."""
     send_id = new_id(f"{kind[0].lower()}snd")
     if not idempotency_key:
         return send_id
     expires_at = int((now + IDEMPOTENCY_WINDOW).timestamp())
-    return store.claim_id(account_id, f"{kind}_SEND#{idempotency_key}", send_id, expires_at)
+    return store.claim_send_id(account_id, kind, idempotency_key, send_id, expires_at)
 
 
 def accept_send(
-    store: DataStore,
+    store: SendStore,
     queue: WorkQueue,
     *,
     account_id: str,
-    kind: str,
+    kind: SendKind,
     idempotency_key: str | None,
     recipients: Sequence[RecipientState],
     batch_size: int,
@@ -112,14 +112,14 @@ def accept_send(
     return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
 
 
-def initial_status(send_at: datetime | None, draft: bool) -> str:
+def initial_status(send_at: datetime | None, draft: bool) -> SendStatus:
     if draft:
         return "DRAFT"
     return "SCHEDULED" if send_at else "QUEUED"
 
 
 def store_and_dispatch(
-    store: DataStore, queue: WorkQueue, send: SendItem, batches: Sequence[BatchItem], now: datetime
+    store: SendStore, queue: WorkQueue, send: SendItem, batches: Sequence[BatchItem], now: datetime
 ) -> None:
     """Durably store the send, then enqueue its work when it is due now. A crash before the enqueue
     finishes leaves the send in the dispatch index, where the periodic dispatcher finds it."""
@@ -163,27 +163,14 @@ def counts_view(send: SendItem) -> SendCountsView:
 # --- recipients listing ------------------------------------------------------------------------
 
 
-def encode_position(batch_no: int, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([batch_no, offset]).encode()).decode().rstrip("=")
-
-
-def decode_position(cursor: str | None) -> tuple[int, int]:
-    if not cursor:
-        return 0, 0
-    try:
-        batch_no, offset = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not (isinstance(batch_no, int) and isinstance(offset, int) and batch_no >= 0 and offset >= 0):
-            raise ValueError("cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as error:
-        raise InvalidInput("cursor is not valid", [{"loc": ["query", "cursor"], "msg": "not a cursor"}]) from error
-    return batch_no, offset
+_POSITION = TypeAdapter(tuple[NonNegativeInt, NonNegativeInt])  # (batch number, offset in the batch)
 
 
 def recipients_page(
-    store: DataStore, send: SendItem, status: str | None, limit: int, cursor: str | None
+    store: SendStore, send: SendItem, status: RecipientStatus | None, limit: int, cursor: str | None
 ) -> tuple[list[RecipientState], str | None]:
     """Recipients in the order they were given, optionally filtered by status, paged by position."""
-    batch_no, offset = decode_position(cursor)
+    batch_no, offset = decode_cursor(cursor, _POSITION) if cursor else (0, 0)
     found: list[RecipientState] = []
     batches_per_read = max(2, limit // send.batch_size + 2)
     while batch_no < send.batch_count:
@@ -195,7 +182,7 @@ def recipients_page(
                 recipient = batch.recipients[position]
                 if status is None or recipient.status == status:
                     if len(found) == limit:
-                        return found, encode_position(batch.batch_no, position)
+                        return found, encode_cursor([batch.batch_no, position])
                     found.append(recipient)
             offset = 0
             batch_no = batch.batch_no + 1

@@ -7,19 +7,17 @@ second send."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+from pydantic import NonNegativeInt, TypeAdapter
 
-from shared.adapters.dynamo import DataStore, require
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
+from shared.cursor import decode_cursor, encode_cursor
 from shared.domain.alerts import Publisher, publish_committed
 from shared.domain.messages import check_messages
 from shared.domain.notification_sends import create_notification_send
 from shared.domain.promotions import promotion_view
 from shared.domain.recipients import e164_or_given
-from shared.errors import InvalidInput
+from shared.domain.store import WinnerStore, require
 from shared.ids import new_id
 from shared.models.api import (
     AutoNotificationRequest,
@@ -32,23 +30,23 @@ from shared.models.api import (
     WinnerView,
 )
 from shared.models.common import Page
-from shared.models.items import OutboxEvent, WinnerChunk, WinnerState
+from shared.models.items import AutoNotification, OutboxEvent, WinnerChunk, WinnerState
 
 WINNERS_RECORDED = "WinnersRecorded"
 WINNERS_PER_CHUNK = 50
 
 
 def set_auto_notification(
-    store: DataStore, account_id: str, promotion_id: str, request: AutoNotificationRequest
+    store: WinnerStore, account_id: str, promotion_id: str, request: AutoNotificationRequest
 ) -> PromotionView:
     """The message is checked as a notification send's would be (with no name filled in)."""
     check_messages(request.channel, request.title, request.content, [None]).raise_if_invalid()
-    store.set_auto_notification(account_id, promotion_id, request.model_dump())
+    store.set_auto_notification(account_id, promotion_id, AutoNotification(**request.model_dump()))
     return promotion_view(require(store.get_promotion(account_id, promotion_id), "promotion"))
 
 
 def record_winners(
-    store: DataStore, publisher: Publisher | None, account_id: str, promotion_id: str, request: RecordWinnersRequest
+    store: WinnerStore, publisher: Publisher | None, account_id: str, promotion_id: str, request: RecordWinnersRequest
 ) -> WinnersAccepted:
     require(store.get_promotion(account_id, promotion_id), "promotion")
     now = utc_now()
@@ -72,14 +70,13 @@ def record_winners(
 
 
 def notify_winners(
-    store: DataStore, queue: WorkQueue, account_id: str, promotion_id: str, draw_id: str, batch_size: int
+    store: WinnerStore, queue: WorkQueue, account_id: str, promotion_id: str, draw_id: str, batch_size: int
 ) -> SendAccepted | None:
     """The automatic notification for one draw, if the promotion has it enabled (else None)."""
     promotion = store.get_promotion(account_id, promotion_id)
-    settings = promotion.auto_notification if promotion else None
-    if not settings or not settings.get("enabled"):
+    auto = promotion.auto_notification if promotion else None
+    if not auto or not auto.enabled:
         return None
-    auto = AutoNotificationRequest.model_validate(settings)
     recipients = [
         NotificationRecipientInput.model_construct(phone=w.phone, email=w.email, name=w.name)
         for _, chunk in store.winner_chunks(account_id, promotion_id, draw_id=draw_id, limit=10_000)
@@ -91,10 +88,11 @@ def notify_winners(
         promotion_id=promotion_id, channel=auto.channel, title=auto.title, content=auto.content,
         recipients=recipients, send_at=None, draft=False, dry_run=False,
     )
-    result = create_notification_send(store, queue, account_id, request, batch_size, idempotency_key=draw_id,
-                                      origin="AUTO")
-    assert isinstance(result, SendAccepted)
-    return result
+    return create_notification_send(store, queue, account_id, request, batch_size, idempotency_key=draw_id,
+                                    origin="AUTO")
+
+
+_POSITION = TypeAdapter(tuple[str, NonNegativeInt])  # (chunk position, offset in the chunk)
 
 
 def _as_e164(phone: str | None) -> str | None:
@@ -103,23 +101,15 @@ def _as_e164(phone: str | None) -> str | None:
 
 
 def _encode(sk: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([sk, offset]).encode()).decode().rstrip("=")
+    return encode_cursor([sk, offset])
 
 
 def _decode(cursor: str | None) -> tuple[str | None, int]:
-    if not cursor:
-        return None, 0
-    try:
-        sk, offset = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not (isinstance(sk, str) and isinstance(offset, int) and offset >= 0):
-            raise ValueError("cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as error:
-        raise InvalidInput("cursor is not valid", [{"loc": ["query", "cursor"], "msg": "not a cursor"}]) from error
-    return sk, offset
+    return decode_cursor(cursor, _POSITION) if cursor else (None, 0)
 
 
 def list_winners(
-    store: DataStore, account_id: str, promotion_id: str, limit: int, cursor: str | None
+    store: WinnerStore, account_id: str, promotion_id: str, limit: int, cursor: str | None
 ) -> Page[WinnerView]:
     """Winners in the order they were recorded (draw by draw), paged by position."""
     require(store.get_promotion(account_id, promotion_id), "promotion")

@@ -32,7 +32,6 @@ HTTP_STATUS: dict[type[errors.DomainError], int] = {
     errors.NotResendable: 409,
     errors.RefundNotAllowed: 409,
     errors.InvalidState: 409,
-    errors.RequestInProgress: 409,
     errors.IdempotencyKeyReused: 409,
     errors.InvalidInput: 422,
 }

@@ -10,6 +10,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared.domain.recipients import contains_control_characters, contains_emoji
 from shared.models.common import (
+    Channel,
+    ChargeStatus,
     Credits,
     FailureReason,
     Flag,
@@ -18,6 +20,7 @@ from shared.models.common import (
     LedgerType,
     PositiveAmount,
     RecipientStatus,
+    RequestedChannel,
     SendOrigin,
     SendStatus,
 )
@@ -112,7 +115,7 @@ class AccountView(BaseModel):
 
 
 class NotificationDelta(BaseModel):
-    channel: Literal["sms", "lms", "email"]
+    channel: Channel
     count: int
 
 
@@ -130,7 +133,7 @@ class LedgerEntryView(BaseModel):
 
 class AlertsView(_Request):
     credits_below: Annotated[int, Field(ge=0, strict=True)] | None = None
-    counts_below: dict[Literal["sms", "lms", "email"], Annotated[int, Field(ge=0, strict=True)]] = Field(
+    counts_below: dict[Channel, Annotated[int, Field(ge=0, strict=True)]] = Field(
         default_factory=dict
     )
 
@@ -143,18 +146,18 @@ class PricingView(BaseModel):
 
 
 class ChargeRequest(_Request):
-    channel: Literal["sms", "lms", "email"]
+    channel: Channel
     quantity: Annotated[int, Field(gt=0, le=10_000_000, strict=True)]
 
 
 class ChargeView(BaseModel):
     charge_id: str
-    channel: Literal["sms", "lms", "email"]
+    channel: Channel
     quantity: int
     credits_spent: Credits
     created_at: datetime
     refundable_until: datetime
-    status: Literal["ACTIVE", "REFUNDED"]
+    status: ChargeStatus
 
 
 class ChargeRefund(BaseModel):
@@ -298,7 +301,7 @@ class NotificationRecipientInput(_Request):
 
 class NotificationSendRequest(_SendTiming):
     promotion_id: Identifier
-    channel: Literal["sms", "lms", "email", "auto"]
+    channel: RequestedChannel
     title: Annotated[str, Field(max_length=200)] | None = None
     content: Annotated[str, Field(min_length=1, max_length=100_000)]
     recipients: Annotated[list[NotificationRecipientInput], Field(min_length=1, max_length=10_000)]
@@ -314,12 +317,12 @@ class NotificationSendEstimate(BaseModel):
 
 
 class NotificationSendView(_SendView):
-    channel: Literal["sms", "lms", "email", "auto"]
+    channel: RequestedChannel
     title: str | None
 
 
 class NotificationRecipientView(_RecipientView):
-    channel: Literal["sms", "lms", "email"] | None
+    channel: Channel | None
     phone: str | None
     email: str | None
     coupon: CouponView | None = None
@@ -330,7 +333,7 @@ class NotificationRecipientView(_RecipientView):
 
 class AutoNotificationRequest(_Request):
     enabled: Flag
-    channel: Literal["sms", "lms", "email", "auto"]
+    channel: RequestedChannel
     title: Annotated[str, Field(max_length=200)] | None = None
     content: Annotated[str, Field(min_length=1, max_length=100_000)]
 
@@ -362,4 +365,4 @@ class Resent(BaseModel):
 
 
 class NotificationResendRequest(_Request):
-    channel: Literal["sms", "lms", "email"] | None = None
+    channel: Channel | None = None

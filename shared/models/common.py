@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -12,6 +13,7 @@ PositiveAmount = Annotated[int, Field(gt=0, le=1_000_000_000_000, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 Channel = Literal["sms", "lms", "email"]
+RequestedChannel = Literal["sms", "lms", "email", "auto"]  # auto: sms when the message fits, else lms
 RecipientStatus = Literal["PENDING", "SENT", "FAILED"]
 FailureReason = Literal[
     "INSUFFICIENT_CREDITS",
@@ -24,6 +26,7 @@ SendStatus = Literal["DRAFT", "SCHEDULED", "QUEUED", "PROCESSING", "COMPLETED", 
 StoredSendStatus = Literal["DRAFT", "SCHEDULED", "QUEUED", "CANCELLED"]
 SendOrigin = Literal["MANUAL", "AUTO"]
 GiftStatus = Literal["ON_SALE", "DISCONTINUED"]
+ChargeStatus = Literal["ACTIVE", "REFUNDED"]
 LedgerType = Literal[
     "TOP_UP",
     "GIFT_DEBIT",
@@ -33,6 +36,14 @@ LedgerType = Literal[
     "NOTIFICATION_DEBIT",
     "NOTIFICATION_REFUND",
 ]
+
+
+class SendKind(StrEnum):
+    """What a send delivers. The values are stored (in items and in keys), so they never change."""
+
+    GIFT = "GIFT"
+    NOTIFICATION = "NOTIFICATION"
+
 
 # Reasons a resend may fix: a lack of credits or counts, or a provider outage.
 RESENDABLE_REASONS: frozenset[str] = frozenset(

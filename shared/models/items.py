@@ -1,19 +1,22 @@
-"""What is stored in DynamoDB. Keys are built in shared.adapters.keys, not here."""
+"""What is stored in DynamoDB. Keys are built in shared.adapters.store.keys, not here."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models.common import (
     Channel,
+    ChargeStatus,
     Credits,
     FailureReason,
     GiftStatus,
     LedgerType,
     RecipientStatus,
+    RequestedChannel,
+    SendKind,
     SendOrigin,
     StoredSendStatus,
 )
@@ -70,7 +73,7 @@ class ChargeItem(_Stored):
     credits_spent: Credits
     created_at: datetime
     refundable_until: datetime
-    status: Literal["ACTIVE", "REFUNDED"] = "ACTIVE"
+    status: ChargeStatus = "ACTIVE"
 
 
 class OutboxEvent(_Stored):
@@ -108,12 +111,21 @@ class GiftItem(_Stored):
     position: int = 0
 
 
+class AutoNotification(_Stored):
+    """The notification a promotion's winners get without further calls."""
+
+    enabled: bool
+    channel: RequestedChannel
+    title: str | None = None
+    content: str
+
+
 class PromotionItem(_Stored):
     promotion_id: str
     account_id: str
     name: str
     created_at: datetime
-    auto_notification: dict | None = None
+    auto_notification: AutoNotification | None = None
 
 
 class RecipientState(_Stored):
@@ -148,13 +160,13 @@ class Reservation(_Stored):
     charged: list[str]  # recipient ids whose price (or count) was taken
     short: list[str]  # recipient ids the balance did not cover
     entry_id: str
-    counts_taken: dict[str, list[CountsTaken]] = Field(default_factory=dict)  # channel -> charges used
+    counts_taken: dict[Channel, list[CountsTaken]] = Field(default_factory=dict)  # charges used per channel
 
 
 class BatchItem(_Stored):
     send_id: str
     account_id: str
-    kind: str = "GIFT"
+    kind: SendKind
     batch_no: int
     version: int = 0
     recipients: list[RecipientState]
@@ -172,10 +184,10 @@ class SendCounts(_Stored):
 class SendItem(_Stored):
     send_id: str
     account_id: str
-    kind: str  # "GIFT" | "NOTIFICATION"
+    kind: SendKind
     promotion_id: str
     gift_id: str | None = None
-    channel: str | None = None  # notifications: sms | lms | email | auto
+    channel: RequestedChannel | None = None  # notifications only
     title: str | None = None
     content: str
     status: StoredSendStatus

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.dynamo import DataStore
-from shared.domain.sends import recipients_page
+from shared.adapters.notification_delivery import DeliveryOutcome, DeliveryResult, NotificationMessage
+from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
+from shared.domain.alerts import Publisher
+from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.notification_processing import NotificationPayment
+from shared.domain.notification_sends import create_notification_send
+from shared.domain.promotions import create_promotion
+from shared.domain.sends import BatchJob, recipients_page
+from shared.models.api import NotificationRecipientInput, NotificationSendRequest
+from shared.models.common import Channel, SendKind
+from tests.unit.conftest import drain_queue
 
 
 def assert_ledger_matches_balance(store: DataStore, account_id: str) -> None:
@@ -19,14 +29,14 @@ def assert_ledger_matches_balance(store: DataStore, account_id: str) -> None:
     assert min(balance.sms, balance.lms, balance.email) >= 0
 
 
-def recipients_of(store: DataStore, account_id: str, send_id: str, kind: str = "GIFT") -> list[Any]:
+def recipients_of(store: DataStore, account_id: str, send_id: str, kind: SendKind = SendKind.GIFT) -> list[Any]:
     send = store.get_send(account_id, kind, send_id)
     assert send is not None
     found, _ = recipients_page(store, send, None, 10_000, None)
     return found
 
 
-def assert_send_consistent(store: DataStore, account_id: str, send_id: str, kind: str = "GIFT") -> None:
+def assert_send_consistent(store: DataStore, account_id: str, send_id: str, kind: SendKind = SendKind.GIFT) -> None:
     """Counters agree with the recipients, and every charge belongs to a SENT recipient."""
     send = store.get_send(account_id, kind, send_id)
     assert send is not None
@@ -42,3 +52,29 @@ def assert_send_consistent(store: DataStore, account_id: str, send_id: str, kind
             assert r.charged == 0
         if r.reason == "INVALID_RECIPIENT":
             assert r.charged == 0 and not r.resendable
+
+
+class AcceptingSender:
+    """A notification provider that accepts every message."""
+
+    def send(self, message: NotificationMessage) -> DeliveryResult:
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
+
+
+def use_counts(
+    store: DataStore, sqs: Any, queue_url: str, account_id: str, channel: Channel, wanted: int,
+    publisher: Publisher | None = None,
+) -> int:
+    """Uses up to `wanted` counts of `channel` the way the product does: a notification send to `wanted`
+    recipients, processed by the batch engine. Returns how many counts it used (the messages sent)."""
+    promotion_id = create_promotion(store, account_id, "counts").promotion_id
+    recipients = [NotificationRecipientInput(email=f"w{i}@example.com") if channel == "email" else
+                  NotificationRecipientInput(phone=f"010-7100-{i + 1:04d}") for i in range(wanted)]
+    request = NotificationSendRequest(promotion_id=promotion_id, channel=channel, content="You won",
+                                      title="Prize" if channel == "email" else None, recipients=recipients)
+    send_id = create_notification_send(store, WorkQueue(sqs, queue_url), account_id, request, 50).send_id
+    worker = BatchWorker(store=store, payment=NotificationPayment(AcceptingSender()), publisher=publisher,
+                         concurrency=1)
+    for message in drain_queue(sqs, queue_url):
+        process_batch(worker, BatchJob.model_validate_json(message["Body"]))
+    return sum(r.status == "SENT" for r in recipients_of(store, account_id, send_id, SendKind.NOTIFICATION))

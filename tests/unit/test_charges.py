@@ -8,13 +8,13 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.adapters.dynamo import DataStore
+from shared.adapters.store import DataStore
 from shared.clock import utc_now
 from shared.domain import charges
 from shared.models.items import OutboxEvent
 from tests.unit.api_client import new_account
 from tests.unit.conftest import TABLE
-from tests.unit.money import assert_ledger_matches_balance
+from tests.unit.money import assert_ledger_matches_balance, use_counts
 
 
 def _store() -> DataStore:
@@ -81,12 +81,17 @@ def test_charge_idempotency_key(aws: dict[str, Any]) -> None:
     assert (other.status, other.body["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
 
 
+def _use(aws: dict[str, Any], client: Any, channel: Any, wanted: int, publisher: Any = None) -> int:
+    return use_counts(_store(), aws["sqs"], aws["notification_queue_url"], client.account_id, channel, wanted,
+                      publisher)
+
+
 def test_refund_rules_with_two_charges_on_one_channel(aws: dict[str, Any]) -> None:
     client = new_account(credits=10_000)
     older = client.post("/charges", {"channel": "sms", "quantity": 10}).body["charge_id"]
     newer = client.post("/charges", {"channel": "sms", "quantity": 5}).body["charge_id"]
     # Three counts are used: they come from the older charge.
-    assert charges.use_counts(_store(), None, client.account_id, "sms", 3, "snd_x") == 3
+    assert _use(aws, client, "sms", 3) == 3
 
     refused = client.post(f"/charges/{older}/refund")
     assert (refused.status, refused.body["code"]) == (409, "REFUND_NOT_ALLOWED")
@@ -106,11 +111,11 @@ def test_counts_are_used_oldest_charge_first_across_charges(aws: dict[str, Any])
     first = client.post("/charges", {"channel": "lms", "quantity": 2}).body["charge_id"]
     second = client.post("/charges", {"channel": "lms", "quantity": 2}).body["charge_id"]
     third = client.post("/charges", {"channel": "lms", "quantity": 2}).body["charge_id"]
-    assert charges.use_counts(_store(), None, client.account_id, "lms", 3, "snd_x") == 3
+    assert _use(aws, client, "lms", 3) == 3
     assert client.post(f"/charges/{first}/refund").status == 409
     assert client.post(f"/charges/{second}/refund").status == 409
     assert client.post(f"/charges/{third}/refund").status == 200
-    assert charges.use_counts(_store(), None, client.account_id, "lms", 5, "snd_y") == 1  # only one left
+    assert _use(aws, client, "lms", 5) == 1  # only one left
     assert client.get("/account").body["notification_balance"]["lms"] == 0
     assert_ledger_matches_balance(_store(), client.account_id)
 
@@ -154,9 +159,9 @@ def test_one_balance_low_event_per_crossing(aws: dict[str, Any]) -> None:
         "account_id": client.account_id, "balance": "credits", "value": 400, "threshold": 500, "event_id": ""}
     charges.buy_counts(store, publisher, client.account_id, "sms", 5, 20)  # 400 -> 300: already below
     assert len(publisher.events) == 1
-    charges.use_counts(store, publisher, client.account_id, "sms", 30, "snd")  # sms 35 -> 5: not below 5
+    _use(aws, client, "sms", 30, publisher)  # sms 35 -> 5: not below 5
     assert len(publisher.events) == 1
-    charges.use_counts(store, publisher, client.account_id, "sms", 1, "snd")  # 5 -> 4: crosses
+    _use(aws, client, "sms", 1, publisher)  # 5 -> 4: crosses
     assert [(e.detail["balance"], e.detail["value"]) for e in publisher.events[1:]] == [("sms", 4)]
     assert store.stale_outbox(utc_now() + timedelta(hours=1)) == []  # published, so nothing left over
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.dynamo import DataStore
+from shared.adapters.store import DataStore
 from shared.clock import utc_now
 from shared.domain import accounts, charges
 from shared.errors import InsufficientCredits, RefundNotAllowed
 from shared.models.common import Channel
 from tests.unit.conftest import TABLE
-from tests.unit.money import assert_ledger_matches_balance
+from tests.unit.money import assert_ledger_matches_balance, use_counts
 
 CHANNELS: tuple[Channel, ...] = ("sms", "lms", "email")
 UNIT = {"sms": 20, "lms": 50, "email": 5}
@@ -58,10 +58,9 @@ class Clock:
         return self.now
 
 
-@pytest.mark.usefixtures("aws")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
-def test_random_money_sequences_keep_every_invariant(steps: list[tuple[Any, ...]]) -> None:
+def test_random_money_sequences_keep_every_invariant(aws: dict[str, Any], steps: list[tuple[Any, ...]]) -> None:
     store = DataStore(boto3.client("dynamodb"), TABLE)
     clock = Clock()
     account_id = accounts.create_account(store, "Property").account_id
@@ -97,7 +96,7 @@ def test_random_money_sequences_keep_every_invariant(steps: list[tuple[Any, ...]
                         credits += charge.quantity * UNIT[charge.channel]
                 case ("use", channel, wanted):
                     available = sum(c.quantity - c.used for c in model if c.channel == channel and not c.refunded)
-                    taken = charges.use_counts(store, None, account_id, channel, wanted, "snd_property")
+                    taken = use_counts(store, aws["sqs"], aws["notification_queue_url"], account_id, channel, wanted)
                     assert taken == min(wanted, available)
                     for charge in (c for c in model if c.channel == channel and not c.refunded):  # oldest first
                         use = min(taken, charge.quantity - charge.used)

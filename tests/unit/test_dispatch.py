@@ -9,10 +9,11 @@ import boto3
 import pytest
 
 from functions.dispatch_due import handler as dispatcher
-from shared.adapters.dynamo import DataStore, DispatchIndex
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore, DispatchIndex
 from shared.clock import to_rfc3339, utc_now
 from shared.domain.dispatch import dispatch_due_sends
+from shared.models.common import SendKind
 from tests.unit.api_client import ADMIN, ApiClient, new_account
 from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue
 
@@ -31,7 +32,7 @@ def _body(client: ApiClient, **extra: Any) -> dict[str, Any]:
 
 def _dispatch(aws: dict[str, Any], minutes_ahead: float) -> int:
     client = boto3.client("dynamodb")
-    queues = {"GIFT": WorkQueue(aws["sqs"], aws["queue_url"])}
+    queues = {SendKind.GIFT: WorkQueue(aws["sqs"], aws["queue_url"])}
     later = utc_now() + timedelta(minutes=minutes_ahead)
     return dispatch_due_sends(DataStore(client, TABLE), DispatchIndex(client, TABLE), queues, later)
 

@@ -9,9 +9,10 @@ import boto3
 import pytest
 
 from functions.send_gift.handler import lambda_handler as consume
-from shared.adapters.dynamo import DataStore
 from shared.adapters.gift_provider import IssueRequest, IssueResult, SandboxGiftProvider
-from shared.domain.gift_processing import GiftProcessing, process_gift_batch
+from shared.adapters.store import DataStore
+from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.gift_processing import GiftPayment
 from shared.domain.sends import BatchJob
 from shared.errors import ConcurrentUpdate
 from tests.unit.api_client import ADMIN, ApiClient, new_account
@@ -47,11 +48,12 @@ def _store() -> DataStore:
     return DataStore(boto3.client("dynamodb"), TABLE)
 
 
-def _processing(**overrides: Any) -> GiftProcessing:
+def _processing(**overrides: Any) -> BatchWorker:
     client = boto3.client("dynamodb")
-    fields: dict[str, Any] = {"store": DataStore(client, TABLE), "provider": SandboxGiftProvider(client, TABLE),
+    provider = overrides.pop("provider", SandboxGiftProvider(client, TABLE))
+    fields: dict[str, Any] = {"store": DataStore(client, TABLE), "payment": GiftPayment(provider),
                               "retry_base_seconds": 0, "concurrency": 1}
-    return GiftProcessing(**(fields | overrides))
+    return BatchWorker(**(fields | overrides))
 
 
 def _job(message: dict[str, Any]) -> BatchJob:
@@ -128,14 +130,14 @@ def test_crash_between_steps_then_redelivery_issues_once(
             raise SimulatedCrash(step)
 
     with pytest.raises(SimulatedCrash):
-        process_gift_batch(_processing(checkpoint=crash), _job(message))
+        process_batch(_processing(checkpoint=crash), _job(message))
     # After the crash the debit is durable and the recipients are still pending, with work queued.
     assert client.get("/account").body["credits"] == 50_000 - 3 * COFFEE
     assert client.get(f"/gift-sends/{send_id}").body["counts"]["pending"] == 3
     assert_ledger_matches_balance(_store(), client.account_id)
 
     before = {r.rid: r for r in recipients_of(_store(), client.account_id, send_id)}
-    process_gift_batch(_processing(), _job(message))  # SQS redelivers after the visibility timeout
+    process_batch(_processing(), _job(message))  # SQS redelivers after the visibility timeout
 
     after = {r.rid: r for r in recipients_of(_store(), client.account_id, send_id)}
     assert [r.status for r in after.values()] == ["SENT", "SENT", "FAILED"]
@@ -174,9 +176,9 @@ def test_concurrent_delivery_of_a_reserved_batch_settles_once(aws: dict[str, Any
         def __call__(self, step: str) -> None:
             if step == "issued" and not self.done:
                 self.done = True
-                process_gift_batch(_processing(), _job(message))
+                process_batch(_processing(), _job(message))
 
-    process_gift_batch(_processing(checkpoint=SecondConsumerFirst()), _job(message))
+    process_batch(_processing(checkpoint=SecondConsumerFirst()), _job(message))
     assert client.get("/account").body["credits"] == 50_000 - COFFEE
     assert_ledger_matches_balance(store, client.account_id)
     assert_send_consistent(store, client.account_id, send_id)
@@ -197,11 +199,11 @@ def test_two_sends_racing_for_the_last_credits_never_overdraw(aws: dict[str, Any
         def commit_reservation(self, *args: Any, **kwargs: Any) -> None:
             if not interleaved["done"]:
                 interleaved["done"] = True
-                process_gift_batch(_processing(), job_b)  # B wins the race for the balance
+                process_batch(_processing(), job_b)  # B wins the race for the balance
             super().commit_reservation(*args, **kwargs)
 
     racing = RacingStore(boto3.client("dynamodb"), TABLE)
-    process_gift_batch(_processing(store=racing), job_a)
+    process_batch(_processing(store=racing), job_a)
 
     balance = store.get_balance(client.account_id)
     assert balance.credits == 0
@@ -225,7 +227,7 @@ def test_conflicts_are_retried_not_lost(aws: dict[str, Any], catalog: None) -> N
                 raise ConcurrentUpdate("simulated TransactionConflict")
             super().commit_settlement(*args, **kwargs)
 
-    process_gift_batch(_processing(store=FlakyStore(boto3.client("dynamodb"), TABLE)), _job(message))
+    process_batch(_processing(store=FlakyStore(boto3.client("dynamodb"), TABLE)), _job(message))
     assert failures["left"] == 0
     assert [r.status for r in recipients_of(_store(), client.account_id, send_id)] == ["SENT"]
     assert_ledger_matches_balance(_store(), client.account_id)
@@ -273,7 +275,7 @@ def test_provider_is_asked_with_a_stable_key_per_recipient_attempt(aws: dict[str
         def catalog(self) -> list[Any]:
             return sandbox.catalog()
 
-    process_gift_batch(_processing(provider=Recording()), _job(message))
+    process_batch(_processing(provider=Recording()), _job(message))
     assert len(seen) == 3 and len(set(seen)) == 1  # two transient failures, retried with the same key
 
 

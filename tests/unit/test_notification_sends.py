@@ -9,14 +9,15 @@ import boto3
 import pytest
 
 from functions.send_notification.handler import lambda_handler as consume
-from shared.adapters.dynamo import DataStore
-from shared.domain.notification_processing import NotificationProcessing, process_notification_batch
+from shared.adapters.store import DataStore
+from shared.domain.batch_processing import BatchWorker, process_batch
 from shared.domain.sends import BatchJob
+from shared.models.common import SendKind
 from tests.unit.api_client import ApiClient, new_account
 from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue, sqs_event
 from tests.unit.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
 
-KIND = "NOTIFICATION"
+KIND = SendKind.NOTIFICATION
 
 
 class SimulatedCrash(Exception):
@@ -54,12 +55,12 @@ def _deliver(messages: list[dict[str, Any]]) -> None:
     assert consume(sqs_event(messages), LambdaContextStub()) == {"batchItemFailures": []}
 
 
-def _processing(**overrides: Any) -> NotificationProcessing:
+def _processing(**overrides: Any) -> BatchWorker:
     from functions.send_notification.handler import processing
 
     base = processing()
-    fields: dict[str, Any] = {"store": base.store, "sender": base.sender, "retry_base_seconds": 0, "concurrency": 1}
-    return NotificationProcessing(**(fields | overrides))
+    fields: dict[str, Any] = {"store": base.store, "payment": base.payment, "retry_base_seconds": 0, "concurrency": 1}
+    return BatchWorker(**(fields | overrides))
 
 
 def _counts(client: ApiClient) -> dict[str, int]:
@@ -195,10 +196,10 @@ def test_crash_between_taking_a_count_and_the_provider(aws: dict[str, Any], cras
             raise SimulatedCrash(step)
 
     with pytest.raises(SimulatedCrash):
-        process_notification_batch(_processing(checkpoint=crash), job)
+        process_batch(_processing(checkpoint=crash), job)
     assert _counts(client)["sms"] == 3  # taken for both, durable, recipients still pending
     assert_ledger_matches_balance(_store(), client.account_id)
-    process_notification_batch(_processing(), job)
+    process_batch(_processing(), job)
     assert _counts(client)["sms"] == 4  # the non-existent number gave its count back
     assert_ledger_matches_balance(_store(), client.account_id)
     assert_send_consistent(_store(), client.account_id, send_id, KIND)
@@ -216,10 +217,10 @@ def test_racing_sends_for_the_last_counts(aws: dict[str, Any]) -> None:
         def commit_reservation(self, *args: Any, **kwargs: Any) -> None:
             if not raced["done"]:
                 raced["done"] = True
-                process_notification_batch(_processing(), job_b)
+                process_batch(_processing(), job_b)
             super().commit_reservation(*args, **kwargs)
 
-    process_notification_batch(_processing(store=RacingStore(boto3.client("dynamodb"), TABLE)), job_a)
+    process_batch(_processing(store=RacingStore(boto3.client("dynamodb"), TABLE)), job_a)
     store = _store()
     sent = [r for s in (send_a, send_b) for r in recipients_of(store, client.account_id, s, KIND)
             if r.status == "SENT"]

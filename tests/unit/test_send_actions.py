@@ -9,14 +9,16 @@ import boto3
 import pytest
 
 from functions.send_gift.handler import lambda_handler as consume_gifts
-from shared.adapters.dynamo import DataStore
 from shared.adapters.gift_provider import IssueRequest, IssueResult, SandboxGiftProvider
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
 from shared.clock import to_rfc3339, utc_now
 from shared.domain import send_actions
-from shared.domain.gift_processing import GiftProcessing, process_gift_batch
+from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.gift_processing import GiftPayment
 from shared.domain.sends import BatchJob
 from shared.errors import ProviderUnavailable
+from shared.models.common import SendKind
 from tests.unit.api_client import ADMIN, ApiClient, new_account
 from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue, sqs_event
 from tests.unit.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
@@ -93,7 +95,7 @@ def test_resending_the_same_failures_twice_at_once_sends_no_one_twice(aws: dict[
     _run_gift_queue(aws)
     ADMIN.post(f"/admin/accounts/{client.account_id}/credits", {"amount": 10 * COFFEE, "reference": "r"})
     queue = WorkQueue(aws["sqs"], aws["queue_url"])
-    stored = _store().get_send(client.account_id, "GIFT", send_id)
+    stored = _store().get_send(client.account_id, SendKind.GIFT, send_id)
     assert stored is not None
     send = stored
     second: dict[str, int] = {}
@@ -129,18 +131,18 @@ class Outage:
         return self.sandbox.catalog()
 
 
-def _queues(aws: dict[str, Any]) -> dict[str, WorkQueue]:
-    return {"GIFT": WorkQueue(aws["sqs"], aws["queue_url"]),
-            "NOTIFICATION": WorkQueue(aws["sqs"], aws["notification_queue_url"])}
+def _queues(aws: dict[str, Any]) -> dict[SendKind, WorkQueue]:
+    return {SendKind.GIFT: WorkQueue(aws["sqs"], aws["queue_url"]),
+            SendKind.NOTIFICATION: WorkQueue(aws["sqs"], aws["notification_queue_url"])}
 
 
 def test_retry_job_heals_a_provider_outage(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(credits=10 * COFFEE)
     send_id = _gift_send(client, ["010-4000-0001", "010-4000-0002"])["send_id"]
     outage = Outage()
-    worker = GiftProcessing(store=_store(), provider=outage, retry_base_seconds=0, concurrency=1)
+    worker = BatchWorker(store=_store(), payment=GiftPayment(outage), retry_base_seconds=0, concurrency=1)
     (message,) = drain_queue(aws["sqs"], aws["queue_url"])
-    process_gift_batch(worker, BatchJob.model_validate_json(message["Body"]))
+    process_batch(worker, BatchJob.model_validate_json(message["Body"]))
     assert client.get(f"/gift-sends/{send_id}").body["counts"]["resendable"] == 2
     assert client.get("/account").body["credits"] == 10 * COFFEE  # provider errors are refunded
 
@@ -149,7 +151,7 @@ def test_retry_job_heals_a_provider_outage(aws: dict[str, Any], catalog: None) -
     outage.recovered = True
     assert send_actions.retry_provider_errors(store, _queues(aws), utc_now() + timedelta(minutes=2), 3) == 2
     (message,) = drain_queue(aws["sqs"], aws["queue_url"])
-    process_gift_batch(worker, BatchJob.model_validate_json(message["Body"]))
+    process_batch(worker, BatchJob.model_validate_json(message["Body"]))
 
     recipients = recipients_of(store, client.account_id, send_id)
     assert [(r.status, r.attempts, r.round) for r in recipients] == [("SENT", 4, 1), ("SENT", 4, 1)]
@@ -161,12 +163,12 @@ def test_retry_job_heals_a_provider_outage(aws: dict[str, Any], catalog: None) -
 def test_retry_job_gives_up_after_the_bounded_rounds(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(credits=10 * COFFEE)
     send_id = _gift_send(client, ["010-5000-0001"])["send_id"]
-    worker = GiftProcessing(store=_store(), provider=Outage(), retry_base_seconds=0, concurrency=1,
-                            auto_retry_rounds=2)
+    worker = BatchWorker(store=_store(), payment=GiftPayment(Outage()), retry_base_seconds=0, concurrency=1,
+                         auto_retry_rounds=2)
     later = utc_now()
     for _ in range(5):
         for message in drain_queue(aws["sqs"], aws["queue_url"]):
-            process_gift_batch(worker, BatchJob.model_validate_json(message["Body"]))
+            process_batch(worker, BatchJob.model_validate_json(message["Body"]))
         later += timedelta(hours=1)
         send_actions.retry_provider_errors(_store(), _queues(aws), later, 2)
     (recipient,) = recipients_of(_store(), client.account_id, send_id)
@@ -190,7 +192,7 @@ def test_draft_waits_for_submit(aws: dict[str, Any], catalog: None) -> None:
 
 
 def test_cancelled_scheduled_send_is_never_charged(aws: dict[str, Any], catalog: None) -> None:
-    from shared.adapters.dynamo import DispatchIndex
+    from shared.adapters.store import DispatchIndex
     from shared.domain.dispatch import dispatch_due_sends
 
     client = new_account(credits=10 * COFFEE)

@@ -8,8 +8,8 @@ import boto3
 import pytest
 
 from functions.auto_notify import handler as auto_notify
-from shared.adapters.dynamo import DataStore
 from shared.adapters.queue import WorkQueue
+from shared.adapters.store import DataStore
 from shared.domain import winners
 from tests.unit.api_client import ApiClient, new_account
 from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -20,19 +20,17 @@ from shared.models.api import (
     Resent,
     SendAccepted,
 )
-from shared.models.common import Page
+from shared.models.common import Page, RecipientStatus
 from shared.settings import api_settings
 
 router = Router()
 
 
 def _create(call: IdempotentCall) -> SendAccepted:
-    result = gift_sends.create_gift_send(
+    return gift_sends.create_gift_send(
         data_store(), gift_send_queue(), call.account_id, GiftSendRequest.model_validate(call.body),
         api_settings().recipients_per_batch, call.idempotency_key or None,
     )
-    assert isinstance(result, SendAccepted)
-    return result
 
 
 @router.post(
@@ -51,7 +49,7 @@ def create_gift_send(
 ) -> Response[SendAccepted | GiftSendEstimate]:
     account_id = current_account_id(router)
     if body.dry_run:
-        return ok(gift_sends.create_gift_send(data_store(), gift_send_queue(), account_id, body, 1))
+        return ok(gift_sends.estimate_gift_send(data_store(), account_id, body))
     body_json = router.current_event.json_body
     return accepted(once("gift-send", account_id, idempotency_key, body_json, _create, SendAccepted))
 
@@ -85,7 +83,7 @@ def get_gift_send(send_id: PathId) -> GiftSendView:
 )
 def list_gift_recipients(
     send_id: PathId,
-    status: Annotated[Literal["PENDING", "SENT", "FAILED"] | None, Query()] = None,
+    status: Annotated[RecipientStatus | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[GiftRecipientView]:

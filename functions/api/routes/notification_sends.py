@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -23,19 +23,17 @@ from shared.models.api import (
     Resent,
     SendAccepted,
 )
-from shared.models.common import Page
+from shared.models.common import Page, RecipientStatus
 from shared.settings import api_settings
 
 router = Router()
 
 
 def _create(call: IdempotentCall) -> SendAccepted:
-    result = notification_sends.create_notification_send(
+    return notification_sends.create_notification_send(
         data_store(), notification_send_queue(), call.account_id, NotificationSendRequest.model_validate(call.body),
         api_settings().recipients_per_batch, call.idempotency_key or None,
     )
-    assert isinstance(result, SendAccepted)
-    return result
 
 
 @router.post(
@@ -54,8 +52,7 @@ def create_notification_send(
 ) -> Response[SendAccepted | NotificationSendEstimate]:
     account_id = current_account_id(router)
     if body.dry_run:
-        return ok(notification_sends.create_notification_send(
-            data_store(), notification_send_queue(), account_id, body, 1))
+        return ok(notification_sends.estimate_notification_send(data_store(), account_id, body))
     body_json = router.current_event.json_body
     return accepted(once("notification-send", account_id, idempotency_key, body_json, _create, SendAccepted))
 
@@ -90,7 +87,7 @@ def get_notification_send(send_id: PathId) -> NotificationSendView:
 )
 def list_notification_recipients(
     send_id: PathId,
-    status: Annotated[Literal["PENDING", "SENT", "FAILED"] | None, Query()] = None,
+    status: Annotated[RecipientStatus | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[NotificationRecipientView]:
