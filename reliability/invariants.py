@@ -14,8 +14,9 @@ from shared.models.common import SendKind
 from shared.models.items import Balance, BatchItem, LedgerEntryItem, SendItem
 
 CHANNELS = ("sms", "lms", "email")
-# A send in these states has nothing queued on purpose: its recipients stay PENDING until it is sent.
-NOT_STARTED = frozenset({"DRAFT", "SCHEDULED", "CANCELLED"})
+# A send in these states has nothing queued on purpose: its recipients stay PENDING until it is sent. (A
+# cancelled one has none pending: they are FAILED / CANCELLED.)
+NOT_STARTED = frozenset({"DRAFT", "SCHEDULED"})
 
 
 @dataclass
@@ -114,7 +115,9 @@ def violations(state: AccountState, *, work_queued: bool = False) -> list[str]:
         if any(r.status == "PENDING" for r in recipients):
             found.append(f"4: a recipient of send {send.send_id} was left PENDING with no work queued")
         by_status = {s: sum(1 for r in recipients if r.status == s) for s in ("SENT", "FAILED")}
-        if (send.counts.sent, send.counts.failed) != (by_status["SENT"], by_status["FAILED"]):
+        retrying = sum(1 for r in recipients if r.retry_at is not None)
+        if (send.counts.sent, send.counts.failed, send.counts.retrying) != (
+                by_status["SENT"], by_status["FAILED"], retrying):
             found.append(f"4: the history counters of send {send.send_id} disagree with its recipients")
 
     # 5. INVALID_RECIPIENT never costs anything.

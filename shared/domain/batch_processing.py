@@ -25,8 +25,8 @@ from typing import Any, Protocol
 from shared.clock import utc_now
 from shared.domain.alerts import Publisher, balance_low_events, publish_committed
 from shared.domain.balances import retry_on_conflict
-from shared.domain.sends import BatchJob
-from shared.domain.store import BalanceChange, BatchContext, BatchStore, SendSettlement
+from shared.domain.sends import BatchJob, settlement
+from shared.domain.store import BalanceChange, BatchContext, BatchStore
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, FailureReason, RecipientStatus, SendKind
@@ -225,8 +225,14 @@ def _deliver_all(
     return outcomes
 
 
-def _apply(recipient: RecipientState, outcome: Outcome, charge: int, now: datetime) -> RecipientState:
+def _apply(
+    worker: BatchWorker, recipient: RecipientState, outcome: Outcome, charge: int, now: datetime
+) -> RecipientState:
     sent = outcome.status == "SENT"
+    retry_at = None
+    if outcome.reason == "PROVIDER_ERROR" and recipient.round < worker.auto_retry_rounds:
+        # Round n (0 for the first attempt) is retried by the retry job after base * 2**n seconds.
+        retry_at = now + timedelta(seconds=worker.auto_retry_base_seconds * 2**recipient.round)
     return recipient.model_copy(
         update={
             "status": outcome.status,
@@ -238,6 +244,7 @@ def _apply(recipient: RecipientState, outcome: Outcome, charge: int, now: dateti
             "expires_on": outcome.expires_on,
             "sent_at": now if sent else recipient.sent_at,
             "updated_at": now,
+            "retry_at": retry_at,
         }
     )
 
@@ -257,7 +264,8 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
             return  # settled already by a concurrent delivery
         now = utc_now()
         charge = worker.payment.charged_credits(reservation)
-        recipients = [_apply(r, outcomes[r.rid], charge, now) if r.rid in outcomes else r for r in current.recipients]
+        recipients = [_apply(worker, r, outcomes[r.rid], charge, now) if r.rid in outcomes else r
+                      for r in current.recipients]
         charged = set(reservation.charged)
         refunded = [r for r in current.recipients if r.rid in charged and outcomes[r.rid].refund]
         refund = None
@@ -265,9 +273,9 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
             funds = worker.store.get_balance(batch.account_id)
             after, entries = worker.payment.give_back(funds, current, refunded, new_id("led"))
             refund = BalanceChange(funds, after, entries[0], extra_entries=entries[1:])
-        settlement = SendSettlement(recipients, counts_delta(outcomes.values()), len(outcomes),
-                                    automatic_retry_at(worker, recipients, now))
-        worker.store.commit_settlement(current, settlement, refund)
+        worker.store.commit_settlement(
+            current, settlement(current, recipients, counts_delta(outcomes.values()), len(outcomes)), refund
+        )
 
     retry_on_conflict(attempt)
     _report(worker, batch, outcomes)
@@ -281,15 +289,6 @@ def _report(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
         worker.metric(f"Failures{reason}", sum(1 for o in outcomes.values() if o.reason == reason), "Count", kind)
     assert batch.reservation is not None
     worker.metric("CreditsDebited", worker.payment.charged_credits(batch.reservation) * sent, "Count", kind)
-
-
-def automatic_retry_at(worker: BatchWorker, recipients: Sequence[RecipientState], now: datetime) -> datetime | None:
-    """When the retry job should try this batch's provider errors again, or None (none left to retry)."""
-    rounds = [r.round for r in recipients
-              if r.status == "FAILED" and r.reason == "PROVIDER_ERROR" and r.round < worker.auto_retry_rounds]
-    if not rounds:
-        return None
-    return now + timedelta(seconds=worker.auto_retry_base_seconds * 2 ** min(rounds))
 
 
 def counts_delta(outcomes: Iterable[Outcome]) -> SendCounts:
@@ -315,9 +314,10 @@ def _fail_pending_without_charge(worker: BatchWorker, batch: BatchItem, reason: 
             return
         now = utc_now()
         outcomes = {rid: Outcome("FAILED", reason) for rid in pending}
-        recipients = [_apply(r, outcomes[r.rid], 0, now) if r.rid in outcomes else r for r in current.recipients]
-        worker.store.commit_settlement(current, SendSettlement(recipients, counts_delta(outcomes.values()),
-                                                               len(pending)))
+        recipients = [_apply(worker, r, outcomes[r.rid], 0, now) if r.rid in outcomes else r
+                      for r in current.recipients]
+        worker.store.commit_settlement(current, settlement(current, recipients, counts_delta(outcomes.values()),
+                                                           len(pending)))
 
     retry_on_conflict(attempt)
 

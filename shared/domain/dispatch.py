@@ -1,5 +1,6 @@
 """The periodic dispatcher: starts scheduled sends when due, and finishes enqueuing any immediate send
-whose API call died after storing it (the store-then-enqueue gap), so no recipient waits forever."""
+whose API call died after storing it (the store-then-enqueue gap), or closing any cancelled send whose cancel
+died half-way, so no recipient waits forever."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 
 from shared.adapters.queue import WorkQueue
 from shared.domain.alerts import Publisher, publish_stale_outbox
+from shared.domain.send_actions import close_cancelled
 from shared.domain.sends import enqueue_batches
 from shared.domain.store import DispatchStore, DueSends, SendStore
 from shared.models.common import SendKind
@@ -27,6 +29,9 @@ def dispatch_due_sends(store: SendStore, index: DueSends, queues: Mapping[SendKi
     that already ran is harmless: the consumer finds nothing pending in it."""
     dispatched = 0
     for send in index.due(now):
+        if send.status == "CANCELLED":
+            close_cancelled(store, send)  # a cancel that died before closing every batch
+            continue
         if send.status == "SCHEDULED" and not store.change_send_status(send, ("SCHEDULED",), "QUEUED", send.send_at):
             continue  # cancelled (or started by a concurrent run) in the meantime
         if send.status in ("SCHEDULED", "QUEUED"):

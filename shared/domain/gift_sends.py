@@ -13,6 +13,7 @@ from shared.domain.sends import (
     counts_view,
     effective_status,
     initial_status,
+    next_retry_at,
     recipient_id,
     recipients_page,
 )
@@ -120,7 +121,8 @@ def gift_recipient_view(state: RecipientState) -> GiftRecipientView:
     return GiftRecipientView(
         recipient_id=state.rid, phone=state.phone or "", name=state.name, status=state.status,
         failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
-        charged_credits=state.charged, sent_at=state.sent_at, updated_at=state.updated_at, coupon=coupon,
+        charged_credits=state.charged, sent_at=state.sent_at, updated_at=state.updated_at,
+        next_retry_at=next_retry_at(state), coupon=coupon,
     )
 
 

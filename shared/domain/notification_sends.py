@@ -20,6 +20,7 @@ from shared.domain.sends import (
     counts_view,
     effective_status,
     initial_status,
+    next_retry_at,
     recipient_id,
     recipients_page,
 )
@@ -143,7 +144,7 @@ def notification_recipient_view(state: RecipientState) -> NotificationRecipientV
     return NotificationRecipientView(
         recipient_id=state.rid, channel=state.channel, phone=state.phone, email=state.email, name=state.name,
         status=state.status, failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
-        charged_credits=0, sent_at=state.sent_at, updated_at=state.updated_at,
+        charged_credits=0, sent_at=state.sent_at, updated_at=state.updated_at, next_retry_at=next_retry_at(state),
     )
 
 

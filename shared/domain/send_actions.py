@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
 from shared.domain.balances import retry_on_conflict
-from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches
-from shared.domain.store import SendSettlement, SendStore, require
+from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches, settlement
+from shared.domain.store import SendStore, require
 from shared.errors import InvalidState, NotResendable
 from shared.models.common import RESENDABLE_REASONS, Channel, SendKind, StoredSendStatus
 from shared.models.items import RecipientState, SendCounts, SendItem
@@ -34,12 +35,12 @@ def _resend_batch(store: SendStore, send: SendItem, batch_no: int, selects: Sele
             return 0
         recipients = [
             r.model_copy(update={"status": "PENDING", "reason": None, "resendable": False, "round": r.round + 1,
-                                 "updated_at": now})
+                                 "retry_at": None, "updated_at": now})
             if r.rid in chosen else r
             for r in batch.recipients
         ]
         delta = SendCounts(pending=len(chosen), failed=-len(chosen), resendable=-len(chosen))
-        store.commit_settlement(batch, SendSettlement(recipients, delta))
+        store.commit_settlement(batch, settlement(batch, recipients, delta))
         return len(chosen)
 
     return retry_on_conflict(attempt)
@@ -89,6 +90,10 @@ def retry_provider_errors(
     store: SendStore, queues: Mapping[SendKind, WorkQueue], now: datetime, max_rounds: int
 ) -> int:
     """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds."""
+
+    def due(r: RecipientState) -> bool:
+        return r.reason == "PROVIDER_ERROR" and r.round < max_rounds and r.retry_at is not None and r.retry_at <= now
+
     retried = 0
     sends: dict[str, SendItem | None] = {}
     for batch in store.batches_due_for_retry(now):
@@ -97,8 +102,7 @@ def retry_provider_errors(
         send = sends[batch.send_id]
         if send is None or send.status != "QUEUED":
             continue
-        retried += resend(store, queues[batch.kind], send, batch_numbers=[batch.batch_no], now=now,
-                          selects=lambda r: r.reason == "PROVIDER_ERROR" and r.round < max_rounds)
+        retried += resend(store, queues[batch.kind], send, batch_numbers=[batch.batch_no], now=now, selects=due)
     return retried
 
 
@@ -118,8 +122,41 @@ def submit(store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, 
 
 
 def cancel(store: SendStore, account_id: str, kind: SendKind, send_id: str) -> SendItem:
-    """DRAFT or SCHEDULED -> CANCELLED: nothing is ever charged for it, and nothing will dispatch it."""
+    """DRAFT or SCHEDULED -> CANCELLED, and its pending recipients FAILED / CANCELLED (never charged: nothing
+    of a send that has not started was processed; not resendable).
+
+    The status change is the conditional write that decides a race with the dispatcher (SCHEDULED -> QUEUED) or
+    a submit: exactly one wins, and once CANCELLED nothing dispatches, processes or resends the send. It keeps
+    the send in the dispatch index until every batch is closed, so if this call dies half-way the dispatcher
+    closes the rest after the grace period."""
     send = require(store.get_send(account_id, kind, send_id), "send")
-    if not store.change_send_status(send, ("DRAFT", "SCHEDULED"), "CANCELLED", None):
+    if not store.change_send_status(send, ("DRAFT", "SCHEDULED"), "CANCELLED", utc_now() + DISPATCH_GRACE):
         raise InvalidState(f"only a DRAFT or SCHEDULED send can be cancelled (this one is {send.status})")
-    return send.model_copy(update={"status": "CANCELLED"})
+    close_cancelled(store, send.model_copy(update={"status": "CANCELLED"}))
+    return require(store.get_send(account_id, kind, send_id), "send")
+
+
+def close_cancelled(store: SendStore, send: SendItem) -> int:
+    """Every pending recipient of a cancelled send becomes FAILED / CANCELLED, one conditional write per batch;
+    then the send leaves the dispatch index. Returns how many were closed (0 when a run before did it)."""
+    now = utc_now()
+
+    def close(batch_no: int) -> int:
+        batch = store.get_batch(send.send_id, batch_no)
+        pending = {r.rid for r in batch.recipients if r.status == "PENDING"} if batch else set()
+        if batch is None or not pending:
+            return 0
+        recipients = [
+            r.model_copy(update={"status": "FAILED", "reason": "CANCELLED", "resendable": False, "updated_at": now})
+            if r.rid in pending else r
+            for r in batch.recipients
+        ]
+        store.commit_settlement(batch, settlement(batch, recipients, SendCounts(pending=-len(pending),
+                                                                                failed=len(pending))))
+        return len(pending)
+
+    closed = 0
+    for batch_no in range(send.batch_count):
+        closed += retry_on_conflict(partial(close, batch_no))
+    store.mark_dispatched(send.account_id, send.kind, send.send_id)
+    return closed

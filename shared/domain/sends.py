@@ -12,7 +12,7 @@ from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
 from shared.adapters.queue import WorkQueue
 from shared.cursor import decode_cursor, encode_cursor
-from shared.domain.store import SendStore
+from shared.domain.store import SendSettlement, SendStore
 from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.models.api import SendAccepted, SendCountsView
@@ -149,11 +149,28 @@ def has_pending(recipients: Iterable[RecipientState]) -> bool:
 
 
 def effective_status(send: SendItem) -> SendStatus:
+    """A queued send is COMPLETED once nothing is pending and no provider error waits for an automatic retry."""
     if send.status != "QUEUED":
         return send.status
     if send.counts.pending == 0:
-        return "COMPLETED"
+        return "PROCESSING" if send.counts.retrying else "COMPLETED"
     return "PROCESSING" if send.processed > 0 else "QUEUED"
+
+
+def settlement(
+    batch: BatchItem, recipients: list[RecipientState], delta: SendCounts, settled: int = 0
+) -> SendSettlement:
+    """The batch's new recipients with the send's counter changes, counting the provider errors that wait for
+    an automatic retry too; the earliest of those is when the retry job looks at the batch again."""
+    waiting = [r.retry_at for r in recipients if r.retry_at is not None]
+    retrying = len(waiting) - sum(1 for r in batch.recipients if r.retry_at is not None)
+    return SendSettlement(recipients, delta.model_copy(update={"retrying": retrying}), settled,
+                          min(waiting, default=None))
+
+
+def next_retry_at(recipient: RecipientState) -> datetime | None:
+    """When the service will retry a provider error by itself (None for anyone else, or once none is left)."""
+    return recipient.retry_at if recipient.status == "FAILED" and recipient.reason == "PROVIDER_ERROR" else None
 
 
 def counts_view(send: SendItem) -> SendCountsView:

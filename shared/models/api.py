@@ -273,6 +273,7 @@ class _RecipientView(BaseModel):
     charged_credits: Credits
     sent_at: datetime | None
     updated_at: datetime
+    next_retry_at: datetime | None  # a provider error the service will retry by itself, and when
 
 
 class GiftRecipientView(_RecipientView):

@@ -146,6 +146,7 @@ class RecipientState(_Stored):
     expires_on: str | None = None
     sent_at: datetime | None = None
     updated_at: datetime
+    retry_at: datetime | None = None  # a provider error's automatic retry (None once no retry is left)
 
 
 class CountsTaken(_Stored):
@@ -179,6 +180,7 @@ class SendCounts(_Stored):
     sent: int = 0
     failed: int = 0
     resendable: int = 0
+    retrying: int = 0  # failed recipients waiting for an automatic retry (the send is not finished)
 
 
 class SendItem(_Stored):

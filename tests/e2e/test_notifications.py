@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import AccountFactory, Client, Stack, all_pages, create_promotion, unique, wait_completed
+from tests.e2e.conftest import (
+    AccountFactory,
+    Client,
+    Stack,
+    all_pages,
+    create_promotion,
+    parse_time,
+    unique,
+    wait_completed,
+    wait_settled,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -48,14 +58,17 @@ def test_sms_and_lms_outcomes_and_exact_counts(stack: Stack, new_account: Accoun
             {"phone": "010-4100-8888", "name": "Flaky"},      # fails twice, then delivered
             {"phone": "not a phone", "name": "Bad"},
         ]})
-    final = wait_completed(client, send_id, sends="notification-sends")
-    assert (final["origin"], final["channel"]) == ("MANUAL", "auto")
+    final = wait_settled(client, send_id, sends="notification-sends")
+    # "Down" waits for its automatic retry: the send is not finished (v1.1).
+    assert (final["origin"], final["channel"], final["status"]) == ("MANUAL", "auto", "PROCESSING")
     assert final["counts"] == {"total": 6, "pending": 0, "sent": 3, "failed": 3, "resendable": 1}
     recipients = {r["name"]: r for r in all_pages(client, f"/notification-sends/{send_id}/recipients")}
     assert (recipients["Kim"]["channel"], recipients["Kim"]["status"]) == ("sms", "SENT")
     assert (recipients[long_name]["channel"], recipients[long_name]["status"]) == ("lms", "SENT")
     assert recipients["Gone"]["failure_reason"] == "INVALID_RECIPIENT"
     assert (recipients["Down"]["failure_reason"], recipients["Down"]["resendable"]) == ("PROVIDER_ERROR", True)
+    assert parse_time(recipients["Down"]["next_retry_at"]) > parse_time(recipients["Down"]["updated_at"])
+    assert [n for n, r in recipients.items() if r["next_retry_at"] is not None] == ["Down"]
     assert (recipients["Flaky"]["status"], recipients["Flaky"]["attempts"]) == ("SENT", 3)
     assert recipients["Bad"]["failure_reason"] == "INVALID_RECIPIENT"
     assert _counts(client) == {"sms": 8, "lms": 1, "email": 0}  # sms: Kim and Flaky; lms: the long name
@@ -78,7 +91,7 @@ def test_email_delivered_through_ses(stack: Stack, new_account: AccountFactory) 
         "content": "Dear {name}, you won.",
         "recipients": [{"email": "kim@example.com", "name": "Kim"}, {"email": "x@invalid.example"},
                        {"email": "y@fail.example"}]})
-    final = wait_completed(client, send_id, sends="notification-sends")
+    final = wait_settled(client, send_id, sends="notification-sends")  # y@fail.example waits for a retry
     assert (final["counts"]["sent"], final["counts"]["failed"]) == (1, 2)
     assert _counts(client)["email"] == 2
     assert subject in str(_ministack(stack, "ses/messages"))

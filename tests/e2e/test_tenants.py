@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import AccountFactory, Client, create_promotion, gift_send_body, wait_completed
+from tests.e2e.conftest import AccountFactory, Client, create_promotion, gift_send_body, wait_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def owner_data(new_account: AccountFactory) -> dict[str, Any]:
                                               "recipients": [{"phone": "010-6100-0002"}]}).body
     owner.post(f"/promotions/{promotion_id}/winners", {"winners": [{"name": "Kim", "phone": "010-6100-0003"}]})
     owner.put("/wishlist/SBX-CAKE")
-    wait_completed(owner, gift["send_id"])
+    wait_settled(owner, gift["send_id"])  # its 9999 recipient waits for an automatic retry
     return {"owner": owner, "promotion": promotion_id, "gift": gift["send_id"], "note": note["send_id"],
             "charge": charge["charge_id"], "recipient": "r00001"}
 

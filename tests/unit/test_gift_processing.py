@@ -84,8 +84,11 @@ def test_sandbox_outcomes_end_with_exact_credits(aws: dict[str, Any], catalog: N
     assert_ledger_matches_balance(_store(), client.account_id)
     assert_send_consistent(_store(), client.account_id, send_id)
     view = client.get(f"/gift-sends/{send_id}").body
-    assert view["status"] == "COMPLETED"
+    assert view["status"] == "PROCESSING"  # the provider error (9999) waits for its automatic retry
     assert view["counts"] == {"total": 6, "pending": 0, "sent": 3, "failed": 3, "resendable": 1}
+    retries = {r["phone"]: r["next_retry_at"] for r in client.get(f"/gift-sends/{send_id}/recipients").body["items"]}
+    assert retries.pop("+821012349999") is not None
+    assert set(retries.values()) == {None}
 
 
 def test_partial_funds_send_the_affordable_and_fail_the_rest(aws: dict[str, Any], catalog: None) -> None:

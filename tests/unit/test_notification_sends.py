@@ -83,9 +83,15 @@ def test_mixed_outcomes_leave_counts_exact(aws: dict[str, Any]) -> None:
     assert_ledger_matches_balance(_store(), client.account_id)
     assert_send_consistent(_store(), client.account_id, send_id, KIND)
     view = client.get(f"/notification-sends/{send_id}").body
-    assert (view["status"], view["channel"], view["origin"]) == ("COMPLETED", "sms", "MANUAL")
+    # Nothing is pending, but the provider error (9999) waits for its automatic retry: not finished yet.
+    assert (view["status"], view["channel"], view["origin"]) == ("PROCESSING", "sms", "MANUAL")
+    assert view["counts"]["pending"] == 0
     recipients = client.get(f"/notification-sends/{send_id}/recipients", query={"status": "SENT"}).body["items"]
     assert {r["channel"] for r in recipients} == {"sms"}
+    retries = {r["phone"]: r["next_retry_at"] for r in client.get(f"/notification-sends/{send_id}/recipients").body[
+        "items"]}
+    assert retries.pop("+821012349999") is not None
+    assert set(retries.values()) == {None}
 
 
 def test_auto_uses_sms_for_short_and_lms_for_long_messages(aws: dict[str, Any]) -> None:

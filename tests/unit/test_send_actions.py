@@ -1,8 +1,8 @@
-"""Resends, drafts, scheduled cancels and the provider-error retry job."""
+"""Resends, drafts, cancels and the provider-error retry job (with when it will retry)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -17,7 +17,7 @@ from shared.domain import send_actions
 from shared.domain.batch_processing import BatchWorker, process_batch
 from shared.domain.gift_processing import GiftPayment
 from shared.domain.sends import BatchJob
-from shared.errors import ProviderUnavailable
+from shared.errors import InvalidState, ProviderUnavailable
 from shared.models.common import SendKind
 from tests.unit.api_client import ADMIN, ApiClient, new_account
 from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue, sqs_event
@@ -232,3 +232,185 @@ def test_notification_resend_can_be_narrowed_by_channel(aws: dict[str, Any]) -> 
     recipients = client.get(f"/notification-sends/{send_id}/recipients").body["items"]
     assert [(r["channel"], r["status"]) for r in recipients] == [("sms", "SENT"), ("lms", "FAILED")]
     assert client.post(f"/notification-sends/{send_id}/resend", {"channel": "fax"}).status == 422
+
+
+# --- v1.1: a cancelled send's recipients end FAILED / CANCELLED ---------------------------------------------
+
+
+def _dispatch(aws: dict[str, Any], minutes_ahead: float) -> int:
+    from shared.adapters.store import DispatchIndex
+    from shared.domain.dispatch import dispatch_due_sends
+
+    index = DispatchIndex(boto3.client("dynamodb"), TABLE)
+    return dispatch_due_sends(_store(), index, _queues(aws), utc_now() + timedelta(minutes=minutes_ahead))
+
+
+@pytest.mark.parametrize("timing", ["draft", "scheduled"])
+def test_a_cancelled_send_has_nothing_pending(aws: dict[str, Any], catalog: None, timing: str) -> None:
+    client = new_account(credits=10 * COFFEE)
+    extra = {"draft": True} if timing == "draft" else {"send_at": to_rfc3339(utc_now() + timedelta(minutes=5))}
+    phones = [f"010-7100-{i:04d}" for i in range(1, 7)] + ["bad-phone"]  # two batches of five
+    send_id = _gift_send(client, phones, **extra)["send_id"]
+
+    cancelled = client.post(f"/gift-sends/{send_id}/cancel")
+    assert (cancelled.status, cancelled.body["status"]) == (200, "CANCELLED")
+    assert cancelled.body["counts"] == {"total": 7, "pending": 0, "sent": 0, "failed": 7, "resendable": 0}
+    assert client.get(f"/gift-sends/{send_id}").body == cancelled.body
+    recipients = client.get(f"/gift-sends/{send_id}/recipients").body["items"]
+    reasons = [(r["status"], r["failure_reason"], r["resendable"], r["charged_credits"]) for r in recipients]
+    assert reasons == [("FAILED", "CANCELLED", False, 0)] * 6 + [("FAILED", "INVALID_RECIPIENT", False, 0)]
+    assert client.get(f"/gift-sends/{send_id}/recipients", query={"status": "PENDING"}).body["items"] == []
+
+    refused = client.post(f"/gift-sends/{send_id}/recipients/{recipients[0]['recipient_id']}/resend")
+    assert (refused.status, refused.body["code"]) == (409, "INVALID_STATE")
+    assert client.post(f"/gift-sends/{send_id}/resend").status == 409
+    assert _dispatch(aws, 10) == 0
+    assert drain_queue(aws["sqs"], aws["queue_url"]) == []
+    assert client.get("/account").body["credits"] == 10 * COFFEE
+    assert_send_consistent(_store(), client.account_id, send_id)
+
+
+def test_cancel_loses_to_a_dispatch_that_started_the_send_first(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send_at = utc_now() + timedelta(minutes=5)
+    send_id = _gift_send(client, ["010-7200-0001"], send_at=to_rfc3339(send_at))["send_id"]
+    stored = _store().get_send(client.account_id, SendKind.GIFT, send_id)
+    assert stored is not None
+
+    class DispatchedMeanwhile(DataStore):
+        def change_send_status(self, send: Any, *args: Any, **kwargs: Any) -> bool:
+            assert _dispatch(aws, 10) == 1  # the dispatcher starts it between the cancel's read and write
+            return super().change_send_status(send, *args, **kwargs)
+
+    with pytest.raises(InvalidState):
+        send_actions.cancel(DispatchedMeanwhile(boto3.client("dynamodb"), TABLE), client.account_id,
+                            SendKind.GIFT, send_id)
+    _run_gift_queue(aws)
+    view = client.get(f"/gift-sends/{send_id}").body
+    assert (view["status"], view["counts"]["sent"]) == ("COMPLETED", 1)
+    assert client.get("/account").body["credits"] == 9 * COFFEE
+
+
+def test_a_dispatch_after_the_cancel_does_not_start_the_send(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send_id = _gift_send(client, ["010-7300-0001"], send_at=to_rfc3339(utc_now() + timedelta(minutes=5)))["send_id"]
+    scheduled = _store().get_send(client.account_id, SendKind.GIFT, send_id)
+    assert scheduled is not None
+    assert client.post(f"/gift-sends/{send_id}/cancel").status == 200
+    # A dispatcher that read the index before the cancel still holds the SCHEDULED send: its write must lose.
+    assert not _store().change_send_status(scheduled, ("SCHEDULED",), "QUEUED", None)
+    assert client.get(f"/gift-sends/{send_id}").body["status"] == "CANCELLED"
+
+
+def test_a_cancel_that_dies_half_way_is_finished_by_the_dispatcher(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    phones = [f"010-7400-{i:04d}" for i in range(1, 8)]  # two batches
+    send_id = _gift_send(client, phones, draft=True)["send_id"]
+
+    class DiesAfterOneBatch(DataStore):
+        closed = 0
+
+        def commit_settlement(self, *args: Any, **kwargs: Any) -> None:
+            if self.closed:
+                raise RuntimeError("Lambda timed out")
+            super().commit_settlement(*args, **kwargs)
+            self.closed += 1
+
+    with pytest.raises(RuntimeError):
+        send_actions.cancel(DiesAfterOneBatch(boto3.client("dynamodb"), TABLE), client.account_id, SendKind.GIFT,
+                            send_id)
+    half = client.get(f"/gift-sends/{send_id}").body
+    assert (half["status"], half["counts"]["pending"], half["counts"]["failed"]) == ("CANCELLED", 2, 5)
+
+    assert _dispatch(aws, 0) == 0  # within the grace the cancel may still be finishing
+    assert client.get(f"/gift-sends/{send_id}").body["counts"]["pending"] == 2
+    assert _dispatch(aws, 3) == 0  # closes the rest; nothing is dispatched
+    final = client.get(f"/gift-sends/{send_id}").body
+    assert final["counts"] == {"total": 7, "pending": 0, "sent": 0, "failed": 7, "resendable": 0}
+    assert drain_queue(aws["sqs"], aws["queue_url"]) == []
+    assert_send_consistent(_store(), client.account_id, send_id)
+
+
+def test_cancelled_notification_recipients_use_no_counts(aws: dict[str, Any]) -> None:
+    client = new_account(credits=1_000)
+    client.post("/charges", {"channel": "sms", "quantity": 2})
+    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
+    send_id = client.post("/notification-sends", {
+        "promotion_id": promotion, "channel": "sms", "content": "hi", "draft": True,
+        "recipients": [{"phone": "010-7500-0001"}, {"phone": "010-7500-0002"}]}).body["send_id"]
+    cancelled = client.post(f"/notification-sends/{send_id}/cancel").body
+    assert (cancelled["status"], cancelled["counts"]["pending"], cancelled["counts"]["failed"]) == ("CANCELLED", 0, 2)
+    recipients = client.get(f"/notification-sends/{send_id}/recipients").body["items"]
+    assert {(r["status"], r["failure_reason"], r["resendable"], r["next_retry_at"]) for r in recipients} == {
+        ("FAILED", "CANCELLED", False, None)}
+    assert client.get("/account").body["notification_balance"]["sms"] == 2
+    assert_send_consistent(_store(), client.account_id, send_id, SendKind.NOTIFICATION)
+
+
+# --- v1.1: next_retry_at, and a send waiting for automatic retries is PROCESSING ------------------------------
+
+
+def _retries(client: ApiClient, send_id: str) -> list[tuple[str, str | None, datetime | None]]:
+    items = client.get(f"/gift-sends/{send_id}/recipients").body["items"]
+    return [(r["status"], r["failure_reason"], r["next_retry_at"] and datetime.fromisoformat(r["next_retry_at"]))
+            for r in items]
+
+
+def test_next_retry_at_follows_the_automatic_retry_schedule(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send_id = _gift_send(client, ["010-7600-0001", "010-7600-0002"])["send_id"]
+    worker = BatchWorker(store=_store(), payment=GiftPayment(Outage()), retry_base_seconds=0, concurrency=1,
+                         auto_retry_rounds=2, auto_retry_base_seconds=60)
+
+    def process() -> datetime:
+        before = utc_now()
+        for message in drain_queue(aws["sqs"], aws["queue_url"]):
+            process_batch(worker, BatchJob.model_validate_json(message["Body"]))
+        return before
+
+    started = process()
+    view = client.get(f"/gift-sends/{send_id}").body
+    assert (view["status"], view["counts"]["pending"], view["counts"]["failed"]) == ("PROCESSING", 0, 2)
+    first = _retries(client, send_id)
+    for status, reason, retry_at in first:
+        assert (status, reason) == ("FAILED", "PROVIDER_ERROR")
+        assert retry_at is not None and started + timedelta(seconds=60) <= retry_at <= utc_now() + timedelta(
+            seconds=60)  # round 0: base seconds after it failed
+
+    # Not due before its time; at its time the retry job resends it and the next round waits twice as long.
+    due = max(retry_at for _, _, retry_at in first if retry_at)
+    assert send_actions.retry_provider_errors(_store(), _queues(aws), due - timedelta(minutes=1), 2) == 0
+    assert send_actions.retry_provider_errors(_store(), _queues(aws), due, 2) == 2
+    assert [r[:2] for r in _retries(client, send_id)] == [("PENDING", None)] * 2
+    assert all(r[2] is None for r in _retries(client, send_id))
+    started = process()
+    second = _retries(client, send_id)
+    assert all(r[2] is not None and r[2] >= started + timedelta(seconds=120) for r in second)
+    assert client.get(f"/gift-sends/{send_id}").body["status"] == "PROCESSING"
+
+    # The last round: no automatic retry left, so the send is finished.
+    assert send_actions.retry_provider_errors(_store(), _queues(aws), utc_now() + timedelta(hours=1), 2) == 2
+    process()
+    assert _retries(client, send_id) == [("FAILED", "PROVIDER_ERROR", None)] * 2
+    final = client.get(f"/gift-sends/{send_id}").body
+    assert (final["status"], final["counts"]["resendable"]) == ("COMPLETED", 2)
+    assert_send_consistent(_store(), client.account_id, send_id)
+
+
+def test_a_manual_resend_clears_the_automatic_retry(aws: dict[str, Any], catalog: None) -> None:
+    client = new_account(credits=10 * COFFEE)
+    send_id = _gift_send(client, ["010-7700-0001", "010-7700-0002"])["send_id"]
+    outage = Outage()
+    worker = BatchWorker(store=_store(), payment=GiftPayment(outage), retry_base_seconds=0, concurrency=1)
+    for message in drain_queue(aws["sqs"], aws["queue_url"]):
+        process_batch(worker, BatchJob.model_validate_json(message["Body"]))
+    first, _second = client.get(f"/gift-sends/{send_id}/recipients").body["items"]
+    outage.recovered = True
+    assert client.post(f"/gift-sends/{send_id}/recipients/{first['recipient_id']}/resend").status == 202
+    for message in drain_queue(aws["sqs"], aws["queue_url"]):
+        process_batch(worker, BatchJob.model_validate_json(message["Body"]))
+    statuses = [(s, retry_at is not None) for s, _, retry_at in _retries(client, send_id)]
+    assert statuses == [("SENT", False), ("FAILED", True)]  # the other one still waits for its retry
+    assert client.get(f"/gift-sends/{send_id}").body["status"] == "PROCESSING"
+    assert [b.batch_no for b in _store().batches_due_for_retry(utc_now() + timedelta(hours=1))] == [0]
+    assert_send_consistent(_store(), client.account_id, send_id)

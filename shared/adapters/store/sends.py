@@ -189,12 +189,13 @@ class SendRecords(Records):
         counters = self._table.update_op(
             keys.send(batch.account_id, batch.kind, batch.send_id),
             "SET #c.pending = #c.pending + :p, #c.sent = #c.sent + :s, #c.failed = #c.failed + :f, "
-            "#c.resendable = #c.resendable + :r, #processed = #processed + :n",
+            "#c.resendable = #c.resendable + :r, #c.retrying = #c.retrying + :t, #processed = #processed + :n",
             {
                 ":p": delta.pending,
                 ":s": delta.sent,
                 ":f": delta.failed,
                 ":r": delta.resendable,
+                ":t": delta.retrying,
                 ":n": settlement.settled,
             },
             names={"#c": "counts", "#processed": "processed"},
