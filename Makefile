@@ -96,7 +96,7 @@ help:
 	@echo "make validate     sam validate --lint"
 	@echo "make lint         ruff check + mypy + openapi-check + ruff format --check"
 	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
-	@echo "make test-unit    pytest tests/unit"
+	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes)"
 	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
 	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
 	@echo "make scan-iac     checkov over template.yaml and its CloudFormation translation (IAM roles)"
@@ -277,7 +277,7 @@ openapi-check: $(VENV)/.installed
 PYTEST_OK_IF_EMPTY := rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests collected)"; rc=0; fi; exit $$rc
 
 test-unit: $(VENV)/.installed
-	@$(VENV)/bin/python -m pytest -n 2 tests/unit tests/reliability || { $(PYTEST_OK_IF_EMPTY); }
+	@$(VENV)/bin/python -m pytest -n 2 tests/unit tests/integration || { $(PYTEST_OK_IF_EMPTY); }
 
 test-e2e: $(VENV)/.installed
 	@$(MAKE) stack-up

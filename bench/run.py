@@ -88,7 +88,7 @@ def _environment() -> None:
 
 def _call(method: str, path: str, body: Any, role: str, account_id: str = "", **kw: Any) -> dict[str, Any]:
     from functions.api.handler import lambda_handler
-    from tests.unit.conftest import LambdaContextStub, api_event
+    from tests.lambda_events import LambdaContextStub, api_event
 
     response = lambda_handler(
         api_event(method, path, body=body, role=role, account_id=account_id, **kw), LambdaContextStub()
@@ -134,7 +134,7 @@ def _engine_ceiling(recipients: int) -> float:
 def _peak_memory_of_one_batch(consume: Callable[[dict[str, Any]], Any], messages: list[dict[str, Any]]) -> int:
     """Peak Python allocations while the consumer handles one Lambda batch again (already settled, so this
     is the read path; tracemalloc slows everything, so it is kept out of the timed run)."""
-    from tests.unit.conftest import sqs_event
+    from tests.lambda_events import sqs_event
 
     tracemalloc.start()
     consume(sqs_event(messages))
@@ -150,7 +150,7 @@ def _measure(
     queue_url: str,
     consume: Callable[[dict[str, Any]], Any],
 ) -> dict[str, Any]:
-    from tests.unit.conftest import drain_queue, sqs_event
+    from tests.lambda_events import drain_queue, sqs_event
 
     sqs = boto3.client("sqs")
     counter.reset()
@@ -244,7 +244,7 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
         from functions.send_notification import handler as notification_consumer
         from shared.domain.batch_processing import BatchWorker
         from shared.domain.gift_processing import GiftPayment
-        from tests.unit.conftest import LambdaContextStub
+        from tests.lambda_events import LambdaContextStub
 
         counter = CallCounter()
         counter.attach()

@@ -1,11 +1,15 @@
-"""Shared test helpers: the template's own table definitions, so the schema lives in one place."""
+"""Shared test helpers: the template's own table definitions, so the schema lives in one place, and a guard that
+keeps every test on the loopback interface."""
 
 from __future__ import annotations
 
 import copy
 import functools
+import socket
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from scripts.cloudformation import load_template
 
@@ -37,3 +41,26 @@ def table_definition(logical_id: str, table_name: str) -> dict[str, Any]:
             for gsi in props["GlobalSecondaryIndexes"]
         ]
     return copy.deepcopy(definition)
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise RuntimeError(f"tests may not reach the network ({host})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its layer (unit, integration, e2e): its folder under tests/."""
+    for item in items:
+        layer = item.path.relative_to(ROOT / "tests").parts[0]
+        if layer in ("unit", "integration", "e2e"):
+            item.add_marker(layer)

@@ -6,8 +6,6 @@ import pytest
 
 from tests.e2e.conftest import AccountFactory, Client, Stack, unique
 
-pytestmark = pytest.mark.e2e
-
 
 def test_health_needs_no_key(anonymous: Client) -> None:
     reply = anonymous.get("/health")

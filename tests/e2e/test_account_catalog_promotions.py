@@ -22,8 +22,6 @@ from tests.e2e.conftest import (
     unique,
 )
 
-pytestmark = pytest.mark.e2e
-
 LEDGER_FIELDS = {
     "entry_id", "created_at", "type", "credits_delta", "notification_delta", "quantity", "send_id", "charge_id",
     "reference",

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.conftest import AccountFactory
-
-pytestmark = pytest.mark.e2e
 
 
 def test_pricing(new_account: AccountFactory) -> None:

@@ -7,8 +7,6 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-
 from tests.e2e.conftest import (
     ALWAYS_FAILS_E164,
     ALWAYS_FAILS_PHONE,
@@ -36,8 +34,6 @@ from tests.e2e.conftest import (
     utc_now,
     wait_completed,
 )
-
-pytestmark = pytest.mark.e2e
 
 SEND_FIELDS = {
     "send_id", "promotion_id", "gift_id", "title", "content", "status", "origin", "created_at", "send_at", "counts",

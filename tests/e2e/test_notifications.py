@@ -7,7 +7,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 import requests
 
 from tests.e2e.conftest import (
@@ -21,8 +20,6 @@ from tests.e2e.conftest import (
     wait_completed,
     wait_settled,
 )
-
-pytestmark = pytest.mark.e2e
 
 
 def _counts(client: Client) -> dict[str, int]:

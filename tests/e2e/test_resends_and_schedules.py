@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
-
 from tests.e2e.conftest import (
     ALWAYS_FAILS_E164,
     ALWAYS_FAILS_PHONE,
@@ -23,7 +21,6 @@ from tests.e2e.conftest import (
     wait_settled,
 )
 
-pytestmark = pytest.mark.e2e
 PRICE = 4_500
 
 

@@ -10,9 +10,6 @@ import pytest
 
 from tests.e2e.conftest import AccountFactory, Client, create_promotion, gift_send_body, wait_settled
 
-pytestmark = pytest.mark.e2e
-
-
 SHARED_KEY = "tenant-matrix-shared-key"  # the owner's Idempotency-Key, which another account uses too
 OWNER_THRESHOLD = 12_345
 

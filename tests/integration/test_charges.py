@@ -12,9 +12,9 @@ from shared.adapters.store import DataStore
 from shared.clock import utc_now
 from shared.domain import charges
 from shared.models.items import OutboxEvent
-from tests.unit.api_client import new_account
-from tests.unit.conftest import TABLE
-from tests.unit.money import assert_ledger_matches_balance, use_counts
+from tests.integration.api_client import new_account
+from tests.integration.conftest import TABLE
+from tests.integration.money import assert_ledger_matches_balance, use_counts
 
 
 def _store() -> DataStore:

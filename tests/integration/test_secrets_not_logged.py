@@ -23,16 +23,9 @@ from functions.authorizer import handler as authorizer
 from functions.send_gift import handler as gift_consumer
 from functions.send_notification import handler as notification_consumer
 from shared.domain.auth import hash_api_key
-from tests.unit.api_client import Reply
-from tests.unit.conftest import (
-    ADMIN_KEY,
-    IDEMPOTENCY_TABLE,
-    TABLE,
-    LambdaContextStub,
-    api_event,
-    drain_queue,
-    sqs_event,
-)
+from tests.integration.api_client import Reply
+from tests.integration.conftest import ADMIN_KEY, IDEMPOTENCY_TABLE, TABLE
+from tests.lambda_events import LambdaContextStub, api_event, drain_queue, sqs_event
 
 STAGE_ARN = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1"
 PRODUCT_LOGGERS = ("shared", "functions")

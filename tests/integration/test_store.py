@@ -13,8 +13,8 @@ import pytest
 from shared.adapters.store import DataStore
 from shared.cursor import encode_cursor
 from shared.errors import InvalidInput
-from tests.unit.api_client import ADMIN, new_account
-from tests.unit.conftest import TABLE
+from tests.integration.api_client import ADMIN, new_account
+from tests.integration.conftest import TABLE
 
 
 def _store() -> DataStore:

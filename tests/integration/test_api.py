@@ -8,8 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.unit.api_client import ADMIN, ApiClient, new_account
-from tests.unit.conftest import TABLE, LambdaContextStub, api_event, drain_queue
+from tests.integration.api_client import ADMIN, ApiClient, new_account
+from tests.integration.conftest import TABLE
+from tests.lambda_events import LambdaContextStub, api_event, drain_queue
 
 SEND = {"gift_id": "SBX-COFFEE", "title": "Winner", "content": "Congratulations"}
 

@@ -3,16 +3,28 @@ duplicates, provider timeouts and transaction conflicts at step boundaries; ever
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any, TypeVar
 
 import pytest
 
 from reliability import faults
 
+T = TypeVar("T")
+
+
+def _in_own_process(work: Callable[..., T], *args: Any) -> T:
+    """The harness keeps moto started and patched for its whole process; a child keeps that from the other
+    tests of this pytest worker."""
+    with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
+        return pool.submit(work, *args).result()
+
 
 @pytest.fixture(scope="module")
 def bounded_run() -> dict[str, Any]:
-    return faults.run(scenarios=120, seed=20261125, workers=1)
+    return _in_own_process(faults.run, 120, 20261125, 1)
 
 
 def test_seeded_fault_scenarios_keep_every_invariant(bounded_run: dict[str, Any]) -> None:
@@ -23,8 +35,7 @@ def test_seeded_fault_scenarios_keep_every_invariant(bounded_run: dict[str, Any]
     assert bounded_run["crash_points"] == bounded_run["crash_points_total"] >= 40  # every boundary, both sides
 
 
-def test_a_planted_double_debit_is_caught() -> None:
-    """The harness can fail: a state where a redelivered batch was debited twice breaks invariant 3."""
+def _violations_of_a_planted_double_debit() -> list[str]:
     harness = faults._worker_harness()
     world = harness.world(0)
     harness.restore(world)
@@ -32,5 +43,10 @@ def test_a_planted_double_debit_is_caught() -> None:
     ledger = next(i for i in state_items if str(i["sk"]).startswith("LEDGER#") and i["type"] == "TOP_UP")
     state_items.append({**ledger, "sk": "LEDGER#zzz-planted", "type": "GIFT_DEBIT", "credits_delta": -faults.PRICE,
                         "quantity": 1})
-    state = faults.state_from_items(state_items, world.account_id)
-    assert any(v.startswith("2:") or v.startswith("3:") for v in faults.violations(state))
+    return faults.violations(faults.state_from_items(state_items, world.account_id))
+
+
+def test_a_planted_double_debit_is_caught() -> None:
+    """The harness can fail: a state where a redelivered batch was debited twice breaks invariant 3."""
+    violations = _in_own_process(_violations_of_a_planted_double_debit)
+    assert any(v.startswith("2:") or v.startswith("3:") for v in violations)

@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.unit.api_client import ADMIN, ApiClient, Reply, new_account
-from tests.unit.conftest import IDEMPOTENCY_TABLE, TABLE, LambdaContextStub, api_event, drain_queue, sqs_event
+from tests.integration.api_client import ADMIN, ApiClient, Reply, new_account
+from tests.integration.conftest import IDEMPOTENCY_TABLE, TABLE
+from tests.lambda_events import LambdaContextStub, api_event, drain_queue, sqs_event
 
 CREDITS = 100_000
 COUNTS = 30  # sms and email counts bought up front

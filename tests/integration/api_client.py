@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.unit.conftest import LambdaContextStub, api_event
+from tests.lambda_events import LambdaContextStub, api_event
 
 
 @dataclass

@@ -14,8 +14,9 @@ from shared.adapters.store import DataStore, DispatchIndex
 from shared.clock import to_rfc3339, utc_now
 from shared.domain.dispatch import dispatch_due_sends
 from shared.models.common import SendKind
-from tests.unit.api_client import ADMIN, ApiClient, new_account
-from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue
+from tests.integration.api_client import ADMIN, ApiClient, new_account
+from tests.integration.conftest import TABLE
+from tests.lambda_events import LambdaContextStub, drain_queue
 
 
 @pytest.fixture

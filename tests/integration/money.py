@@ -15,7 +15,7 @@ from shared.domain.promotions import create_promotion
 from shared.domain.sends import BatchJob, recipients_page
 from shared.models.api import NotificationRecipientInput, NotificationSendRequest
 from shared.models.common import Channel, SendKind
-from tests.unit.conftest import drain_queue
+from tests.lambda_events import drain_queue
 
 
 def assert_ledger_matches_balance(store: DataStore, account_id: str) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from functions.authorizer.handler import lambda_handler as authorize
-from tests.unit.api_client import ADMIN
-from tests.unit.conftest import ADMIN_KEY, LambdaContextStub
+from tests.integration.api_client import ADMIN
+from tests.integration.conftest import ADMIN_KEY
+from tests.lambda_events import LambdaContextStub
 
 STAGE = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1"
 ARN = f"{STAGE}/GET/account"

@@ -15,9 +15,10 @@ from shared.domain.batch_processing import BatchWorker, process_batch
 from shared.domain.gift_processing import GiftPayment
 from shared.domain.sends import BatchJob
 from shared.errors import ConcurrentUpdate
-from tests.unit.api_client import ADMIN, ApiClient, new_account
-from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue, sqs_event
-from tests.unit.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
+from tests.integration.api_client import ADMIN, ApiClient, new_account
+from tests.integration.conftest import TABLE
+from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
+from tests.lambda_events import LambdaContextStub, drain_queue, sqs_event
 
 COFFEE = 4_500
 

@@ -18,8 +18,8 @@ from shared.clock import utc_now
 from shared.domain import accounts, charges
 from shared.errors import InsufficientCredits, RefundNotAllowed
 from shared.models.common import Channel
-from tests.unit.conftest import TABLE
-from tests.unit.money import assert_ledger_matches_balance, use_counts
+from tests.integration.conftest import TABLE
+from tests.integration.money import assert_ledger_matches_balance, use_counts
 
 CHANNELS: tuple[Channel, ...] = ("sms", "lms", "email")
 UNIT = {"sms": 20, "lms": 50, "email": 5}

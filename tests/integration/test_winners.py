@@ -11,8 +11,9 @@ from functions.auto_notify import handler as auto_notify
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
 from shared.domain import winners
-from tests.unit.api_client import ApiClient, new_account
-from tests.unit.conftest import TABLE, LambdaContextStub, drain_queue
+from tests.integration.api_client import ApiClient, new_account
+from tests.integration.conftest import TABLE
+from tests.lambda_events import LambdaContextStub, drain_queue
 
 
 def _store() -> DataStore:
