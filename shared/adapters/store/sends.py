@@ -189,13 +189,15 @@ class SendRecords(Records):
         counters = self._table.update_op(
             keys.send(batch.account_id, batch.kind, batch.send_id),
             "SET #c.pending = #c.pending + :p, #c.sent = #c.sent + :s, #c.failed = #c.failed + :f, "
-            "#c.resendable = #c.resendable + :r, #c.retrying = #c.retrying + :t, #processed = #processed + :n",
+            "#c.resendable = #c.resendable + :r, #c.retrying = if_not_exists(#c.retrying, :zero) + :t, "
+            "#processed = #processed + :n",
             {
                 ":p": delta.pending,
                 ":s": delta.sent,
                 ":f": delta.failed,
                 ":r": delta.resendable,
                 ":t": delta.retrying,
+                ":zero": 0,  # sends stored before the counter existed
                 ":n": settlement.settled,
             },
             names={"#c": "counts", "#processed": "processed"},
