@@ -2,58 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
+    """A request the domain's rules refuse. A subclass names its contract error code in its bases:
+    ``class NotFound(DomainError, code="NOT_FOUND")``."""
+
     code = "BAD_REQUEST"
+
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class Unauthorized(DomainError):
-    code = "UNAUTHORIZED"
+class Unauthorized(DomainError, code="UNAUTHORIZED"): ...
 
 
-class Forbidden(DomainError):
-    code = "FORBIDDEN"
+class Forbidden(DomainError, code="FORBIDDEN"): ...
 
 
-class GiftSendingNotApproved(DomainError):
-    code = "GIFT_SENDING_NOT_APPROVED"
+class GiftSendingNotApproved(DomainError, code="GIFT_SENDING_NOT_APPROVED"): ...
 
 
-class NotFound(DomainError):
-    code = "NOT_FOUND"
+class NotFound(DomainError, code="NOT_FOUND"): ...
 
 
-class InsufficientCredits(DomainError):
-    code = "INSUFFICIENT_CREDITS"
+class InsufficientCredits(DomainError, code="INSUFFICIENT_CREDITS"): ...
 
 
-class GiftUnavailable(DomainError):
-    code = "GIFT_UNAVAILABLE"
+class GiftUnavailable(DomainError, code="GIFT_UNAVAILABLE"): ...
 
 
-class NotResendable(DomainError):
-    code = "NOT_RESENDABLE"
+class NotResendable(DomainError, code="NOT_RESENDABLE"): ...
 
 
-class RefundNotAllowed(DomainError):
-    code = "REFUND_NOT_ALLOWED"
+class RefundNotAllowed(DomainError, code="REFUND_NOT_ALLOWED"): ...
 
 
-class InvalidState(DomainError):
-    code = "INVALID_STATE"
+class InvalidState(DomainError, code="INVALID_STATE"): ...
 
 
-class IdempotencyKeyReused(DomainError):
-    code = "IDEMPOTENCY_KEY_REUSED"
+class IdempotencyKeyReused(DomainError, code="IDEMPOTENCY_KEY_REUSED"): ...
 
 
-class InvalidInput(DomainError):
-    code = "VALIDATION_ERROR"
-
+class InvalidInput(DomainError, code="VALIDATION_ERROR"):
     def __init__(self, message: str, details: list[dict] | None = None) -> None:
         super().__init__(message)
         self.details = details or []

@@ -49,7 +49,7 @@ class AuthorizerSettings(_EnvSettings):
     admin_api_key_parameter: str = Field(alias="ADMIN_API_KEY_PARAMETER", min_length=1)
 
 
-class _WorkerSettings(_EnvSettings):
+class WorkerSettings(_EnvSettings):
     """What both SQS consumers need besides their provider."""
 
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
@@ -70,11 +70,11 @@ class _WorkerSettings(_EnvSettings):
         }
 
 
-class GiftConsumerSettings(GiftProviderSettings, _WorkerSettings):
+class GiftConsumerSettings(GiftProviderSettings, WorkerSettings):
     pass
 
 
-class NotificationConsumerSettings(NotificationProviderSettings, _WorkerSettings):
+class NotificationConsumerSettings(NotificationProviderSettings, WorkerSettings):
     pass
 
 

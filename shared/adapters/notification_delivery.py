@@ -301,35 +301,37 @@ class SandboxNotificationSender:
 
     def _count_call(self, message: NotificationMessage) -> dict[str, Any]:
         now = utc_now()
-        response = self._client.update_item(
-            TableName=self._table,
-            Key=_key(message.idempotency_key),
-            UpdateExpression="ADD calls :one SET fingerprint = if_not_exists(fingerprint, :fingerprint), "
+        return self._update(
+            message,
+            "ADD calls :one SET fingerprint = if_not_exists(fingerprint, :fingerprint), "
             "first_call_at = if_not_exists(first_call_at, :now), expires_at = if_not_exists(expires_at, :expires)",
-            ExpressionAttributeValues={
+            {
                 ":one": {"N": "1"},
                 ":fingerprint": {"S": _fingerprint(message)},
                 ":now": {"S": to_rfc3339(now)},
                 ":expires": {"N": str(int((now + _SANDBOX_MEMORY).timestamp()))},
             },
+        )
+
+    def _record_delivery(self, message: NotificationMessage, result: DeliveryResult) -> str | None:
+        record = self._update(
+            message,
+            "SET delivered_id = if_not_exists(delivered_id, :id), delivered_at = if_not_exists(delivered_at, :now)",
+            {":id": {"S": result.provider_message_id or ""}, ":now": {"S": to_rfc3339(utc_now())}},
+        )
+        return record["delivered_id"]["S"] or None
+
+    def _update(self, message: NotificationMessage, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Updates the key's sandbox item; returns the item as it is now."""
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=_key(message.idempotency_key),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
         attributes: dict[str, Any] = response["Attributes"]
         return attributes
-
-    def _record_delivery(self, message: NotificationMessage, result: DeliveryResult) -> str | None:
-        response = self._client.update_item(
-            TableName=self._table,
-            Key=_key(message.idempotency_key),
-            UpdateExpression="SET delivered_id = if_not_exists(delivered_id, :id), "
-            "delivered_at = if_not_exists(delivered_at, :now)",
-            ExpressionAttributeValues={
-                ":id": {"S": result.provider_message_id or ""},
-                ":now": {"S": to_rfc3339(utc_now())},
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return response["Attributes"]["delivered_id"]["S"] or None
 
 
 def _key(idempotency_key: str) -> dict[str, Any]:

@@ -10,12 +10,11 @@ from shared.domain.recipients import normalize_korean_mobile
 from shared.domain.sends import (
     accept_send,
     check_send_at,
-    counts_view,
-    effective_status,
     initial_status,
-    next_retry_at,
     recipient_id,
+    recipient_view_fields,
     recipients_page,
+    send_view_fields,
 )
 from shared.domain.store import SendStore, require
 from shared.errors import GiftSendingNotApproved, GiftUnavailable
@@ -96,11 +95,7 @@ def create_gift_send(
 
 
 def gift_send_view(send: SendItem) -> GiftSendView:
-    return GiftSendView(
-        send_id=send.send_id, promotion_id=send.promotion_id, gift_id=send.gift_id or "", title=send.title or "",
-        content=send.content, status=effective_status(send), origin=send.origin, created_at=send.created_at,
-        send_at=send.send_at, counts=counts_view(send),
-    )
+    return GiftSendView(**send_view_fields(send), gift_id=send.gift_id or "", title=send.title or "")
 
 
 def get_gift_send(store: SendStore, account_id: str, send_id: str) -> GiftSendView:
@@ -119,10 +114,7 @@ def gift_recipient_view(state: RecipientState) -> GiftRecipientView:
     if state.coupon_id and state.expires_on:
         coupon = CouponView(coupon_id=state.coupon_id, expires_on=date.fromisoformat(state.expires_on))
     return GiftRecipientView(
-        recipient_id=state.rid, phone=state.phone or "", name=state.name, status=state.status,
-        failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
-        charged_credits=state.charged, sent_at=state.sent_at, updated_at=state.updated_at,
-        next_retry_at=next_retry_at(state), coupon=coupon,
+        **recipient_view_fields(state), phone=state.phone or "", charged_credits=state.charged, coupon=coupon
     )
 
 

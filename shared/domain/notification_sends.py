@@ -17,12 +17,11 @@ from shared.domain.messages import (
 from shared.domain.sends import (
     accept_send,
     check_send_at,
-    counts_view,
-    effective_status,
     initial_status,
-    next_retry_at,
     recipient_id,
+    recipient_view_fields,
     recipients_page,
+    send_view_fields,
 )
 from shared.domain.store import SendStore, require
 from shared.errors import InvalidInput
@@ -121,11 +120,7 @@ def _estimate(recipients: list[RecipientState], balance: Balance) -> Notificatio
 
 
 def notification_send_view(send: SendItem) -> NotificationSendView:
-    return NotificationSendView(
-        send_id=send.send_id, promotion_id=send.promotion_id, channel=send.channel,
-        title=send.title, content=send.content, status=effective_status(send), origin=send.origin,
-        created_at=send.created_at, send_at=send.send_at, counts=counts_view(send),
-    )
+    return NotificationSendView(**send_view_fields(send), channel=send.channel, title=send.title)
 
 
 def get_notification_send(store: SendStore, account_id: str, send_id: str) -> NotificationSendView:
@@ -142,9 +137,7 @@ def list_notification_sends(
 
 def notification_recipient_view(state: RecipientState) -> NotificationRecipientView:
     return NotificationRecipientView(
-        recipient_id=state.rid, channel=state.channel, phone=state.phone, email=state.email, name=state.name,
-        status=state.status, failure_reason=state.reason, resendable=state.resendable, attempts=state.attempts,
-        charged_credits=0, sent_at=state.sent_at, updated_at=state.updated_at, next_retry_at=next_retry_at(state),
+        **recipient_view_fields(state), channel=state.channel, phone=state.phone, email=state.email, charged_credits=0
     )
 
 

@@ -177,6 +177,35 @@ def counts_view(send: SendItem) -> SendCountsView:
     return SendCountsView.model_validate(send.counts.model_dump())
 
 
+def send_view_fields(send: SendItem) -> dict[str, Any]:
+    """What every send shows, gift or notification (the API's _SendView)."""
+    return {
+        "send_id": send.send_id,
+        "promotion_id": send.promotion_id,
+        "content": send.content,
+        "status": effective_status(send),
+        "origin": send.origin,
+        "created_at": send.created_at,
+        "send_at": send.send_at,
+        "counts": counts_view(send),
+    }
+
+
+def recipient_view_fields(state: RecipientState) -> dict[str, Any]:
+    """What every recipient shows, gift or notification (the API's _RecipientView) but the credits it cost."""
+    return {
+        "recipient_id": state.rid,
+        "name": state.name,
+        "status": state.status,
+        "failure_reason": state.reason,
+        "resendable": state.resendable,
+        "attempts": state.attempts,
+        "sent_at": state.sent_at,
+        "updated_at": state.updated_at,
+        "next_retry_at": next_retry_at(state),
+    }
+
+
 # --- recipients listing ------------------------------------------------------------------------
 
 

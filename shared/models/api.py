@@ -58,6 +58,11 @@ ScheduledAt = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator
 GiftTitle = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(_plain_text)]
 GiftContent = Annotated[str, Field(min_length=1, max_length=1500), AfterValidator(_plain_text)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
+# Only sizes here: shared.domain.messages parses phones and addresses and checks each channel's own limits.
+Phone = Annotated[str, Field(max_length=100)]
+EmailAddress = Annotated[str, Field(max_length=320)]
+NotificationTitle = Annotated[str, Field(max_length=200)]
+NotificationContent = Annotated[str, Field(min_length=1, max_length=100_000)]
 
 
 # --- admin -------------------------------------------------------------------------------------
@@ -193,7 +198,7 @@ class PromotionView(BaseModel):
 
 
 class GiftRecipientInput(_Request):
-    phone: Annotated[str, Field(max_length=100)]
+    phone: Phone
     name: DisplayName | None = None
 
 
@@ -295,16 +300,16 @@ class ErrorBody(BaseModel):
 
 
 class NotificationRecipientInput(_Request):
-    phone: Annotated[str, Field(max_length=100)] | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Phone | None = None
+    email: EmailAddress | None = None
     name: DisplayName | None = None
 
 
 class NotificationSendRequest(_SendTiming):
     promotion_id: Identifier
     channel: RequestedChannel
-    title: Annotated[str, Field(max_length=200)] | None = None
-    content: Annotated[str, Field(min_length=1, max_length=100_000)]
+    title: NotificationTitle | None = None
+    content: NotificationContent
     recipients: Annotated[list[NotificationRecipientInput], Field(min_length=1, max_length=10_000)]
 
 
@@ -335,14 +340,14 @@ class NotificationRecipientView(_RecipientView):
 class AutoNotificationRequest(_Request):
     enabled: Flag
     channel: RequestedChannel
-    title: Annotated[str, Field(max_length=200)] | None = None
-    content: Annotated[str, Field(min_length=1, max_length=100_000)]
+    title: NotificationTitle | None = None
+    content: NotificationContent
 
 
 class WinnerInput(_Request):
     name: DisplayName
-    phone: Annotated[str, Field(max_length=100)] | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Phone | None = None
+    email: EmailAddress | None = None
 
 
 class RecordWinnersRequest(_Request):

@@ -35,12 +35,13 @@ class AccountRecords(Records):
         return str(item["account_id"]) if item else None
 
     def set_gift_approval(self, account_id: str, approved: bool) -> None:
-        if not self._table.update(
+        approval = self._table.update_op(
             keys.profile(account_id),
             "SET gift_sending_approved = :a",
             {":a": approved},
             condition="attribute_exists(pk)",
-        ):
+        )
+        if not self._table.write(approval):
             raise NotFound("account not found")
 
     # --- balance, ledger, top-ups --------------------------------------------------------------

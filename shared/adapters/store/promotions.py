@@ -26,12 +26,13 @@ class PromotionRecords(Records):
         )
 
     def set_auto_notification(self, account_id: str, promotion_id: str, settings: AutoNotification) -> None:
-        if not self._table.update(
+        auto = self._table.update_op(
             keys.promotion(account_id, promotion_id),
             "SET auto_notification = :a",
             {":a": dump(settings)},
             condition="attribute_exists(pk)",
-        ):
+        )
+        if not self._table.write(auto):
             raise NotFound("promotion not found")
 
     def record_draw(self, chunks: Sequence[WinnerChunk], event: OutboxEvent) -> None:

@@ -96,16 +96,17 @@ class SendRecords(Records):
             values |= {":d": keys.DISPATCH, ":due": keys.send_due(dispatch_at, send.send_id)}
         else:
             update += " REMOVE gsi2pk, gsi2sk"
-        return self._table.update(
+        change = self._table.update_op(
             keys.send(send.account_id, send.kind, send.send_id),
             update,
             values,
             names={"#s": "status"},
             condition=f"#s IN ({', '.join(f':from{i}' for i in range(len(from_statuses)))})",
         )
+        return self._table.write(change)
 
     def mark_dispatched(self, account_id: str, kind: SendKind, send_id: str) -> None:
-        self._table.update(keys.send(account_id, kind, send_id), "REMOVE gsi2pk, gsi2sk")
+        self._table.write(self._table.update_op(keys.send(account_id, kind, send_id), "REMOVE gsi2pk, gsi2sk"))
 
     # --- batches -------------------------------------------------------------------------------
 

@@ -169,7 +169,7 @@ class Table:
         names: Mapping[str, str] | None = None,
         condition: str | None = None,
     ) -> dict[str, Any]:
-        """An Update for a transaction (or for update())."""
+        """An Update for a transaction (or for write())."""
         update: dict[str, Any] = {"TableName": self.name, "Key": self.key(key), "UpdateExpression": expression}
         if values:
             update["ExpressionAttributeValues"] = to_attributes(values)
@@ -179,35 +179,22 @@ class Table:
             update["ConditionExpression"] = condition
         return {"Update": update}
 
-    def put(self, key: Key, values: Mapping[str, Any], *, new_only: bool = False) -> bool:
-        """False when `new_only` and the item exists already."""
+    def write(self, operation: Mapping[str, Mapping[str, Any]]) -> bool:
+        """One put_op or update_op on its own, outside a transaction. False when its condition did not hold (the
+        item exists already, for a new_only put): nothing changed."""
+        ((kind, request),) = operation.items()
+        call = {"Put": self.client.put_item, "Update": self.client.update_item}[kind]
         try:
-            self.client.put_item(**self.put_op(key, values, new_only=new_only)["Put"])
+            call(**request)
         except ClientError as error:
             if condition_failed(error):
                 return False
             raise
         return True
 
-    def update(
-        self,
-        key: Key,
-        expression: str,
-        values: Mapping[str, Any] | None = None,
-        *,
-        names: Mapping[str, str] | None = None,
-        condition: str | None = None,
-    ) -> bool:
-        """False when `condition` did not hold (nothing changed)."""
-        try:
-            self.client.update_item(
-                **self.update_op(key, expression, values, names=names, condition=condition)["Update"]
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+    def put(self, key: Key, values: Mapping[str, Any], *, new_only: bool = False) -> bool:
+        """False when `new_only` and the item exists already."""
+        return self.write(self.put_op(key, values, new_only=new_only))
 
     def delete(self, key: Key) -> None:
         self.client.delete_item(TableName=self.name, Key=self.key(key))
