@@ -13,7 +13,7 @@ from shared.adapters.store import DataStore
 from shared.domain.batch_processing import BatchWorker, process_batch
 from shared.domain.sends import BatchJob
 from shared.models.common import SendKind
-from tests.integration.api_client import ApiClient, new_account
+from tests.integration.api_client import ApiClient, Reply, new_account
 from tests.integration.conftest import TABLE
 from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
 from tests.lambda_events import LambdaContextStub, drain_queue, sqs_event
@@ -36,14 +36,20 @@ def _account(counts: dict[str, int], credits: int = 100_000) -> ApiClient:
     return client
 
 
-def _send(client: ApiClient, channel: str, recipients: list[dict[str, str]], content: str = "Hi {name}, you won!",
-          title: str | None = None) -> str:
+def _post_send(client: ApiClient, channel: str, recipients: list[dict[str, str]],
+               content: str = "Hi {name}, you won!", title: str | None = None) -> Reply:
+    """POST /notification-sends for a new promotion."""
     promotion = client.post("/promotions", {"name": "Launch"}).body["promotion_id"]
     body: dict[str, Any] = {"promotion_id": promotion, "channel": channel, "content": content,
                             "recipients": recipients}
     if title:
         body["title"] = title
-    reply = client.post("/notification-sends", body)
+    return client.post("/notification-sends", body)
+
+
+def _send(client: ApiClient, channel: str, recipients: list[dict[str, str]], content: str = "Hi {name}, you won!",
+          title: str | None = None) -> str:
+    reply = _post_send(client, channel, recipients, content, title)
     assert reply.status == 202, reply.body
     return str(reply.body["send_id"])
 
@@ -149,13 +155,7 @@ def test_no_counts_left_fails_resendably(aws: dict[str, Any]) -> None:
 )
 def test_message_rules_are_422(aws: dict[str, Any], channel: str, content: str, title: str | None,
                                recipients: list[dict[str, str]]) -> None:
-    client = _account({})
-    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    body: dict[str, Any] = {"promotion_id": promotion, "channel": channel, "content": content,
-                            "recipients": recipients}
-    if title:
-        body["title"] = title
-    reply = client.post("/notification-sends", body)
+    reply = _post_send(_account({}), channel, recipients, content, title)
     assert (reply.status, reply.body["code"]) == (422, "VALIDATION_ERROR"), reply.body
 
 

@@ -23,7 +23,7 @@ from functions.authorizer import handler as authorizer
 from functions.send_gift import handler as gift_consumer
 from functions.send_notification import handler as notification_consumer
 from shared.domain.auth import hash_api_key
-from tests.integration.api_client import Reply
+from tests.integration.api_client import Reply, reply_from_lambda
 from tests.integration.conftest import ADMIN_KEY, IDEMPOTENCY_TABLE, TABLE
 from tests.lambda_events import LambdaContextStub, api_event, drain_queue, sqs_event
 
@@ -154,9 +154,7 @@ class Functions:
         context = verdict["context"]
         event = api_event(method, path, body=body, role=context["role"], account_id=context["account_id"],
                           headers={"Authorization": header, "Idempotency-Key": f"k{next(self.idempotency_keys)}"})
-        response = self.api(event, LambdaContextStub())
-        text = response.get("body") or ""
-        return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})
+        return reply_from_lambda(self.api(event, LambdaContextStub()))
 
     def drain(self, aws: dict[str, Any]) -> None:
         for consumer, queue in ((self.gift_consumer, aws["queue_url"]),
