@@ -48,8 +48,12 @@ def use_test_aws(
 ) -> None:
     """boto3 for one test: ``region`` and dummy credentials, no profile, AWS_ENDPOINT_URL only when given (without
     it boto3 uses its own endpoints, which moto intercepts), and ``env`` besides."""
-    for name, value in {"AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", **env}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        **env,
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     if endpoint_url is None:

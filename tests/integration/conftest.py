@@ -16,6 +16,7 @@ IDEMPOTENCY_TABLE = "test-idempotency"
 ADMIN_KEY = "admin-test-key-0123456789"
 ADMIN_PARAMETER = "/win-notifications/admin-api-key"
 
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the template's tables, the send queue and the admin key parameter."""
@@ -44,8 +45,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         boto3.client("sesv2").create_email_identity(EmailIdentity="win-notifications.example")
         boto3.client("ssm").put_parameter(Name=ADMIN_PARAMETER, Value=ADMIN_KEY, Type="SecureString")
         _clear_caches()
-        yield {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url,
-               "notification_queue_url": notification_queue_url}
+        yield {
+            "dynamodb": dynamodb,
+            "sqs": sqs,
+            "queue_url": queue_url,
+            "notification_queue_url": notification_queue_url,
+        }
         _clear_caches()
 
 
@@ -65,8 +70,13 @@ def _clear_caches() -> None:
     send_gift.processing.cache_clear()
     send_notification.processing.cache_clear()
     dispatch_due.dependencies.cache_clear()
-    for cached in (settings.api_settings, settings.authorizer_settings, settings.gift_consumer_settings,
-                   settings.catalog_sync_settings, settings.dispatcher_settings,
-                   settings.notification_consumer_settings):
+    for cached in (
+        settings.api_settings,
+        settings.authorizer_settings,
+        settings.gift_consumer_settings,
+        settings.catalog_sync_settings,
+        settings.dispatcher_settings,
+        settings.notification_consumer_settings,
+    ):
         cached.cache_clear()
     parameters.clear_caches()

@@ -73,10 +73,12 @@ def test_catalog_is_parsed_in_provider_order(provider: HttpGiftProvider, fake: F
 def test_catalog_position_follows_the_list_not_the_ids(
     provider: HttpGiftProvider, fake: FakeGiftProviderServer
 ) -> None:
-    fake.set_catalog([
-        {"gift_id": "Z-1", "name": "케이크", "brand": "B", "price": 30000, "status": "DISCONTINUED"},
-        {"gift_id": "A-1", "name": "커피", "brand": "B", "price": 0, "status": "ON_SALE", "extra": True},
-    ])
+    fake.set_catalog(
+        [
+            {"gift_id": "Z-1", "name": "케이크", "brand": "B", "price": 30000, "status": "DISCONTINUED"},
+            {"gift_id": "A-1", "name": "커피", "brand": "B", "price": 0, "status": "ON_SALE", "extra": True},
+        ]
+    )
     gifts = provider.catalog()
     assert [(g.gift_id, g.name, g.price, g.status, g.position) for g in gifts] == [
         ("Z-1", "케이크", 30000, "DISCONTINUED", 1),

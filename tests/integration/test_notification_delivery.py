@@ -5,7 +5,7 @@ rules with provider state in (moto) DynamoDB, and what only the HTTP SMS gateway
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -52,13 +52,18 @@ def sms(key: str = "send-1:r1:0", phone: str = PHONE, body: str = "당첨을 축
     return NotificationMessage(idempotency_key=key, channel="sms", destination=phone, body=body)
 
 
-def lms(key: str = "send-1:r1:0", phone: str = PHONE, title: str | None = "당첨 안내",
-        body: str = "축하합니다. " * 30) -> NotificationMessage:
+def lms(
+    key: str = "send-1:r1:0", phone: str = PHONE, title: str | None = "당첨 안내", body: str = "축하합니다. " * 30
+) -> NotificationMessage:
     return NotificationMessage(idempotency_key=key, channel="lms", destination=phone, title=title, body=body)
 
 
-def email(key: str = "send-1:r1:0", address: str = EMAIL, title: str = "당첨을 축하합니다 🎉",
-          body: str = "홍길동님, 1등에 당첨되셨습니다.\n감사합니다.") -> NotificationMessage:
+def email(
+    key: str = "send-1:r1:0",
+    address: str = EMAIL,
+    title: str = "당첨을 축하합니다 🎉",
+    body: str = "홍길동님, 1등에 당첨되셨습니다.\n감사합니다.",
+) -> NotificationMessage:
     return NotificationMessage(idempotency_key=key, channel="email", destination=address, title=title, body=body)
 
 
@@ -80,6 +85,20 @@ def sent_emails() -> list[Any]:
 
 def sent_sms() -> list[tuple[str, str]]:
     return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
+
+
+def offline_client(
+    service: Literal["sesv2", "sns"], endpoint_url: str | None = None, config: Config | None = None
+) -> Any:
+    """A client outside moto (for botocore's Stubber, or an endpoint of its own): dummy credentials."""
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        config=config,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
 
 
 class RecordingSender:
@@ -131,21 +150,32 @@ def test_ses_sends_a_simple_utf8_email(aws: dict[str, Any]) -> None:
     [sent] = sent_emails()
     assert sent.id == result.provider_message_id
     assert (sent.source, sent.destinations, sent.subject, sent.body) == (
-        SENDER, {"ToAddresses": [EMAIL]}, "당첨을 축하합니다 🎉", "홍길동님, 1등에 당첨되셨습니다.\n감사합니다."
+        SENDER,
+        {"ToAddresses": [EMAIL]},
+        "당첨을 축하합니다 🎉",
+        "홍길동님, 1등에 당첨되셨습니다.\n감사합니다.",
     )
 
 
 def test_ses_request_shape() -> None:
-    client = boto3.client("sesv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client("sesv2")
     with Stubber(client) as stub:
-        stub.add_response("send_email", {"MessageId": "m-1"}, {
-            "FromEmailAddress": SENDER,
-            "Destination": {"ToAddresses": ["kim@xn--3e0b707e.kr"]},  # an IDN domain goes as punycode
-            "Content": {"Simple": {"Subject": {"Data": "제목", "Charset": "UTF-8"},
-                                   "Body": {"Text": {"Data": "본문", "Charset": "UTF-8"}}}},
-            "EmailTags": [{"Name": "notification", "Value": "send-1_r1_0"}],
-            "ConfigurationSetName": "win-events",
-        })
+        stub.add_response(
+            "send_email",
+            {"MessageId": "m-1"},
+            {
+                "FromEmailAddress": SENDER,
+                "Destination": {"ToAddresses": ["kim@xn--3e0b707e.kr"]},  # an IDN domain goes as punycode
+                "Content": {
+                    "Simple": {
+                        "Subject": {"Data": "제목", "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": "본문", "Charset": "UTF-8"}},
+                    }
+                },
+                "EmailTags": [{"Name": "notification", "Value": "send-1_r1_0"}],
+                "ConfigurationSetName": "win-events",
+            },
+        )
         result = SesEmailSender(client, SENDER, configuration_set="win-events").send(
             email("send-1:r1:0", "kim@한국.kr", "제목", "본문")
         )
@@ -163,29 +193,49 @@ def test_ses_unverified_sender_is_rejected(aws: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [("TooManyRequestsException", 429), ("ThrottlingException", 400), ("Throttling", 400),
-     ("InternalFailure", 500), ("ServiceUnavailable", 503), ("SomethingNew", 502), ("RequestTimeout", 408)],
+    [
+        ("TooManyRequestsException", 429),
+        ("ThrottlingException", 400),
+        ("Throttling", 400),
+        ("InternalFailure", 500),
+        ("ServiceUnavailable", 503),
+        ("SomethingNew", 502),
+        ("RequestTimeout", 408),
+    ],
 )
 def test_ses_throttling_and_5xx_are_unavailable(code: str, status: int) -> None:
-    client = boto3.client("sesv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client("sesv2")
     with Stubber(client) as stub:
-        stub.add_client_error("send_email", service_error_code=code, service_message="Maximum sending rate exceeded",
-                              http_status_code=status)
+        stub.add_client_error(
+            "send_email",
+            service_error_code=code,
+            service_message="Maximum sending rate exceeded",
+            http_status_code=status,
+        )
         with pytest.raises(ProviderUnavailable):
             SesEmailSender(client, SENDER).send(email())
 
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [("MessageRejected", 400), ("MailFromDomainNotVerifiedException", 400), ("AccountSuspendedException", 400),
-     ("SendingPausedException", 400), ("NotFoundException", 404), ("BadRequestException", 400),
-     ("LimitExceededException", 400), ("AccessDeniedException", 403), ("UnrecognizedClientException", 403)],
+    [
+        ("MessageRejected", 400),
+        ("MailFromDomainNotVerifiedException", 400),
+        ("AccountSuspendedException", 400),
+        ("SendingPausedException", 400),
+        ("NotFoundException", 404),
+        ("BadRequestException", 400),
+        ("LimitExceededException", 400),
+        ("AccessDeniedException", 403),
+        ("UnrecognizedClientException", 403),
+    ],
 )
 def test_ses_refusals_are_rejected(code: str, status: int) -> None:
-    client = boto3.client("sesv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client("sesv2")
     with Stubber(client) as stub:
-        stub.add_client_error("send_email", service_error_code=code, service_message="Illegal address winner@x",
-                              http_status_code=status)
+        stub.add_client_error(
+            "send_email", service_error_code=code, service_message="Illegal address winner@x", http_status_code=status
+        )
         with pytest.raises(ProviderRejected) as raised:
             SesEmailSender(client, SENDER).send(email())
     assert not isinstance(raised.value, ProviderUnavailable)
@@ -195,10 +245,12 @@ def test_ses_refusals_are_rejected(code: str, status: int) -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [EndpointConnectionError(endpoint_url="https://email.example"),
-     ConnectTimeoutError(endpoint_url="https://email.example"),
-     ReadTimeoutError(endpoint_url="https://email.example"),
-     CredentialRetrievalError(provider="container-role", error_msg="timed out")],
+    [
+        EndpointConnectionError(endpoint_url="https://email.example"),
+        ConnectTimeoutError(endpoint_url="https://email.example"),
+        ReadTimeoutError(endpoint_url="https://email.example"),
+        CredentialRetrievalError(provider="container-role", error_msg="timed out"),
+    ],
 )
 def test_transport_failures_are_unavailable(error: Exception) -> None:
     with pytest.raises(ProviderUnavailable):
@@ -216,8 +268,7 @@ def test_client_misconfiguration_is_rejected(error: Exception) -> None:
 
 def test_an_unreachable_endpoint_is_unavailable() -> None:
     config = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
-    client = boto3.client("sns", region_name=REGION, endpoint_url=unused_port_url(), config=config,
-                          aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client("sns", endpoint_url=unused_port_url(), config=config)
     with pytest.raises(ProviderUnavailable):
         SnsSmsSender(client).send(sms())
 
@@ -247,16 +298,20 @@ def test_sns_sends_an_lms_as_one_longer_message_with_its_title_first(aws: dict[s
 
 
 def test_sns_request_shape() -> None:
-    client = boto3.client("sns", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client("sns")
     with Stubber(client) as stub:
-        stub.add_response("publish", {"MessageId": "sns-1"}, {
-            "PhoneNumber": PHONE,
-            "Message": "본문",
-            "MessageAttributes": {
-                "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
-                "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "WINNERS"},
+        stub.add_response(
+            "publish",
+            {"MessageId": "sns-1"},
+            {
+                "PhoneNumber": PHONE,
+                "Message": "본문",
+                "MessageAttributes": {
+                    "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
+                    "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "WINNERS"},
+                },
             },
-        })
+        )
         result = SnsSmsSender(client, sender_id="WINNERS").send(sms(body="본문"))
         stub.assert_no_pending_responses()
     assert result == DeliveryResult(DeliveryOutcome.DELIVERED, "sns-1")
@@ -270,12 +325,18 @@ def test_sns_invalid_number_is_rejected(aws: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("code", "status", "transient"),
-    [("Throttled", 429, True), ("ThrottledException", 400, True), ("InternalError", 500, True),
-     ("KMSThrottling", 400, True), ("AuthorizationError", 403, False), ("InvalidParameter", 400, False),
-     ("OptedOut", 400, False)],
+    [
+        ("Throttled", 429, True),
+        ("ThrottledException", 400, True),
+        ("InternalError", 500, True),
+        ("KMSThrottling", 400, True),
+        ("AuthorizationError", 403, False),
+        ("InvalidParameter", 400, False),
+        ("OptedOut", 400, False),
+    ],
 )
 def test_sns_error_mapping(code: str, status: int, transient: bool) -> None:
-    client = boto3.client("sns", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client("sns")
     with Stubber(client) as stub:
         stub.add_client_error("publish", service_error_code=code, http_status_code=status)
         with pytest.raises(ProviderUnavailable if transient else ProviderRejected):
@@ -314,8 +375,15 @@ def sandbox(aws: dict[str, Any], recording: RecordingSender) -> SandboxNotificat
     return SandboxNotificationSender(recording, aws["dynamodb"], TABLE)
 
 
-@pytest.mark.parametrize("message", [sms(phone="+821012340000"), lms(phone="+821012340000"),
-                                     email(address="nobody@invalid.example"), email(address="X@Invalid.Example")])
+@pytest.mark.parametrize(
+    "message",
+    [
+        sms(phone="+821012340000"),
+        lms(phone="+821012340000"),
+        email(address="nobody@invalid.example"),
+        email(address="X@Invalid.Example"),
+    ],
+)
 def test_sandbox_unknown_recipients_are_not_found(
     sandbox: SandboxNotificationSender, recording: RecordingSender, message: NotificationMessage
 ) -> None:
@@ -323,8 +391,9 @@ def test_sandbox_unknown_recipients_are_not_found(
     assert recording.sent == []
 
 
-@pytest.mark.parametrize("message", [sms(phone="+821012349999"), lms(phone="+821012349999"),
-                                     email(address="winner@fail.example")])
+@pytest.mark.parametrize(
+    "message", [sms(phone="+821012349999"), lms(phone="+821012349999"), email(address="winner@fail.example")]
+)
 def test_sandbox_failing_recipients_always_fail(
     sandbox: SandboxNotificationSender, recording: RecordingSender, message: NotificationMessage
 ) -> None:
@@ -363,8 +432,9 @@ def test_sandbox_delivers_others_and_is_idempotent_per_key(
     assert first == replay == DeliveryResult(DeliveryOutcome.DELIVERED, "id-1")
     assert other == DeliveryResult(DeliveryOutcome.DELIVERED, "id-2")
     assert recording.sent == [sms("k1"), email("k2")]  # delivered once per key
-    item = aws["dynamodb"].get_item(TableName=TABLE, Key={"pk": {"S": "SANDBOX_PROVIDER#NOTIFY#k1"},
-                                                          "sk": {"S": "NOTIFY"}})["Item"]
+    item = aws["dynamodb"].get_item(
+        TableName=TABLE, Key={"pk": {"S": "SANDBOX_PROVIDER#NOTIFY#k1"}, "sk": {"S": "NOTIFY"}}
+    )["Item"]
     assert item["calls"]["N"] == "2" and "expires_at" in item
     assert PHONE not in str(item) and "축하" not in str(item)  # the provider keeps a digest, not the message
 
@@ -428,8 +498,12 @@ def test_gateway_delivers_and_returns_the_message_id(
     delivered = gateway_server.message_for("send-1:r1:0")
     assert delivered is not None
     assert result == DeliveryResult(DeliveryOutcome.DELIVERED, delivered.message_id)
-    assert (delivered.type, delivered.to, delivered.text, delivered.subject) == ("SMS", PHONE, "당첨을 축하합니다!",
-                                                                                 None)
+    assert (delivered.type, delivered.to, delivered.text, delivered.subject) == (
+        "SMS",
+        PHONE,
+        "당첨을 축하합니다!",
+        None,
+    )
 
 
 def test_gateway_sends_credentials_idempotency_key_and_json(gateway_server: FakeSmsGatewayServer) -> None:
