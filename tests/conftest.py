@@ -1,5 +1,5 @@
-"""Shared test helpers: the template's own table definitions, so the schema lives in one place, and a guard that
-keeps every test on the loopback interface."""
+"""Shared test helpers: the template's own table definitions, so the schema lives in one place, the environment
+boto3 sees in a test, and a guard that keeps every test on the loopback interface."""
 
 from __future__ import annotations
 
@@ -41,6 +41,25 @@ def table_definition(logical_id: str, table_name: str) -> dict[str, Any]:
             for gsi in props["GlobalSecondaryIndexes"]
         ]
     return copy.deepcopy(definition)
+
+
+def use_test_aws(
+    monkeypatch: pytest.MonkeyPatch, region: str = "ap-northeast-2", endpoint_url: str | None = None, **env: str
+) -> None:
+    """boto3 for one test: ``region`` and dummy credentials, no profile, AWS_ENDPOINT_URL only when given (without
+    it boto3 uses its own endpoints, which moto intercepts), and ``env`` besides."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        **env,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    if endpoint_url is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
 
 
 _real_connect = socket.socket.connect

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -24,6 +23,8 @@ import pytest
 import requests
 
 from scripts import stack_env
+from tests.api_calls import ApiCalls, Reply, open_account
+from tests.api_calls import unique as unique  # the e2e tests import it from here
 
 STACK_ENV = Path(os.environ.get("WN_STACK_ENV", stack_env.STACK_ENV))
 SEOUL = timezone(timedelta(hours=9), "Asia/Seoul")
@@ -63,18 +64,7 @@ def stack() -> Stack:
 
 
 @dataclass
-class Reply:
-    status: int
-    body: Any
-    text: str
-    headers: Any
-
-    def __repr__(self) -> str:  # shown by pytest when an assertion fails
-        return f"Reply({self.status}, {self.text[:600]!r})"
-
-
-@dataclass
-class Client:
+class Client(ApiCalls):
     """Calls the API with one key (or none); a fresh requests.Session per client, so one client per thread."""
 
     base_url: str
@@ -108,26 +98,10 @@ class Client:
             parsed = response.json() if response.text else None
         except ValueError:
             parsed = None
-        return Reply(response.status_code, parsed, response.text, response.headers)
-
-    def get(self, path: str, **kwargs: Any) -> Reply:
-        return self.call("GET", path, **kwargs)
-
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
-        return self.call("POST", path, body, **kwargs)
-
-    def put(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
-        return self.call("PUT", path, body, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> Reply:
-        return self.call("DELETE", path, **kwargs)
+        return Reply(response.status_code, parsed, response.headers, response.text)
 
     def with_new_session(self) -> Client:
         return Client(self.base_url, self.key, self.account_id)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")
@@ -145,18 +119,8 @@ AccountFactory = Callable[..., Client]
 
 def make_account(admin: Client, name: str = "E2E Shop", *, approved: bool = True, credits: int = 0) -> Client:
     """A new account through the admin API; returns a client acting for it."""
-    created = admin.post("/admin/accounts", {"name": name})
-    assert created.status == 201, created
-    account_id = created.body["account_id"]
-    client = Client(admin.base_url, created.body["api_key"], account_id)
-    if approved:
-        reply = admin.post(f"/admin/accounts/{account_id}/gift-approval", {"approved": True})
-        assert reply.status == 200, reply
-    if credits:
-        reply = admin.post(f"/admin/accounts/{account_id}/credits", {"amount": credits, "reference": unique("seed")})
-        assert reply.status == 200, reply
-        assert reply.body["credits"] == credits, reply
-    return client
+    account_id, api_key = open_account(admin, name, approved=approved, credits=credits)
+    return Client(admin.base_url, api_key, account_id)
 
 
 @pytest.fixture(scope="session")
@@ -194,22 +158,35 @@ def assert_counts_consistent(send: dict[str, Any]) -> None:
     assert 0 <= counts["resendable"] <= counts["failed"], send
 
 
-def wait_completed(
-    client: Client, send_id: str, timeout: float = SEND_TIMEOUT, sends: str = "gift-sends"
-) -> dict[str, Any]:
-    """Polls GET /{sends}/{id} until COMPLETED; checks the counts invariant on every read."""
+def wait_for(
+    client: Client,
+    send_id: str,
+    done: Callable[[dict[str, Any]], bool],
+    waiting_for: str,
+    timeout: float = SEND_TIMEOUT,
+    sends: str = "gift-sends",
+) -> Reply:
+    """Polls GET /{sends}/{id} until ``done(send)``; checks the counts invariant and the status on every read."""
     deadline = time.monotonic() + timeout
     last: Reply | None = None
     while time.monotonic() < deadline:
         last = client.get(f"/{sends}/{send_id}")
         assert last.status == 200, last
         assert_counts_consistent(last.body)
-        if last.body["status"] == "COMPLETED":
-            assert last.body["counts"]["pending"] == 0, last
-            return dict(last.body)
+        if done(last.body):
+            return last
         assert last.body["status"] in ("SCHEDULED", "QUEUED", "PROCESSING"), last
         time.sleep(POLL_INTERVAL)
-    pytest.fail(f"send {send_id} not COMPLETED within {timeout:.0f}s; last: {last!r}")
+    pytest.fail(f"send {send_id}: {waiting_for} not reached within {timeout:.0f}s; last: {last!r}")
+
+
+def wait_completed(
+    client: Client, send_id: str, timeout: float = SEND_TIMEOUT, sends: str = "gift-sends"
+) -> dict[str, Any]:
+    """Polls GET /{sends}/{id} until COMPLETED; checks the counts invariant on every read."""
+    last = wait_for(client, send_id, lambda send: send["status"] == "COMPLETED", "COMPLETED", timeout, sends)
+    assert last.body["counts"]["pending"] == 0, last
+    return dict(last.body)
 
 
 def wait_settled(
@@ -217,17 +194,11 @@ def wait_settled(
 ) -> dict[str, Any]:
     """Polls GET /{sends}/{id} until nothing is pending: COMPLETED, or PROCESSING while provider errors wait for
     their automatic retry (minutes away). Checks the counts invariant on every read."""
-    deadline = time.monotonic() + timeout
-    last: Reply | None = None
-    while time.monotonic() < deadline:
-        last = client.get(f"/{sends}/{send_id}")
-        assert last.status == 200, last
-        assert_counts_consistent(last.body)
-        if last.body["status"] in ("COMPLETED", "PROCESSING") and last.body["counts"]["pending"] == 0:
-            return dict(last.body)
-        assert last.body["status"] in ("SCHEDULED", "QUEUED", "PROCESSING"), last
-        time.sleep(POLL_INTERVAL)
-    pytest.fail(f"send {send_id} still had pending recipients after {timeout:.0f}s; last: {last!r}")
+
+    def settled(send: dict[str, Any]) -> bool:
+        return send["status"] in ("COMPLETED", "PROCESSING") and send["counts"]["pending"] == 0
+
+    return dict(wait_for(client, send_id, settled, "nothing pending", timeout, sends).body)
 
 
 def all_pages(client: Client, path: str, limit: int = 200, **params: Any) -> list[dict[str, Any]]:

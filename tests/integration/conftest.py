@@ -9,34 +9,30 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import table_definition
+from tests.conftest import table_definition, use_test_aws
 
 TABLE = "test-data"
 IDEMPOTENCY_TABLE = "test-idempotency"
 ADMIN_KEY = "admin-test-key-0123456789"
 ADMIN_PARAMETER = "/win-notifications/admin-api-key"
 
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the template's tables, the send queue and the admin key parameter."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "ap-northeast-2",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "TABLE_NAME": TABLE,
-        "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
-        "ADMIN_API_KEY_PARAMETER": ADMIN_PARAMETER,
-        "EVENT_BUS_NAME": "default",
-        "RECIPIENTS_PER_BATCH": "5",
-        "PROVIDER_RETRY_BASE_SECONDS": "0",
-        "POWERTOOLS_SERVICE_NAME": "win-notifications-test",
-        "POWERTOOLS_METRICS_NAMESPACE": "WinNotificationsTest",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_test_aws(
+        monkeypatch,
+        TABLE_NAME=TABLE,
+        IDEMPOTENCY_TABLE_NAME=IDEMPOTENCY_TABLE,
+        ADMIN_API_KEY_PARAMETER=ADMIN_PARAMETER,
+        EVENT_BUS_NAME="default",
+        RECIPIENTS_PER_BATCH="5",
+        PROVIDER_RETRY_BASE_SECONDS="0",
+        POWERTOOLS_SERVICE_NAME="win-notifications-test",
+        POWERTOOLS_METRICS_NAMESPACE="WinNotificationsTest",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_IDEMPOTENCY_DISABLED="false",
+    )
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(**table_definition("DataTable", TABLE))
@@ -49,8 +45,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         boto3.client("sesv2").create_email_identity(EmailIdentity="win-notifications.example")
         boto3.client("ssm").put_parameter(Name=ADMIN_PARAMETER, Value=ADMIN_KEY, Type="SecureString")
         _clear_caches()
-        yield {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url,
-               "notification_queue_url": notification_queue_url}
+        yield {
+            "dynamodb": dynamodb,
+            "sqs": sqs,
+            "queue_url": queue_url,
+            "notification_queue_url": notification_queue_url,
+        }
         _clear_caches()
 
 
@@ -70,8 +70,13 @@ def _clear_caches() -> None:
     send_gift.processing.cache_clear()
     send_notification.processing.cache_clear()
     dispatch_due.dependencies.cache_clear()
-    for cached in (settings.api_settings, settings.authorizer_settings, settings.gift_consumer_settings,
-                   settings.catalog_sync_settings, settings.dispatcher_settings,
-                   settings.notification_consumer_settings):
+    for cached in (
+        settings.api_settings,
+        settings.authorizer_settings,
+        settings.gift_consumer_settings,
+        settings.catalog_sync_settings,
+        settings.dispatcher_settings,
+        settings.notification_consumer_settings,
+    ):
         cached.cache_clear()
     parameters.clear_caches()

@@ -13,7 +13,7 @@ from shared.adapters.store import DataStore
 from shared.domain.batch_processing import BatchWorker, process_batch
 from shared.domain.sends import BatchJob
 from shared.models.common import SendKind
-from tests.integration.api_client import ApiClient, new_account
+from tests.integration.api_client import ApiClient, Reply, new_account
 from tests.integration.conftest import TABLE
 from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
 from tests.lambda_events import LambdaContextStub, drain_queue, sqs_event
@@ -36,14 +36,26 @@ def _account(counts: dict[str, int], credits: int = 100_000) -> ApiClient:
     return client
 
 
-def _send(client: ApiClient, channel: str, recipients: list[dict[str, str]], content: str = "Hi {name}, you won!",
-          title: str | None = None) -> str:
+def _post_send(
+    client: ApiClient,
+    channel: str,
+    recipients: list[dict[str, str]],
+    content: str = "Hi {name}, you won!",
+    title: str | None = None,
+    **fields: Any,
+) -> Reply:
+    """POST /notification-sends for a new promotion (``fields``: more of the request body)."""
     promotion = client.post("/promotions", {"name": "Launch"}).body["promotion_id"]
-    body: dict[str, Any] = {"promotion_id": promotion, "channel": channel, "content": content,
-                            "recipients": recipients}
+    body: dict[str, Any] = {"promotion_id": promotion, "channel": channel, "content": content, "recipients": recipients}
+    body |= fields
     if title:
         body["title"] = title
-    reply = client.post("/notification-sends", body)
+    return client.post("/notification-sends", body)
+
+
+def _send(client: ApiClient, channel: str, recipients: list[dict[str, str]], **message: Any) -> str:
+    """A send the API accepts (``message``: _post_send's content, title and fields); returns its id."""
+    reply = _post_send(client, channel, recipients, **message)
     assert reply.status == 202, reply.body
     return str(reply.body["send_id"])
 
@@ -89,8 +101,9 @@ def test_mixed_outcomes_leave_counts_exact(aws: dict[str, Any]) -> None:
     assert view["counts"]["pending"] == 0
     recipients = client.get(f"/notification-sends/{send_id}/recipients", query={"status": "SENT"}).body["items"]
     assert {r["channel"] for r in recipients} == {"sms"}
-    retries = {r["phone"]: r["next_retry_at"] for r in client.get(f"/notification-sends/{send_id}/recipients").body[
-        "items"]}
+    retries = {
+        r["phone"]: r["next_retry_at"] for r in client.get(f"/notification-sends/{send_id}/recipients").body["items"]
+    }
     assert retries.pop("+821012349999") is not None
     assert set(retries.values()) == {None}
 
@@ -98,27 +111,42 @@ def test_mixed_outcomes_leave_counts_exact(aws: dict[str, Any]) -> None:
 def test_auto_uses_sms_for_short_and_lms_for_long_messages(aws: dict[str, Any]) -> None:
     client = _account({"sms": 5, "lms": 5})
     long_name = "가" * 40  # 80 bytes in EUC-KR: pushes this recipient's message over the sms limit
-    send_id = _send(client, "auto", [{"phone": "010-2000-0001", "name": "Lee"},
-                                     {"phone": "010-2000-0002", "name": long_name}])
+    send_id = _send(
+        client, "auto", [{"phone": "010-2000-0001", "name": "Lee"}, {"phone": "010-2000-0002", "name": long_name}]
+    )
     _deliver(_jobs(aws))
     channels = [r.channel for r in recipients_of(_store(), client.account_id, send_id, KIND)]
     assert channels == ["sms", "lms"]
     assert _counts(client) == {"sms": 4, "lms": 4, "email": 0}
     ledger = [e for e in client.get("/account/ledger").body["items"] if e["type"] == "NOTIFICATION_DEBIT"]
     assert sorted((e["notification_delta"]["channel"], e["notification_delta"]["count"]) for e in ledger) == [
-        ("lms", -1), ("sms", -1)]
+        ("lms", -1),
+        ("sms", -1),
+    ]
     assert_ledger_matches_balance(_store(), client.account_id)
 
 
 def test_email_outcomes(aws: dict[str, Any]) -> None:
     client = _account({"email": 5})
-    send_id = _send(client, "email", [{"email": "kim@example.com"}, {"email": "x@invalid.example"},
-                                      {"email": "y@fail.example"}, {"email": "not-an-address"}],
-                    title="You won")
+    send_id = _send(
+        client,
+        "email",
+        [
+            {"email": "kim@example.com"},
+            {"email": "x@invalid.example"},
+            {"email": "y@fail.example"},
+            {"email": "not-an-address"},
+        ],
+        title="You won",
+    )
     _deliver(_jobs(aws))
     reasons = [(r.status, r.reason) for r in recipients_of(_store(), client.account_id, send_id, KIND)]
-    assert reasons == [("SENT", None), ("FAILED", "INVALID_RECIPIENT"), ("FAILED", "PROVIDER_ERROR"),
-                       ("FAILED", "INVALID_RECIPIENT")]
+    assert reasons == [
+        ("SENT", None),
+        ("FAILED", "INVALID_RECIPIENT"),
+        ("FAILED", "PROVIDER_ERROR"),
+        ("FAILED", "INVALID_RECIPIENT"),
+    ]
     assert _counts(client)["email"] == 4
 
 
@@ -147,15 +175,10 @@ def test_no_counts_left_fails_resendably(aws: dict[str, Any]) -> None:
         ("sms", "hello", None, [{"email": "a@example.com"}]),
     ],
 )
-def test_message_rules_are_422(aws: dict[str, Any], channel: str, content: str, title: str | None,
-                               recipients: list[dict[str, str]]) -> None:
-    client = _account({})
-    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    body: dict[str, Any] = {"promotion_id": promotion, "channel": channel, "content": content,
-                            "recipients": recipients}
-    if title:
-        body["title"] = title
-    reply = client.post("/notification-sends", body)
+def test_message_rules_are_422(
+    aws: dict[str, Any], channel: str, content: str, title: str | None, recipients: list[dict[str, str]]
+) -> None:
+    reply = _post_send(_account({}), channel, recipients, content, title)
     assert (reply.status, reply.body["code"]) == (422, "VALIDATION_ERROR"), reply.body
 
 
@@ -167,16 +190,21 @@ def test_ninety_bytes_fit_an_sms(aws: dict[str, Any]) -> None:
 
 def test_dry_run_counts_needed(aws: dict[str, Any]) -> None:
     client = _account({"sms": 1})
-    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    reply = client.post("/notification-sends", {
-        "promotion_id": promotion, "channel": "auto", "content": "Hi {name}", "dry_run": True,
-        "recipients": [{"phone": "010-5000-0001", "name": "a"}, {"phone": "010-5000-0002", "name": "가" * 50},
-                       {"phone": "bad"}]})
+    recipients = [
+        {"phone": "010-5000-0001", "name": "a"},
+        {"phone": "010-5000-0002", "name": "가" * 50},
+        {"phone": "bad"},
+    ]
+    reply = _post_send(client, "auto", recipients, "Hi {name}", dry_run=True)
     assert reply.status == 200
-    assert reply.body == {"total": 3, "valid": 2, "invalid": 1,
-                          "counts_needed": {"sms": 1, "lms": 1, "email": 0},
-                          "available_counts": {"sms": 1, "lms": 0, "email": 0},
-                          "shortfall": {"sms": 0, "lms": 1, "email": 0}}
+    assert reply.body == {
+        "total": 3,
+        "valid": 2,
+        "invalid": 1,
+        "counts_needed": {"sms": 1, "lms": 1, "email": 0},
+        "available_counts": {"sms": 1, "lms": 0, "email": 0},
+        "shortfall": {"sms": 0, "lms": 1, "email": 0},
+    }
     assert client.get("/notification-sends").body["items"] == []
 
 
@@ -229,8 +257,7 @@ def test_racing_sends_for_the_last_counts(aws: dict[str, Any]) -> None:
 
     process_batch(_processing(store=RacingStore(boto3.client("dynamodb"), TABLE)), job_a)
     store = _store()
-    sent = [r for s in (send_a, send_b) for r in recipients_of(store, client.account_id, s, KIND)
-            if r.status == "SENT"]
+    sent = [r for s in (send_a, send_b) for r in recipients_of(store, client.account_id, s, KIND) if r.status == "SENT"]
     assert len(sent) == 3
     assert _counts(client)["email"] == 0
     assert_ledger_matches_balance(store, client.account_id)

@@ -23,7 +23,7 @@ from functions.authorizer import handler as authorizer
 from functions.send_gift import handler as gift_consumer
 from functions.send_notification import handler as notification_consumer
 from shared.domain.auth import hash_api_key
-from tests.integration.api_client import Reply
+from tests.integration.api_client import Reply, reply_from_lambda
 from tests.integration.conftest import ADMIN_KEY, IDEMPOTENCY_TABLE, TABLE
 from tests.lambda_events import LambdaContextStub, api_event, drain_queue, sqs_event
 
@@ -31,8 +31,13 @@ STAGE_ARN = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1"
 PRODUCT_LOGGERS = ("shared", "functions")
 
 # Recipients in every format the contract (and the phone parser) accepts; by last eight digits.
-GIFT_PHONES = {"11112222": "010-1111-2222", "33334444": "+82 10-3333-4444", "55556666": "010.5555.6666",
-               "77771212": "(010) 7777-1212", "12349999": "01012349999"}  # ...9999: provider error, retried
+GIFT_PHONES = {
+    "11112222": "010-1111-2222",
+    "33334444": "+82 10-3333-4444",
+    "55556666": "010.5555.6666",
+    "77771212": "(010) 7777-1212",
+    "12349999": "01012349999",
+}  # ...9999: provider error, retried
 SMS_PHONES = {"24681357": "01024681357", "13572468": "+821013572468"}
 EMAILS = ("lee.winner@example.com", "park.fails@fail.example")
 
@@ -149,18 +154,26 @@ class Functions:
     def call(self, key: str, method: str, path: str, body: Any = None) -> Reply:
         """API Gateway: the authorizer with the bearer token, then the API with its context and all headers."""
         header = f"Bearer {key}"
-        verdict = self.authorizer({"type": "TOKEN", "authorizationToken": header,
-                                   "methodArn": f"{STAGE_ARN}/{method}{path}"}, LambdaContextStub())
+        verdict = self.authorizer(
+            {"type": "TOKEN", "authorizationToken": header, "methodArn": f"{STAGE_ARN}/{method}{path}"},
+            LambdaContextStub(),
+        )
         context = verdict["context"]
-        event = api_event(method, path, body=body, role=context["role"], account_id=context["account_id"],
-                          headers={"Authorization": header, "Idempotency-Key": f"k{next(self.idempotency_keys)}"})
-        response = self.api(event, LambdaContextStub())
-        text = response.get("body") or ""
-        return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})
+        event = api_event(
+            method,
+            path,
+            body=body,
+            role=context["role"],
+            account_id=context["account_id"],
+            headers={"Authorization": header, "Idempotency-Key": f"k{next(self.idempotency_keys)}"},
+        )
+        return reply_from_lambda(self.api(event, LambdaContextStub()))
 
     def drain(self, aws: dict[str, Any]) -> None:
-        for consumer, queue in ((self.gift_consumer, aws["queue_url"]),
-                                (self.notification_consumer, aws["notification_queue_url"])):
+        for consumer, queue in (
+            (self.gift_consumer, aws["queue_url"]),
+            (self.notification_consumer, aws["notification_queue_url"]),
+        ):
             messages = drain_queue(aws["sqs"], queue)
             if messages:
                 assert consumer(sqs_event(messages), LambdaContextStub()) == {"batchItemFailures": []}
@@ -180,26 +193,50 @@ def _run_flow(fn: Functions, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatc
     assert created.status == 201, created.body
     account_id, key = created.body["account_id"], created.body["api_key"]
     assert fn.call(ADMIN_KEY, "POST", f"/admin/accounts/{account_id}/gift-approval", {"approved": True}).status == 200
-    top_up = fn.call(ADMIN_KEY, "POST", f"/admin/accounts/{account_id}/credits",
-                     {"amount": 200_000, "reference": "pg-1"})
+    top_up = fn.call(
+        ADMIN_KEY, "POST", f"/admin/accounts/{account_id}/credits", {"amount": 200_000, "reference": "pg-1"}
+    )
     assert top_up.status == 200, top_up.body
 
     promotion = fn.call(key, "POST", "/promotions", {"name": "Spring"}).body["promotion_id"]
-    gift = fn.call(key, "POST", "/gift-sends", {
-        "promotion_id": promotion, "gift_id": "SBX-COFFEE", "title": "Winner", "content": "Enjoy your coffee",
-        "recipients": [{"phone": phone, "name": f"Winner {i}"} for i, phone in enumerate(GIFT_PHONES.values())],
-    })
+    gift = fn.call(
+        key,
+        "POST",
+        "/gift-sends",
+        {
+            "promotion_id": promotion,
+            "gift_id": "SBX-COFFEE",
+            "title": "Winner",
+            "content": "Enjoy your coffee",
+            "recipients": [{"phone": phone, "name": f"Winner {i}"} for i, phone in enumerate(GIFT_PHONES.values())],
+        },
+    )
     assert gift.status == 202, gift.body
     for channel in ("sms", "email"):
         assert fn.call(key, "POST", "/charges", {"channel": channel, "quantity": 5}).status == 201
-    sms = fn.call(key, "POST", "/notification-sends", {
-        "promotion_id": promotion, "channel": "sms", "content": "{name}, you won",
-        "recipients": [{"phone": phone, "name": "Kim"} for phone in SMS_PHONES.values()],
-    })
-    email = fn.call(key, "POST", "/notification-sends", {
-        "promotion_id": promotion, "channel": "email", "title": "You won", "content": "Hello {name}",
-        "recipients": [{"email": address, "name": "Lee"} for address in EMAILS],
-    })
+    sms = fn.call(
+        key,
+        "POST",
+        "/notification-sends",
+        {
+            "promotion_id": promotion,
+            "channel": "sms",
+            "content": "{name}, you won",
+            "recipients": [{"phone": phone, "name": "Kim"} for phone in SMS_PHONES.values()],
+        },
+    )
+    email = fn.call(
+        key,
+        "POST",
+        "/notification-sends",
+        {
+            "promotion_id": promotion,
+            "channel": "email",
+            "title": "You won",
+            "content": "Hello {name}",
+            "recipients": [{"email": address, "name": "Lee"} for address in EMAILS],
+        },
+    )
     assert (sms.status, email.status) == (202, 202), (sms.body, email.body)
     fn.drain(aws)
 
@@ -242,8 +279,11 @@ def test_no_secret_or_personal_data_in_any_log_line(
         assert "***22" in text and "***@example.com" in text and "***@fail.example" in text
 
     leaks = []
-    for name, secret in [("admin key", ADMIN_KEY), ("account key", secrets_.account_key),
-                         *[(f"coupon {c}", c) for c in secrets_.coupons]]:
+    for name, secret in [
+        ("admin key", ADMIN_KEY),
+        ("account key", secrets_.account_key),
+        *[(f"coupon {c}", c) for c in secrets_.coupons],
+    ]:
         leaks += [f"{name} in: {line[:300]}" for line in logs.lines() if secret in line]
     for digits in [*GIFT_PHONES, *SMS_PHONES]:
         leaks += [f"phone {digits} in: {line[:300]}" for line in logs.lines() if _phone_pattern(digits).search(line)]
@@ -289,15 +329,22 @@ def test_account_keys_are_stored_only_as_hashes_and_shown_once(aws: dict[str, An
 
     stored = json.dumps([aws["dynamodb"].scan(TableName=t)["Items"] for t in (TABLE, IDEMPOTENCY_TABLE)])
     assert key not in stored
-    assert key[len("wn_live_"):] not in stored
+    assert key[len("wn_live_") :] not in stored
     assert hash_api_key(key) in stored
     assert "api_key" not in fn.call(key, "GET", "/account").body
 
 
 @pytest.mark.parametrize(
     "token",
-    ["Bearer wn_live_\udcff", "Bearer \ud800", "Bearer ключ", "Bearer wn_live_\u0000", f"Bearer {'k' * 300}",
-     f"Bearer {ADMIN_KEY}\u200b", f"bearer{ADMIN_KEY}"],
+    [
+        "Bearer wn_live_\udcff",
+        "Bearer \ud800",
+        "Bearer ключ",
+        "Bearer wn_live_\u0000",
+        f"Bearer {'k' * 300}",
+        f"Bearer {ADMIN_KEY}\u200b",
+        f"bearer{ADMIN_KEY}",
+    ],
     ids=["lone-surrogate", "surrogate-only", "cyrillic", "nul", "too-long", "zero-width-suffix", "no-space"],
 )
 def test_odd_tokens_are_unauthorized_not_a_crash(aws: dict[str, Any], token: str) -> None:

@@ -17,6 +17,7 @@ from shared.adapters import aws_clients
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.providers import notification_sender_from_settings
 from shared.settings import NotificationProviderSettings
+from tests.conftest import use_test_aws
 
 REGION = "ap-northeast-2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,14 +46,7 @@ def failing_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_AlwaysUn
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    for name, value in {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_test_aws(monkeypatch, REGION, endpoint_url=f"http://127.0.0.1:{server.server_port}")
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     yield handler
     server.shutdown()
