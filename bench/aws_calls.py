@@ -13,6 +13,7 @@ SANDBOX_PREFIX = "SANDBOX_PROVIDER#"
 
 def _keys_written(operation: str, params: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """(pk, sk, in_transaction) for every item a DynamoDB write request writes."""
+
     def key_of(item: dict[str, Any]) -> tuple[str, str]:
         if "pk" in item:
             return item["pk"]["S"], item["sk"]["S"]
@@ -31,7 +32,7 @@ def _keys_written(operation: str, params: dict[str, Any]) -> list[tuple[str, str
     if operation == "TransactWriteItems":
         written = []
         for item in params["TransactItems"]:
-            (kind, body), = item.items()
+            ((kind, body),) = item.items()
             if kind == "ConditionCheck":
                 continue
             written.append((*key_of(body.get("Item") or body["Key"]), True))

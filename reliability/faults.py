@@ -97,11 +97,17 @@ def step_label() -> str:
     frame = sys._getframe(2)
     while frame is not None:
         code = frame.f_code
-        if (code.co_filename.startswith(SHARED_SOURCE) and code.co_filename != TABLE_SOURCE
-                and not code.co_name.startswith("_")):
+        if (
+            code.co_filename.startswith(SHARED_SOURCE)
+            and code.co_filename != TABLE_SOURCE
+            and not code.co_name.startswith("_")
+        ):
             owner = frame.f_locals.get("self") if code.co_qualname.count(".") == 1 else None
-            return f"{type(owner).__name__}.{code.co_name}" if owner is not None else (
-                code.co_qualname.replace(".<locals>", ""))
+            return (
+                f"{type(owner).__name__}.{code.co_name}"
+                if owner is not None
+                else (code.co_qualname.replace(".<locals>", ""))
+            )
         frame = frame.f_back  # type: ignore[assignment]
     return "?"
 
@@ -142,8 +148,10 @@ class Injector:
             if self.transactions == self.at:
                 self.fired = f"conflict:{label}"
                 raise ClientError(
-                    {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                     "CancellationReasons": [{"Code": "TransactionConflict"}]},
+                    {
+                        "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                        "CancellationReasons": [{"Code": "TransactionConflict"}],
+                    },
                     model.name,
                 )
             self.transactions += 1
@@ -288,8 +296,13 @@ class Harness:
             credits = PRICE * rng.randint(0, size) + rng.randint(0, PRICE - 1)
             accounts.top_up_credits(self.store, account.account_id, credits, f"world-{number}")
             phones = [_phone(rng, i) for i in range(size)]
-            request = GiftSendRequest(promotion_id=promotion, gift_id="SBX-COFFEE", title="t", content="c",
-                                      recipients=[{"phone": p} for p in phones])
+            request = GiftSendRequest(
+                promotion_id=promotion,
+                gift_id="SBX-COFFEE",
+                title="t",
+                content="c",
+                recipients=[{"phone": p} for p in phones],
+            )
             create_gift_send(self.store, self.queues[kind], account.account_id, request, batch_size)
         else:
             accounts.top_up_credits(self.store, account.account_id, SMS_UNIT * 2 * size, f"world-{number}")
@@ -301,9 +314,13 @@ class Harness:
                 recipients = [{"phone": _phone(rng, i)} for i in range(size)]
             else:
                 recipients = [{"email": rng.choice(EMAILS).format(n=i)} for i in range(size)]
-            note = NotificationSendRequest(promotion_id=promotion, channel=channel, content="hi",
-                                           title="You won" if channel == "email" else None,
-                                           recipients=recipients)
+            note = NotificationSendRequest(
+                promotion_id=promotion,
+                channel=channel,
+                content="hi",
+                title="You won" if channel == "email" else None,
+                recipients=recipients,
+            )
             create_notification_send(self.store, self.queues[kind], account.account_id, note, batch_size)
         world = World(kind, account.account_id, copy.deepcopy(self._tables[TABLE]), self._take_jobs(kind))
         reference = Injector()
@@ -369,7 +386,8 @@ def run_scenario(harness: Harness, scenario_seed: int) -> tuple[list[str], str, 
         if fault == "conflict" and not world.transactions:
             fault = "crash_before"
         limit = {"conflict": world.transactions, "duplicate": len(world.jobs)}.get(
-            fault, world.provider_calls if fault.startswith("timeout") else len(world.boundaries))
+            fault, world.provider_calls if fault.startswith("timeout") else len(world.boundaries)
+        )
         at = rng.randrange(limit)
     injector = Injector(fault=None if fault == "duplicate" else fault, at=at)
     harness._process(world, injector, duplicate=at if fault == "duplicate" else None)
@@ -421,8 +439,17 @@ def _transact_with_item_rollback(self: DynamoDBBackend, transact_items: list[dic
 # Data-plane answers are already DynamoDB JSON (strings, numbers as strings, lists, maps); moto's generic
 # shape-driven serializer re-walks every attribute of them, which dominates a read of a 50-recipient batch.
 _PLAIN_JSON_ACTIONS = frozenset(
-    {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "TransactWriteItems",
-     "BatchWriteItem"}
+    {
+        "GetItem",
+        "BatchGetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "TransactWriteItems",
+        "BatchWriteItem",
+    }
 )
 _moto_serialized = DynamoHandler.serialized
 
@@ -450,8 +477,9 @@ _harness: Harness | None = None
 def _worker_harness() -> Harness:
     global _harness
     if _harness is None:
-        os.environ.update({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "faults",
-                           "AWS_SECRET_ACCESS_KEY": "faults"})
+        os.environ.update(
+            {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "faults", "AWS_SECRET_ACCESS_KEY": "faults"}
+        )
         os.environ.pop("AWS_ENDPOINT_URL", None)
         mock_aws().start()
         make_moto_cheaper()
@@ -536,8 +564,7 @@ def main() -> int:
         result = replay(options.replay)
         print(json.dumps(result, indent=2))
         return 1 if result["violations"] else 0
-    print(f"fault injection: seed {options.seed}, {options.scenarios} scenarios, {options.workers} workers",
-          flush=True)
+    print(f"fault injection: seed {options.seed}, {options.scenarios} scenarios, {options.workers} workers", flush=True)
     result = run(options.scenarios, options.seed, options.workers)
     print(json.dumps({k: v for k, v in result.items() if k != "crash_points_missed"}, indent=2))
     if options.output:

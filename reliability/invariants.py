@@ -85,8 +85,9 @@ def violations(state: AccountState, *, work_queued: bool = False) -> list[str]:
 
     stored = state.sends
     sends = [(send, [r for batch in batches for r in batch.recipients]) for send, batches in stored]
-    reserved = {kind: sum(_reserved(b) for send, batches in stored if send.kind == kind for b in batches)
-                for kind in SendKind}
+    reserved = {
+        kind: sum(_reserved(b) for send, batches in stored if send.kind == kind for b in batches) for kind in SendKind
+    }
     gift_recipients = [r for send, rs in sends if send.kind == SendKind.GIFT for r in rs]
     note_recipients = [r for send, rs in sends if send.kind == SendKind.NOTIFICATION for r in rs]
 
@@ -117,7 +118,10 @@ def violations(state: AccountState, *, work_queued: bool = False) -> list[str]:
         by_status = {s: sum(1 for r in recipients if r.status == s) for s in ("SENT", "FAILED")}
         retrying = sum(1 for r in recipients if r.retry_at is not None)
         if (send.counts.sent, send.counts.failed, send.counts.retrying) != (
-                by_status["SENT"], by_status["FAILED"], retrying):
+            by_status["SENT"],
+            by_status["FAILED"],
+            retrying,
+        ):
             found.append(f"4: the history counters of send {send.send_id} disagree with its recipients")
 
     # 5. INVALID_RECIPIENT never costs anything.

@@ -128,8 +128,11 @@ TEXTS: dict[str, tuple[str | None, str]] = {  # channel -> (title, content)
 GIFT_IDS = ("SBX-COFFEE", "SBX-COFFEE", "SBX-CAKE", "SBX-MOVIE", "SBX-RETIRED", "SBX-UNKNOWN")
 TIMINGS = ("now", "now", "draft", "scheduled", "draft_scheduled")
 # (phone, email, name): a notification send uses the phone or the email, as its channel needs.
-NOTE_RECIPIENTS = st.lists(st.tuples(st.sampled_from(list(PHONES)), st.sampled_from(list(EMAILS)),
-                                     st.sampled_from(NAMES)), min_size=1, max_size=7)
+NOTE_RECIPIENTS = st.lists(
+    st.tuples(st.sampled_from(list(PHONES)), st.sampled_from(list(EMAILS)), st.sampled_from(NAMES)),
+    min_size=1,
+    max_size=7,
+)
 
 RULES: list[str] = []  # every rule and initializer of the machine (see counted)
 P = ParamSpec("P")
@@ -189,16 +192,23 @@ class World:
         client = boto3.client("dynamodb")
         client.create_table(**table_definition("DataTable", TABLE))
         sqs = boto3.client("sqs")
-        queues = {kind: WorkQueue(sqs, sqs.create_queue(QueueName=f"model-{kind.lower()}")["QueueUrl"])
-                  for kind in SendKind}
+        queues = {
+            kind: WorkQueue(sqs, sqs.create_queue(QueueName=f"model-{kind.lower()}")["QueueUrl"]) for kind in SendKind
+        }
         sesv2 = boto3.client("sesv2")
         sesv2.create_email_identity(EmailIdentity="win-notifications.example")
-        delivery = ChannelRouter(sms=SnsSmsSender(boto3.client("sns")),
-                                 email=SesEmailSender(sesv2, "no-reply@win-notifications.example"))
+        delivery = ChannelRouter(
+            sms=SnsSmsSender(boto3.client("sns")), email=SesEmailSender(sesv2, "no-reply@win-notifications.example")
+        )
         aws_account = boto3.client("sts").get_caller_identity()["Account"]
-        world = cls(client, DataStore(client, TABLE), DispatchIndex(client, TABLE), queues,
-                    SandboxNotificationSender(delivery, client, TABLE),
-                    dynamodb_backends[aws_account][client.meta.region_name])
+        world = cls(
+            client,
+            DataStore(client, TABLE),
+            DispatchIndex(client, TABLE),
+            queues,
+            SandboxNotificationSender(delivery, client, TABLE),
+            dynamodb_backends[aws_account][client.meta.region_name],
+        )
         client.meta.events.register("before-call.dynamodb.*", world._count_write)
         sqs.meta.events.register("before-call.sqs.SendMessageBatch", world._count_enqueue)
         return world
@@ -226,18 +236,26 @@ class World:
         """The account's state straight from moto's memory: the same items the product's reads return (see verify),
         without moto serializing them into responses, which made the checks cost as much as the steps."""
         own = (keys.account(account_id), "SEND#")
-        rows = (item.to_regular_json() for item in self.memory.get_table(TABLE).all_items()
-                if str(item.hash_key.value).startswith(own))
+        rows = (
+            item.to_regular_json()
+            for item in self.memory.get_table(TABLE).all_items()
+            if str(item.hash_key.value).startswith(own)
+        )
         return state_from_items(rows, account_id)
 
     def verify(self, account_id: str) -> None:
         """The state read from memory is the state the product's own reads see."""
+
         def ordered(state: AccountState) -> AccountState:
-            return AccountState(state.balance, sorted(state.entries, key=lambda e: e.entry_id),
-                                sorted(state.sends, key=lambda sb: sb[0].send_id))
+            return AccountState(
+                state.balance,
+                sorted(state.entries, key=lambda e: e.entry_id),
+                sorted(state.sends, key=lambda sb: sb[0].send_id),
+            )
 
         assert ordered(self.state(account_id)) == ordered(read_state(self.store, account_id)), (
-            "model bug: moto's memory and the product's reads disagree")
+            "model bug: moto's memory and the product's reads disagree"
+        )
 
 
 _WORLD: World | None = None
@@ -251,8 +269,9 @@ def read_jobs(queue: WorkQueue) -> list[BatchJob]:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
             return jobs
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        )
         jobs.extend(BatchJob.model_validate_json(m["Body"]) for m in messages)
 
 
@@ -378,9 +397,18 @@ class DomainMachine(RuleBasedStateMachine):
         payment: GiftPayment | NotificationPayment = NotificationPayment(self.world.sender)
         if job.kind == SendKind.GIFT:
             payment = GiftPayment(SandboxGiftProvider(self.world.client, TABLE, tuple(self.provider_catalog.values())))
-        process_batch(BatchWorker(
-            store=self.world.store, payment=payment, max_attempts=attempts, retry_base_seconds=0, concurrency=1,
-            sleep=_no_sleep, auto_retry_rounds=AUTO_RETRY_ROUNDS), job)
+        process_batch(
+            BatchWorker(
+                store=self.world.store,
+                payment=payment,
+                max_attempts=attempts,
+                retry_base_seconds=0,
+                concurrency=1,
+                sleep=_no_sleep,
+                auto_retry_rounds=AUTO_RETRY_ROUNDS,
+            ),
+            job,
+        )
 
     def _finished(self, job: BatchJob) -> None:
         """The consumer returned: the message is deleted from the queue."""
@@ -390,8 +418,9 @@ class DomainMachine(RuleBasedStateMachine):
             self.processed.append(job)
 
     def _sync(self) -> CatalogSyncResult:
-        result = catalog.sync_catalog(self.world.store, SandboxGiftProvider(
-            self.world.client, TABLE, tuple(self.provider_catalog.values())))
+        result = catalog.sync_catalog(
+            self.world.store, SandboxGiftProvider(self.world.client, TABLE, tuple(self.provider_catalog.values()))
+        )
         self.store_catalog = dict(self.provider_catalog)
         return result
 
@@ -399,7 +428,12 @@ class DomainMachine(RuleBasedStateMachine):
         return CLOCK.now + timedelta(minutes=minutes) if timing in ("scheduled", "draft_scheduled") else None
 
     def _accepted(
-        self, kind: SendKind, accepted: SendAccepted, timing: str, send_at: datetime | None, outcomes: list[str],
+        self,
+        kind: SendKind,
+        accepted: SendAccepted,
+        timing: str,
+        send_at: datetime | None,
+        outcomes: list[str],
         channels: list[Channel | None],
     ) -> ModelSend:
         invalid = sum(1 for o in outcomes if o == "invalid")
@@ -418,8 +452,10 @@ class DomainMachine(RuleBasedStateMachine):
         # never credited twice.
         reference = self.references[-1] if reuse and self.references else f"ref-{len(self.references)}"
         settled = self.top_up_amounts.get(reference, amount)
-        self._expect(IdempotencyKeyReused if settled != amount else None,
-                     lambda: accounts.top_up_credits(self.world.store, self.account_id, amount, reference))
+        self._expect(
+            IdempotencyKeyReused if settled != amount else None,
+            lambda: accounts.top_up_credits(self.world.store, self.account_id, amount, reference),
+        )
         if reference not in self.references:
             self.references.append(reference)
             self.top_up_amounts[reference] = amount
@@ -428,8 +464,12 @@ class DomainMachine(RuleBasedStateMachine):
     def _buy(self, channel: Channel, quantity: int) -> ModelCharge | None:
         cost = quantity * UNIT_CREDITS[channel]
         short = self.world.state(self.account_id).balance.credits < cost
-        view = self._expect(InsufficientCredits if short else None, lambda: charges.buy_counts(
-            self.world.store, None, self.account_id, channel, quantity, UNIT_CREDITS[channel]))
+        view = self._expect(
+            InsufficientCredits if short else None,
+            lambda: charges.buy_counts(
+                self.world.store, None, self.account_id, channel, quantity, UNIT_CREDITS[channel]
+            ),
+        )
         if view is None:
             return None
         charge = ModelCharge(view.charge_id, channel, quantity, cost, view.created_at)
@@ -438,8 +478,11 @@ class DomainMachine(RuleBasedStateMachine):
 
     # Every example starts funded and with a send of each kind under way (hypothesis enables a random subset
     # of the rules per example, so without these many examples would never reach the background path).
-    @initialize(target=charges, credits=st.sampled_from((0, 4_499, 13_500, 60_000)),
-                counts=st.lists(st.tuples(st.sampled_from(CHANNELS), st.integers(1, 6)), max_size=3))
+    @initialize(
+        target=charges,
+        credits=st.sampled_from((0, 4_499, 13_500, 60_000)),
+        counts=st.lists(st.tuples(st.sampled_from(CHANNELS), st.integers(1, 6)), max_size=3),
+    )
     @counted
     def fund_account(self, credits: int, counts: list[tuple[Channel, int]]) -> MultipleResults[ModelCharge]:
         if credits:
@@ -472,12 +515,21 @@ class DomainMachine(RuleBasedStateMachine):
     @rule(charge=charges)
     @counted
     def refund_charge(self, charge: ModelCharge) -> None:
-        unused = next((c.remaining for c in self.world.state(self.account_id).balance.open_for(charge.channel)
-                       if c.charge_id == charge.charge_id), 0)
-        refundable = (not charge.refunded and CLOCK.now <= charge.created_at + charges.REFUND_WINDOW
-                      and unused == charge.quantity)
-        done = self._expect(None if refundable else RefundNotAllowed,
-                            lambda: charges.refund_charge(self.world.store, self.account_id, charge.charge_id))
+        unused = next(
+            (
+                c.remaining
+                for c in self.world.state(self.account_id).balance.open_for(charge.channel)
+                if c.charge_id == charge.charge_id
+            ),
+            0,
+        )
+        refundable = (
+            not charge.refunded and CLOCK.now <= charge.created_at + charges.REFUND_WINDOW and unused == charge.quantity
+        )
+        done = self._expect(
+            None if refundable else RefundNotAllowed,
+            lambda: charges.refund_charge(self.world.store, self.account_id, charge.charge_id),
+        )
         if done is not None:
             assert done.credits_refunded == charge.cost
             charge.refunded = True
@@ -490,9 +542,13 @@ class DomainMachine(RuleBasedStateMachine):
 
     # --- sends --------------------------------------------------------------------------------
 
-    @rule(target=sends, gift_id=st.sampled_from(GIFT_IDS),
-          phones=st.lists(st.sampled_from(list(PHONES)), min_size=1, max_size=7),
-          timing=st.sampled_from(TIMINGS), minutes=st.integers(1, 180))
+    @rule(
+        target=sends,
+        gift_id=st.sampled_from(GIFT_IDS),
+        phones=st.lists(st.sampled_from(list(PHONES)), min_size=1, max_size=7),
+        timing=st.sampled_from(TIMINGS),
+        minutes=st.integers(1, 180),
+    )
     @counted
     def create_gift_send(
         self, gift_id: str, phones: list[str], timing: str, minutes: int
@@ -510,19 +566,32 @@ class DomainMachine(RuleBasedStateMachine):
             expected = GiftUnavailable
         send_at = self._send_at(timing, minutes)
         request = GiftSendRequest(
-            promotion_id=self.promotion_id, gift_id=gift_id, title="Prize", content="Enjoy your prize",
-            recipients=[GiftRecipientInput(phone=p) for p in phones], send_at=send_at,
+            promotion_id=self.promotion_id,
+            gift_id=gift_id,
+            title="Prize",
+            content="Enjoy your prize",
+            recipients=[GiftRecipientInput(phone=p) for p in phones],
+            send_at=send_at,
             draft=timing.startswith("draft"),
         )
-        accepted = self._expect(expected, lambda: create_gift_send(
-            self.world.store, self.world.queues[SendKind.GIFT], self.account_id, request, BATCH_SIZE))
+        accepted = self._expect(
+            expected,
+            lambda: create_gift_send(
+                self.world.store, self.world.queues[SendKind.GIFT], self.account_id, request, BATCH_SIZE
+            ),
+        )
         if accepted is None:
             return None
         phone_outcomes = [PHONES[p] for p in phones]
         return self._accepted(SendKind.GIFT, accepted, timing, send_at, phone_outcomes, [None] * len(phones))
 
-    @rule(target=sends, channel=st.sampled_from(("sms", "lms", "email", "auto")), recipients=NOTE_RECIPIENTS,
-          timing=st.sampled_from(TIMINGS), minutes=st.integers(1, 180))
+    @rule(
+        target=sends,
+        channel=st.sampled_from(("sms", "lms", "email", "auto")),
+        recipients=NOTE_RECIPIENTS,
+        timing=st.sampled_from(TIMINGS),
+        minutes=st.integers(1, 180),
+    )
     @counted
     def create_notification_send(
         self, channel: RequestedChannel, recipients: list[tuple[str, str, str | None]], timing: str, minutes: int
@@ -545,13 +614,23 @@ class DomainMachine(RuleBasedStateMachine):
         too_long = channel == "sms" and any(_sms_bytes(content, n) > SMS_MAX_BYTES for _, _, n in recipients)
         send_at = self._send_at(timing, minutes)
         request = NotificationSendRequest(
-            promotion_id=self.promotion_id, channel=channel, title=title, content=content,
-            recipients=[NotificationRecipientInput(email=e, name=n) if by_email else
-                        NotificationRecipientInput(phone=p, name=n) for p, e, n in recipients],
-            send_at=send_at, draft=timing.startswith("draft"),
+            promotion_id=self.promotion_id,
+            channel=channel,
+            title=title,
+            content=content,
+            recipients=[
+                NotificationRecipientInput(email=e, name=n) if by_email else NotificationRecipientInput(phone=p, name=n)
+                for p, e, n in recipients
+            ],
+            send_at=send_at,
+            draft=timing.startswith("draft"),
         )
-        accepted = self._expect(InvalidInput if too_long else None, lambda: create_notification_send(
-            self.world.store, self.world.queues[SendKind.NOTIFICATION], self.account_id, request, BATCH_SIZE))
+        accepted = self._expect(
+            InvalidInput if too_long else None,
+            lambda: create_notification_send(
+                self.world.store, self.world.queues[SendKind.NOTIFICATION], self.account_id, request, BATCH_SIZE
+            ),
+        )
         if accepted is None:
             return None
         outcomes = [EMAILS[e] if by_email else PHONES[p] for p, e, _ in recipients]
@@ -619,16 +698,25 @@ class DomainMachine(RuleBasedStateMachine):
     def _resendable(self, send: ModelSend, chosen: Callable[[RecipientState], bool]) -> int:
         """What a resend must put back to PENDING: settled resendable failures in batches not being processed."""
         batches = next(b for s, b in self.world.state(self.account_id).sends if s.send_id == send.send_id)
-        return sum(1 for b in batches if b.reservation is None for r in b.recipients
-                   if r.status == "FAILED" and r.resendable and r.reason in RESENDABLE_REASONS and chosen(r))
+        return sum(
+            1
+            for b in batches
+            if b.reservation is None
+            for r in b.recipients
+            if r.status == "FAILED" and r.resendable and r.reason in RESENDABLE_REASONS and chosen(r)
+        )
 
     @rule(send=sends, channel=st.sampled_from((None, "sms", "lms", "email")))
     @counted
     def resend_failed(self, send: ModelSend, channel: Channel | None) -> None:
         wanted = channel if send.kind == SendKind.NOTIFICATION else None
         expected = self._resendable(send, lambda r: wanted is None or r.channel == wanted)
-        resent = self._expect(None if send.status == "QUEUED" else InvalidState, lambda: send_actions.resend_send(
-            self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id, wanted))
+        resent = self._expect(
+            None if send.status == "QUEUED" else InvalidState,
+            lambda: send_actions.resend_send(
+                self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id, wanted
+            ),
+        )
         if resent is not None:
             assert resent == expected
 
@@ -643,15 +731,23 @@ class DomainMachine(RuleBasedStateMachine):
             error = InvalidState
         elif not self._resendable(send, lambda r: r.rid == rid):
             error = NotResendable
-        resent = self._expect(error, lambda: send_actions.resend_recipient(
-            self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id, rid))
+        resent = self._expect(
+            error,
+            lambda: send_actions.resend_recipient(
+                self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id, rid
+            ),
+        )
         assert resent in (None, 1)
 
     @rule(send=sends)
     @counted
     def submit_draft(self, send: ModelSend) -> None:
-        submitted = self._expect(None if send.status == "DRAFT" else InvalidState, lambda: send_actions.submit(
-            self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id))
+        submitted = self._expect(
+            None if send.status == "DRAFT" else InvalidState,
+            lambda: send_actions.submit(
+                self.world.store, self.world.queues[send.kind], self.account_id, send.kind, send.send_id
+            ),
+        )
         if submitted is not None:
             send.status = "SCHEDULED" if send.send_at is not None and send.send_at > CLOCK.now else "QUEUED"
             assert submitted.status == send.status
@@ -660,8 +756,10 @@ class DomainMachine(RuleBasedStateMachine):
     @counted
     def cancel_send(self, send: ModelSend) -> None:
         cancellable = send.status in ("DRAFT", "SCHEDULED")
-        cancelled = self._expect(None if cancellable else InvalidState, lambda: send_actions.cancel(
-            self.world.store, self.account_id, send.kind, send.send_id))
+        cancelled = self._expect(
+            None if cancellable else InvalidState,
+            lambda: send_actions.cancel(self.world.store, self.account_id, send.kind, send.send_id),
+        )
         if cancelled is not None:
             send.status = "CANCELLED"
 
@@ -673,8 +771,9 @@ class DomainMachine(RuleBasedStateMachine):
     @rule()
     @counted
     def run_dispatcher(self) -> None:
-        due = [s for s in self.model_sends
-               if s.status == "SCHEDULED" and s.send_at is not None and s.send_at <= CLOCK.now]
+        due = [
+            s for s in self.model_sends if s.status == "SCHEDULED" and s.send_at is not None and s.send_at <= CLOCK.now
+        ]
         dispatched = dispatch_due_sends(self.world.store, self.world.index, self.world.queues, CLOCK.now)
         assert dispatched == len(due)
         for send in due:
@@ -687,15 +786,21 @@ class DomainMachine(RuleBasedStateMachine):
 
     # --- the catalog --------------------------------------------------------------------------
 
-    @rule(gift_id=st.sampled_from(("SBX-COFFEE", "SBX-CAKE", "SBX-MOVIE", "SBX-RETIRED")),
-          change=st.sampled_from(("price", "discontinue", "restore")),
-          price=st.sampled_from((0, 1_000, 4_500, 30_000)), sync=st.booleans())
+    @rule(
+        gift_id=st.sampled_from(("SBX-COFFEE", "SBX-CAKE", "SBX-MOVIE", "SBX-RETIRED")),
+        change=st.sampled_from(("price", "discontinue", "restore")),
+        price=st.sampled_from((0, 1_000, 4_500, 30_000)),
+        sync=st.booleans(),
+    )
     @counted
     def change_catalog(self, gift_id: str, change: str, price: int, sync: bool) -> None:
         # The provider changes first; the store follows at the next sync (until then they disagree).
         gift = self.provider_catalog[gift_id]
-        update: dict[str, Any] = {"price": price} if change == "price" else {
-            "status": "DISCONTINUED" if change == "discontinue" else "ON_SALE"}
+        update: dict[str, Any] = (
+            {"price": price}
+            if change == "price"
+            else {"status": "DISCONTINUED" if change == "discontinue" else "ON_SALE"}
+        )
         self.provider_catalog[gift_id] = gift.model_copy(update=update)
         if sync:
             self._sync()
@@ -749,7 +854,8 @@ class DomainMachine(RuleBasedStateMachine):
                 for batch in batches:
                     owes = batch.reservation is not None or any(r.status == "PENDING" for r in batch.recipients)
                     assert not owes or (send.send_id, batch.batch_no) in queued, (
-                        f"batch {batch.batch_no} of {send.send_id} owes work and has no job queued")
+                        f"batch {batch.batch_no} of {send.send_id} owes work and has no job queued"
+                    )
         if self.pending:
             return
         # Everything settled: the balance is what the model paid in, minus what was bought and delivered.
@@ -810,8 +916,11 @@ def _aws_environment() -> Iterator[None]:
 def _virtual_clock() -> Iterator[None]:
     """Every loaded shared.* module that took `utc_now` from shared.clock reads CLOCK instead."""
     real = shared.clock.utc_now
-    patched = [module for name, module in list(sys.modules.items())
-               if name.startswith("shared.") and getattr(module, "utc_now", None) is real]
+    patched = [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("shared.") and getattr(module, "utc_now", None) is real
+    ]
     for module in patched:
         module.utc_now = CLOCK  # type: ignore[attr-defined]
     try:
@@ -827,10 +936,16 @@ def run(examples: int, steps: int, seed: int | None = None) -> dict[str, Any]:
     global STATS, _WORLD
     STATS = Stats()
     started = time.perf_counter()
-    test = get_state_machine_test(DomainMachine, settings=settings(
-        max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    ))
+    test = get_state_machine_test(
+        DomainMachine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
     if seed is not None:
         test = use_seed(seed)(test)
     with _aws_environment(), mock_aws(), _virtual_clock():

@@ -24,8 +24,10 @@ def main() -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "ap-northeast-2")
     template = yaml_parse((Path(__file__).resolve().parent.parent / "template.yaml").read_text())
     # Code locations are local folders until `sam package`; a scanner does not need the code.
-    for properties in [template.get("Globals", {}).get("Function", {}),
-                       *(r.get("Properties", {}) for r in template["Resources"].values())]:
+    for properties in [
+        template.get("Globals", {}).get("Function", {}),
+        *(r.get("Properties", {}) for r in template["Resources"].values()),
+    ]:
         for key in ("CodeUri", "ContentUri"):  # functions, layers
             if key in properties:
                 properties[key] = "s3://code-bucket/code.zip"

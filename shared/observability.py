@@ -15,9 +15,7 @@ from shared.domain.auth import ACCOUNT_KEY_PREFIX
 
 # Korean mobile numbers in the spellings the phone parser accepts: 010-1234-5678, 01012345678, 010.1234.5678,
 # (010) 1234-5678, +82 10-1234-5678, +82 (0)10 1234 5678, +821012345678.
-_PHONE = re.compile(
-    r"(?<!\d)(?:\+?82[\s.-]?(?:\(0\)[\s.-]?)?1|\(?01)[016789]\)?[\s.-]?\d{3,4}[\s.-]?\d{4}(?!\d)"
-)
+_PHONE = re.compile(r"(?<!\d)(?:\+?82[\s.-]?(?:\(0\)[\s.-]?)?1|\(?01)[016789]\)?[\s.-]?\d{3,4}[\s.-]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
 _ACCOUNT_KEY = re.compile(re.escape(ACCOUNT_KEY_PREFIX) + r"[A-Za-z0-9_-]+")

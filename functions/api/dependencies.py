@@ -59,7 +59,14 @@ IDEMPOTENCY_CONFIG = IdempotencyConfig(
 
 
 def clear_caches() -> None:
-    for cached in (dynamodb_client, data_store, gift_send_queue, notification_send_queue, gift_provider,
-                   idempotency_store, event_publisher):
+    for cached in (
+        dynamodb_client,
+        data_store,
+        gift_send_queue,
+        notification_send_queue,
+        gift_provider,
+        idempotency_store,
+        event_publisher,
+    ):
         cached.cache_clear()
     api_settings.cache_clear()

@@ -37,7 +37,8 @@ app.enable_swagger(
 
 
 @app.get(
-    "/health", tags=["health"],
+    "/health",
+    tags=["health"],
     summary="Health check",
     description='Answers 200 {"status": "ok"} while the API is up. Needs no API key.',
 )

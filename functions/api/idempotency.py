@@ -32,12 +32,14 @@ def once(
     result_type: type[ResultT],
 ) -> ResultT:
     """Run `run` once per (account, operation, key); a repeat returns the stored first result."""
-    call = IdempotentCall(operation=operation, account_id=account_id, idempotency_key=idempotency_key or "",
-                          body=body)
+    call = IdempotentCall(operation=operation, account_id=account_id, idempotency_key=idempotency_key or "", body=body)
     if not idempotency_key:
         return run(call)
     wrapped = idempotent_function(
-        run, data_keyword_argument="call", persistence_store=idempotency_store(), config=IDEMPOTENCY_CONFIG,
+        run,
+        data_keyword_argument="call",
+        persistence_store=idempotency_store(),
+        config=IDEMPOTENCY_CONFIG,
         output_serializer=PydanticSerializer(result_type),
     )
     result: ResultT = wrapped(call=call)

@@ -25,8 +25,10 @@ def dependencies() -> tuple[DataStore, DispatchIndex, dict[SendKind, WorkQueue],
     settings = dispatcher_settings()
     client = aws_client("dynamodb")
     sqs = aws_client("sqs")
-    queues = {SendKind.GIFT: WorkQueue(sqs, settings.gift_send_queue_url),
-              SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url)}
+    queues = {
+        SendKind.GIFT: WorkQueue(sqs, settings.gift_send_queue_url),
+        SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url),
+    }
     publisher = EventPublisher(aws_client("events"), settings.event_bus_name)
     return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues, publisher
 

@@ -24,8 +24,10 @@ logger = service_logger()
 def dependencies() -> tuple[DataStore, dict[SendKind, WorkQueue], int]:
     settings = retry_job_settings()
     sqs = aws_client("sqs")
-    queues = {SendKind.GIFT: WorkQueue(sqs, settings.gift_send_queue_url),
-              SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url)}
+    queues = {
+        SendKind.GIFT: WorkQueue(sqs, settings.gift_send_queue_url),
+        SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url),
+    }
     return DataStore(aws_client("dynamodb"), settings.table_name), queues, settings.auto_retry_rounds
 
 

@@ -19,11 +19,18 @@ class EventPublisher:
 
     def publish(self, events: Sequence[OutboxEvent]) -> None:
         for start in range(0, len(events), _PUT_EVENTS_LIMIT):
-            chunk = events[start:start + _PUT_EVENTS_LIMIT]
-            response = self._client.put_events(Entries=[
-                {"Source": SOURCE, "DetailType": e.detail_type, "Detail": json.dumps(e.detail),
-                 "EventBusName": self._bus, "Resources": []}
-                for e in chunk
-            ])
+            chunk = events[start : start + _PUT_EVENTS_LIMIT]
+            response = self._client.put_events(
+                Entries=[
+                    {
+                        "Source": SOURCE,
+                        "DetailType": e.detail_type,
+                        "Detail": json.dumps(e.detail),
+                        "EventBusName": self._bus,
+                        "Resources": [],
+                    }
+                    for e in chunk
+                ]
+            )
             if response.get("FailedEntryCount"):
                 raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} events")

@@ -50,16 +50,31 @@ class GiftProvider(Protocol):
 
 
 SANDBOX_CATALOG: tuple[GiftItem, ...] = (
-    GiftItem(gift_id="SBX-COFFEE", name="Americano (Tall)", brand="Sandbox Coffee", price=4_500,
-             status="ON_SALE", position=1),
-    GiftItem(gift_id="SBX-CAKE", name="Strawberry Cake", brand="Sandbox Bakery", price=25_000,
-             status="ON_SALE", position=2),
-    GiftItem(gift_id="SBX-CHICKEN", name="Fried Chicken Set", brand="Sandbox Chicken", price=20_000,
-             status="ON_SALE", position=3),
-    GiftItem(gift_id="SBX-MOVIE", name="Movie Ticket", brand="Sandbox Cinema", price=13_000,
-             status="ON_SALE", position=4),
-    GiftItem(gift_id="SBX-RETIRED", name="Retired Voucher", brand="Sandbox Market", price=3_000,
-             status="DISCONTINUED", position=5),
+    GiftItem(
+        gift_id="SBX-COFFEE", name="Americano (Tall)", brand="Sandbox Coffee", price=4_500, status="ON_SALE", position=1
+    ),
+    GiftItem(
+        gift_id="SBX-CAKE", name="Strawberry Cake", brand="Sandbox Bakery", price=25_000, status="ON_SALE", position=2
+    ),
+    GiftItem(
+        gift_id="SBX-CHICKEN",
+        name="Fried Chicken Set",
+        brand="Sandbox Chicken",
+        price=20_000,
+        status="ON_SALE",
+        position=3,
+    ),
+    GiftItem(
+        gift_id="SBX-MOVIE", name="Movie Ticket", brand="Sandbox Cinema", price=13_000, status="ON_SALE", position=4
+    ),
+    GiftItem(
+        gift_id="SBX-RETIRED",
+        name="Retired Voucher",
+        brand="Sandbox Market",
+        price=3_000,
+        status="DISCONTINUED",
+        position=5,
+    ),
 )
 
 _NOT_FOUND_SUFFIX = "0000"
@@ -99,9 +114,7 @@ class SandboxGiftProvider:
             ReturnValues="ALL_NEW",
         )
         calls = int(response["Attributes"]["calls"]["N"])
-        if request.phone.endswith(_ALWAYS_FAILS_SUFFIX) or (
-            request.phone.endswith(_FAILS_TWICE_SUFFIX) and calls <= 2
-        ):
+        if request.phone.endswith(_ALWAYS_FAILS_SUFFIX) or (request.phone.endswith(_FAILS_TWICE_SUFFIX) and calls <= 2):
             raise ProviderUnavailable("sandbox provider: service unavailable")
         return self._issue_once(request.idempotency_key, now)
 

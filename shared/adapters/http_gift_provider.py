@@ -69,9 +69,15 @@ class HttpGiftProvider:
 
     def issue(self, request: IssueRequest) -> IssueResult:
         status, payload = self._api.call(
-            "POST", "/v1/coupons", idempotency_key=request.idempotency_key,
-            payload={"gift_id": request.gift_id, "phone": request.phone, "title": request.title,
-                     "message": request.content},
+            "POST",
+            "/v1/coupons",
+            idempotency_key=request.idempotency_key,
+            payload={
+                "gift_id": request.gift_id,
+                "phone": request.phone,
+                "title": request.title,
+                "message": request.content,
+            },
         )
         if status in (200, 201):
             return self._issued(payload, status)
@@ -94,8 +100,12 @@ class HttpGiftProvider:
         try:
             return [
                 GiftItem(
-                    gift_id=item["gift_id"], name=item["name"], brand=item["brand"], price=item["price"],
-                    status=item["status"], position=position,
+                    gift_id=item["gift_id"],
+                    name=item["name"],
+                    brand=item["brand"],
+                    price=item["price"],
+                    status=item["status"],
+                    position=position,
                 )
                 for position, item in enumerate(items, start=1)
             ]

@@ -45,8 +45,7 @@ class JsonApi:
         self, method: str, path: str, *, payload: dict[str, Any] | None = None, idempotency_key: str | None = None
     ) -> tuple[int, Any]:
         """One attempt. Returns (status, parsed JSON body or None when the body is empty or not JSON)."""
-        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json",
-                   "User-Agent": _USER_AGENT}
+        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
         body = None
         if payload is not None:
             headers["Content-Type"] = "application/json"
@@ -55,8 +54,13 @@ class JsonApi:
             headers["Idempotency-Key"] = idempotency_key
         try:
             response = self._http.request(
-                method, f"{self.endpoint}{path}", body=body, headers=headers,
-                timeout=self._timeout, retries=False, redirect=False,
+                method,
+                f"{self.endpoint}{path}",
+                body=body,
+                headers=headers,
+                timeout=self._timeout,
+                retries=False,
+                redirect=False,
             )
         except urllib3.exceptions.HTTPError as exc:
             # Timeouts, refused/reset connections, protocol errors: only the error type is kept.
@@ -66,14 +70,16 @@ class JsonApi:
 
     def rejected(self, operation: str, status: int, code: str | None) -> ProviderRejected:
         logger.error(f"{self.name} rejected the call", extra={"operation": operation, "status": status, "code": code})
-        return ProviderRejected(f"{self.name} {operation}: HTTP {status} {code or ''}".rstrip(), status=status,
-                                code=code)
+        return ProviderRejected(
+            f"{self.name} {operation}: HTTP {status} {code or ''}".rstrip(), status=status, code=code
+        )
 
     def unavailable(
         self, operation: str, status: int, code: str | None, detail: str | None = None
     ) -> ProviderUnavailable:
-        logger.warning(f"{self.name} unavailable",
-                       extra={"operation": operation, "status": status, "code": code, "detail": detail})
+        logger.warning(
+            f"{self.name} unavailable", extra={"operation": operation, "status": status, "code": code, "detail": detail}
+        )
         reason = detail or f"HTTP {status} {code or ''}".rstrip()
         return ProviderUnavailable(f"{self.name} {operation}: {reason}")
 
@@ -82,8 +88,12 @@ class JsonApi:
         idempotency key) may work — including an unreadable 2xx, which may have taken effect — else rejected."""
         if status in CREDENTIAL_STATUSES:
             return self.rejected(operation, status, code)
-        if (status in TRANSIENT_STATUSES or status >= 500 or 200 <= status < 300
-                or (status == 409 and code == "REQUEST_IN_PROGRESS")):
+        if (
+            status in TRANSIENT_STATUSES
+            or status >= 500
+            or 200 <= status < 300
+            or (status == 409 and code == "REQUEST_IN_PROGRESS")
+        ):
             return self.unavailable(operation, status, code)
         return self.rejected(operation, status, code)
 

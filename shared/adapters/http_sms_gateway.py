@@ -70,8 +70,9 @@ class HttpSmsGateway:
             payload["from"] = self._sender
         if message_type == "LMS" and message.title:
             payload["subject"] = message.title
-        status, answer = self._api.call("POST", "/v1/messages", payload=payload,
-                                        idempotency_key=message.idempotency_key)
+        status, answer = self._api.call(
+            "POST", "/v1/messages", payload=payload, idempotency_key=message.idempotency_key
+        )
         if status in (200, 201):
             return self._delivered(answer, status)
         code = error_code(answer)

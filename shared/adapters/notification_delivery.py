@@ -87,12 +87,26 @@ class NotificationSender(Protocol):
 # -- AWS ----------------------------------------------------------------------------------------------------------
 
 # Error codes that mean "try again later" whatever their HTTP status (SES answers throttling with a 400 or 429).
-_TRANSIENT_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
-    "SlowDown", "RequestTimeout", "RequestTimeoutException", "InternalFailure", "InternalError",
-    "InternalErrorException", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
-    "KMSThrottlingException", "KMSThrottling",
-})
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalFailure",
+        "InternalError",
+        "InternalErrorException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "KMSThrottlingException",
+        "KMSThrottling",
+    }
+)
 _TRANSIENT_STATUSES = frozenset({408, 429})
 
 
@@ -108,11 +122,18 @@ def _aws_failure(provider: str, operation: str, exc: Exception) -> ProviderUnava
             logger.warning(f"{provider} unavailable", extra={"operation": operation, "status": status, "code": code})
             return ProviderUnavailable(f"{provider} {operation}: HTTP {status} {code or ''}".rstrip())
         logger.error(f"{provider} rejected the call", extra={"operation": operation, "status": status, "code": code})
-        return ProviderRejected(f"{provider} {operation}: HTTP {status} {code or ''}".rstrip(), status=status,
-                                code=code)
+        return ProviderRejected(
+            f"{provider} {operation}: HTTP {status} {code or ''}".rstrip(), status=status, code=code
+        )
     name = type(exc).__name__
-    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError,
-                        botocore.exceptions.CredentialRetrievalError)):
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
+            botocore.exceptions.CredentialRetrievalError,
+        ),
+    ):
         logger.warning(f"{provider} unreachable", extra={"operation": operation, "error": name})
         return ProviderUnavailable(f"{provider} {operation}: {name}")
     logger.error(f"{provider} call failed", extra={"operation": operation, "error": name})
@@ -214,8 +235,9 @@ def _tag_value(key: str) -> str:
 class ChannelRouter:
     """A NotificationSender that hands each message to the sender for its channel (lms defaults to the sms one)."""
 
-    def __init__(self, *, sms: NotificationSender, email: NotificationSender,
-                 lms: NotificationSender | None = None) -> None:
+    def __init__(
+        self, *, sms: NotificationSender, email: NotificationSender, lms: NotificationSender | None = None
+    ) -> None:
         self._senders: dict[str, NotificationSender] = {"sms": sms, "lms": lms or sms, "email": email}
 
     def send(self, message: NotificationMessage) -> DeliveryResult:
@@ -282,8 +304,11 @@ class SandboxNotificationSender:
             return DeliveryResult(DeliveryOutcome.RECIPIENT_NOT_FOUND)
         record = self._count_call(message)
         if record["fingerprint"]["S"] != _fingerprint(message):
-            raise ProviderRejected("sandbox notification provider: idempotency key reused for another message",
-                                   status=409, code="IDEMPOTENCY_KEY_REUSED")
+            raise ProviderRejected(
+                "sandbox notification provider: idempotency key reused for another message",
+                status=409,
+                code="IDEMPOTENCY_KEY_REUSED",
+            )
         calls = int(record["calls"]["N"])
         if rule is SandboxRule.ALWAYS_FAILS or (rule is SandboxRule.FAILS_TWICE and calls <= 2):
             raise ProviderUnavailable("sandbox notification provider: service unavailable")

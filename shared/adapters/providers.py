@@ -37,8 +37,9 @@ def notification_sender_from_settings(
     """Email through SES; SMS/LMS through a Korean gateway (http) or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
     call: the domain retries a send itself."""
-    email = SesEmailSender(aws_client("sesv2", retries=False), settings.email_from_address,
-                           settings.ses_configuration_set or None)
+    email = SesEmailSender(
+        aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
+    )
     if settings.notification_provider == "http":
         from shared.adapters.http_sms_gateway import HttpSmsGateway
 

@@ -20,8 +20,9 @@ class WorkQueue:
         requests = 0
         bodies = [job.model_dump_json() for job in jobs]
         for start in range(0, len(bodies), _SEND_BATCH_LIMIT):
-            entries = [{"Id": str(i), "MessageBody": body}
-                       for i, body in enumerate(bodies[start:start + _SEND_BATCH_LIMIT])]
+            entries = [
+                {"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + _SEND_BATCH_LIMIT])
+            ]
             while entries:
                 response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
                 requests += 1

@@ -47,8 +47,14 @@ def top_up_credits(store: AccountStore, account_id: str, amount: int, reference:
             return CreditsBalance(account_id=account_id, credits=before.credits)
         after = before.model_copy(update={"credits": before.credits + amount})
         entry = LedgerEntryItem(
-            entry_id=new_id("led"), account_id=account_id, created_at=utc_now(), type="TOP_UP",
-            credits_delta=amount, quantity=1, reference=reference, credits_after=after.credits,
+            entry_id=new_id("led"),
+            account_id=account_id,
+            created_at=utc_now(),
+            type="TOP_UP",
+            credits_delta=amount,
+            quantity=1,
+            reference=reference,
+            credits_after=after.credits,
         )
         store.commit_top_up(BalanceChange(before, after, entry), reference)
         return CreditsBalance(account_id=account_id, credits=after.credits)
@@ -73,9 +79,15 @@ def ledger_entry_view(entry: LedgerEntryItem) -> LedgerEntryView:
     if entry.notification_channel is not None:
         delta = NotificationDelta(channel=entry.notification_channel, count=entry.notification_count or 0)
     return LedgerEntryView(
-        entry_id=entry.entry_id, created_at=entry.created_at, type=entry.type,
-        credits_delta=entry.credits_delta, notification_delta=delta, quantity=entry.quantity,
-        send_id=entry.send_id, charge_id=entry.charge_id, reference=entry.reference,
+        entry_id=entry.entry_id,
+        created_at=entry.created_at,
+        type=entry.type,
+        credits_delta=entry.credits_delta,
+        notification_delta=delta,
+        quantity=entry.quantity,
+        send_id=entry.send_id,
+        charge_id=entry.charge_id,
+        reference=entry.reference,
     )
 
 

@@ -32,8 +32,15 @@ def balance_low_events(before: Balance, after: Balance, alerts: AlertSettings | 
     events = []
     for detail in low_balance_crossings(before, after, alerts):
         event_id = new_id("evt")
-        events.append(OutboxEvent(event_id=event_id, account_id=after.account_id, detail_type=BALANCE_LOW,
-                                  detail={**detail, "event_id": event_id}, created_at=now))
+        events.append(
+            OutboxEvent(
+                event_id=event_id,
+                account_id=after.account_id,
+                detail_type=BALANCE_LOW,
+                detail={**detail, "event_id": event_id},
+                created_at=now,
+            )
+        )
     return tuple(events)
 
 

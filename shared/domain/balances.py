@@ -36,13 +36,17 @@ def add_charge(balance: Balance, channel: Channel, charge_id: str, quantity: int
     """Credits become `quantity` counts of `channel`; the charge joins the end of the oldest-first list."""
     if balance.credits < cost:
         raise InsufficientCredits(f"{cost} credits needed, {balance.credits} available")
-    open_charges = {**balance.open_charges, channel: [*balance.open_for(channel),
-                                                      OpenCharge(charge_id=charge_id, remaining=quantity)]}
-    return balance.model_copy(update={
-        "credits": balance.credits - cost,
-        channel: balance.count(channel) + quantity,
-        "open_charges": open_charges,
-    })
+    open_charges = {
+        **balance.open_charges,
+        channel: [*balance.open_for(channel), OpenCharge(charge_id=charge_id, remaining=quantity)],
+    }
+    return balance.model_copy(
+        update={
+            "credits": balance.credits - cost,
+            channel: balance.count(channel) + quantity,
+            "open_charges": open_charges,
+        }
+    )
 
 
 def take_counts(balance: Balance, channel: Channel, wanted: int) -> tuple[Balance, list[CountsTaken]]:
@@ -58,10 +62,12 @@ def take_counts(balance: Balance, channel: Channel, wanted: int) -> tuple[Balanc
         if charge.remaining - use:
             remaining.append(charge.model_copy(update={"remaining": charge.remaining - use}))
     total = wanted - still_wanted
-    after = balance.model_copy(update={
-        channel: balance.count(channel) - total,
-        "open_charges": {**balance.open_charges, channel: remaining},
-    })
+    after = balance.model_copy(
+        update={
+            channel: balance.count(channel) - total,
+            "open_charges": {**balance.open_charges, channel: remaining},
+        }
+    )
     return after, taken
 
 
@@ -71,10 +77,12 @@ def give_back_counts(balance: Balance, channel: Channel, given: list[CountsTaken
     for part in given:
         by_id[part.charge_id] = by_id.get(part.charge_id, 0) + part.count
     open_list = [OpenCharge(charge_id=cid, remaining=n) for cid, n in sorted(by_id.items()) if n > 0]
-    return balance.model_copy(update={
-        channel: balance.count(channel) + sum(p.count for p in given),
-        "open_charges": {**balance.open_charges, channel: open_list},
-    })
+    return balance.model_copy(
+        update={
+            channel: balance.count(channel) + sum(p.count for p in given),
+            "open_charges": {**balance.open_charges, channel: open_list},
+        }
+    )
 
 
 def unused_quantity(balance: Balance, channel: Channel, charge_id: str) -> int:
@@ -84,11 +92,13 @@ def unused_quantity(balance: Balance, channel: Channel, charge_id: str) -> int:
 def remove_unused_charge(balance: Balance, charge: ChargeItem) -> Balance:
     """A refund: the charge's counts leave the balance and its credits come back."""
     still_open = [c for c in balance.open_for(charge.channel) if c.charge_id != charge.charge_id]
-    return balance.model_copy(update={
-        "credits": balance.credits + charge.credits_spent,
-        charge.channel: balance.count(charge.channel) - charge.quantity,
-        "open_charges": {**balance.open_charges, charge.channel: still_open},
-    })
+    return balance.model_copy(
+        update={
+            "credits": balance.credits + charge.credits_spent,
+            charge.channel: balance.count(charge.channel) - charge.quantity,
+            "open_charges": {**balance.open_charges, charge.channel: still_open},
+        }
+    )
 
 
 # --- low-balance alerts --------------------------------------------------------------------------

@@ -212,9 +212,7 @@ def _deliver_one(worker: BatchWorker, recipient: RecipientState, send: SendItem)
     raise AssertionError("unreachable")
 
 
-def _deliver_all(
-    worker: BatchWorker, batch: BatchItem, reservation: Reservation, send: SendItem
-) -> dict[str, Outcome]:
+def _deliver_all(worker: BatchWorker, batch: BatchItem, reservation: Reservation, send: SendItem) -> dict[str, Outcome]:
     by_id = {r.rid: r for r in batch.recipients}
     outcomes = {rid: Outcome("FAILED", worker.payment.short_reason) for rid in reservation.short}
     charged = list(reservation.charged)
@@ -264,8 +262,9 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
             return  # settled already by a concurrent delivery
         now = utc_now()
         charge = worker.payment.charged_credits(reservation)
-        recipients = [_apply(worker, r, outcomes[r.rid], charge, now) if r.rid in outcomes else r
-                      for r in current.recipients]
+        recipients = [
+            _apply(worker, r, outcomes[r.rid], charge, now) if r.rid in outcomes else r for r in current.recipients
+        ]
         charged = set(reservation.charged)
         refunded = [r for r in current.recipients if r.rid in charged and outcomes[r.rid].refund]
         refund = None
@@ -314,10 +313,12 @@ def _fail_pending_without_charge(worker: BatchWorker, batch: BatchItem, reason: 
             return
         now = utc_now()
         outcomes = {rid: Outcome("FAILED", reason) for rid in pending}
-        recipients = [_apply(worker, r, outcomes[r.rid], 0, now) if r.rid in outcomes else r
-                      for r in current.recipients]
-        worker.store.commit_settlement(current, settlement(current, recipients, counts_delta(outcomes.values()),
-                                                           len(pending)))
+        recipients = [
+            _apply(worker, r, outcomes[r.rid], 0, now) if r.rid in outcomes else r for r in current.recipients
+        ]
+        worker.store.commit_settlement(
+            current, settlement(current, recipients, counts_delta(outcomes.values()), len(pending))
+        )
 
     retry_on_conflict(attempt)
 

@@ -45,8 +45,14 @@ def buy_counts(
         charge_id = store.claim_charge_id(account_id, idempotency_key, charge_id, expires)
     cost = quantity * unit_credits
     charge = ChargeItem(
-        charge_id=charge_id, account_id=account_id, channel=channel, quantity=quantity, unit_credits=unit_credits,
-        credits_spent=cost, created_at=now, refundable_until=now + REFUND_WINDOW,
+        charge_id=charge_id,
+        account_id=account_id,
+        channel=channel,
+        quantity=quantity,
+        unit_credits=unit_credits,
+        credits_spent=cost,
+        created_at=now,
+        refundable_until=now + REFUND_WINDOW,
     )
     committed: list[BalanceChange] = []
 
@@ -58,9 +64,16 @@ def buy_counts(
         before, alerts = funds.balance, funds.alerts
         after = add_charge(before, channel, charge_id, quantity, cost)
         entry = LedgerEntryItem(
-            entry_id=new_id("led"), account_id=account_id, created_at=now, type="CHARGE_PURCHASE",
-            credits_delta=-cost, notification_channel=channel, notification_count=quantity, quantity=quantity,
-            charge_id=charge_id, credits_after=after.credits,
+            entry_id=new_id("led"),
+            account_id=account_id,
+            created_at=now,
+            type="CHARGE_PURCHASE",
+            credits_delta=-cost,
+            notification_channel=channel,
+            notification_count=quantity,
+            quantity=quantity,
+            charge_id=charge_id,
+            credits_after=after.credits,
         )
         change = BalanceChange(before, after, entry, balance_low_events(before, after, alerts))
         store.commit_charge(change, charge)
@@ -99,13 +112,18 @@ def refund_charge(store: ChargeStore, account_id: str, charge_id: str) -> Charge
             raise RefundNotAllowed(reason)
         after = remove_unused_charge(before, current)
         entry = LedgerEntryItem(
-            entry_id=new_id("led"), account_id=account_id, created_at=now, type="CHARGE_REFUND",
-            credits_delta=current.credits_spent, notification_channel=current.channel,
-            notification_count=-current.quantity, quantity=current.quantity, charge_id=charge_id,
+            entry_id=new_id("led"),
+            account_id=account_id,
+            created_at=now,
+            type="CHARGE_REFUND",
+            credits_delta=current.credits_spent,
+            notification_channel=current.channel,
+            notification_count=-current.quantity,
+            quantity=current.quantity,
+            charge_id=charge_id,
             credits_after=after.credits,
         )
         store.commit_charge_refund(BalanceChange(before, after, entry), current)
         return ChargeRefund(charge_id=charge_id, credits_refunded=current.credits_spent)
 
     return retry_on_conflict(attempt)
-

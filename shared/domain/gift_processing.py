@@ -37,8 +37,13 @@ class GiftPayment:
             return Taking(funds, reservation)
         after = funds.model_copy(update={"credits": funds.credits - price * len(charged)})
         entry = LedgerEntryItem(
-            entry_id=entry_id, account_id=batch.account_id, created_at=utc_now(), type="GIFT_DEBIT",
-            credits_delta=-price * len(charged), quantity=len(charged), send_id=batch.send_id,
+            entry_id=entry_id,
+            account_id=batch.account_id,
+            created_at=utc_now(),
+            type="GIFT_DEBIT",
+            credits_delta=-price * len(charged),
+            quantity=len(charged),
+            send_id=batch.send_id,
             credits_after=after.credits,
         )
         return Taking(after, reservation, (entry,))
@@ -50,16 +55,27 @@ class GiftPayment:
         amount = batch.reservation.price * len(refunded)
         after = funds.model_copy(update={"credits": funds.credits + amount})
         entry = LedgerEntryItem(
-            entry_id=entry_id, account_id=funds.account_id, created_at=utc_now(), type="GIFT_REFUND",
-            credits_delta=amount, quantity=len(refunded), send_id=batch.send_id, credits_after=after.credits,
+            entry_id=entry_id,
+            account_id=funds.account_id,
+            created_at=utc_now(),
+            type="GIFT_REFUND",
+            credits_delta=amount,
+            quantity=len(refunded),
+            send_id=batch.send_id,
+            credits_after=after.credits,
         )
         return after, (entry,)
 
     def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
-        result = self.provider.issue(IssueRequest(
-            idempotency_key=idempotency_key, gift_id=send.gift_id or "", phone=recipient.phone or "",
-            title=send.title or "", content=send.content,
-        ))
+        result = self.provider.issue(
+            IssueRequest(
+                idempotency_key=idempotency_key,
+                gift_id=send.gift_id or "",
+                phone=recipient.phone or "",
+                title=send.title or "",
+                content=send.content,
+            )
+        )
         if result.outcome is IssueOutcome.ISSUED and result.coupon_id and result.expires_on:
             return Outcome("SENT", coupon_id=result.coupon_id, expires_on=result.expires_on.isoformat())
         if result.outcome is IssueOutcome.RECIPIENT_NOT_FOUND:

@@ -45,9 +45,7 @@ def _normalized_recipients(request: GiftSendRequest) -> list[RecipientState]:
     return recipients
 
 
-def _checked(
-    store: SendStore, account_id: str, request: GiftSendRequest, now: datetime
-) -> tuple[GiftItem, Balance]:
+def _checked(store: SendStore, account_id: str, request: GiftSendRequest, now: datetime) -> tuple[GiftItem, Balance]:
     """The account may send gifts, the promotion exists, the gift is on sale, send_at is allowed."""
     context = store.send_context(account_id, request.promotion_id, request.gift_id)
     account = require(context.account, "account")
@@ -69,8 +67,13 @@ def estimate_gift_send(store: SendStore, account_id: str, request: GiftSendReque
     valid = len(recipients) - invalid
     estimated = valid * gift.price
     return GiftSendEstimate(
-        total=len(recipients), valid=valid, invalid=invalid, unit_price=gift.price, estimated_credits=estimated,
-        available_credits=balance.credits, shortfall=max(0, estimated - balance.credits),
+        total=len(recipients),
+        valid=valid,
+        invalid=invalid,
+        unit_price=gift.price,
+        estimated_credits=estimated,
+        available_credits=balance.credits,
+        shortfall=max(0, estimated - balance.credits),
     )
 
 
@@ -86,11 +89,22 @@ def create_gift_send(
     now = utc_now()
     gift, _ = _checked(store, account_id, request, now)
     return accept_send(
-        store, queue, account_id=account_id, kind=GIFT, idempotency_key=idempotency_key,
-        recipients=_normalized_recipients(request), batch_size=batch_size, now=now,
-        describe={"promotion_id": request.promotion_id, "gift_id": gift.gift_id, "title": request.title,
-                  "content": request.content, "status": initial_status(request.send_at, request.draft),
-                  "send_at": request.send_at},
+        store,
+        queue,
+        account_id=account_id,
+        kind=GIFT,
+        idempotency_key=idempotency_key,
+        recipients=_normalized_recipients(request),
+        batch_size=batch_size,
+        now=now,
+        describe={
+            "promotion_id": request.promotion_id,
+            "gift_id": gift.gift_id,
+            "title": request.title,
+            "content": request.content,
+            "status": initial_status(request.send_at, request.draft),
+            "send_at": request.send_at,
+        },
     )
 
 

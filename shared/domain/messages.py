@@ -254,8 +254,9 @@ def _invalid(problems: Sequence[MessageProblem]) -> InvalidInput:
     elif len(recipients) == 1:
         message = f"recipient {first.recipient_index}: {first.message}"
     else:
-        message = (f"{len(recipients)} recipients break a rule "
-                   f"(first, recipient {first.recipient_index}: {first.message})")
+        message = (
+            f"{len(recipients)} recipients break a rule (first, recipient {first.recipient_index}: {first.message})"
+        )
     return InvalidInput(message, [p.detail() for p in problems[:MAX_DETAILS]])
 
 
@@ -274,8 +275,9 @@ def recipient_address(channel: RequestedChannel | Channel, phone: str | None, em
     """Validate the field the channel sends to. A missing or invalid one leaves no destination (INVALID_RECIPIENT)."""
     if address_field(channel) == "email":
         normalized = normalize_email(email) if email else None
-        return RecipientAddress(phone=e164_or_given(phone) if phone else None, email=normalized or email,
-                                destination=normalized)
+        return RecipientAddress(
+            phone=e164_or_given(phone) if phone else None, email=normalized or email, destination=normalized
+        )
     e164 = normalize_korean_mobile(phone) if phone else None
     return RecipientAddress(phone=e164 or phone, email=email, destination=e164)
 
@@ -296,7 +298,8 @@ class _Facts:
     def __add__(self, other: _Facts) -> _Facts:
         return _Facts(
             chars=self.chars + other.chars,
-            euc_kr_bytes=None if self.euc_kr_bytes is None or other.euc_kr_bytes is None
+            euc_kr_bytes=None
+            if self.euc_kr_bytes is None or other.euc_kr_bytes is None
             else self.euc_kr_bytes + other.euc_kr_bytes,
             controls=self.controls or other.controls,
             breaks=self.breaks or other.breaks,
@@ -309,7 +312,9 @@ class _Facts:
         return _Facts(
             chars=self.chars * count,
             euc_kr_bytes=None if self.euc_kr_bytes is None else self.euc_kr_bytes * count,
-            controls=self.controls, breaks=self.breaks, surrogates=self.surrogates,
+            controls=self.controls,
+            breaks=self.breaks,
+            surrogates=self.surrogates,
         )
 
 
@@ -333,8 +338,11 @@ def _facts(text: str) -> _Facts:
             elif unicodedata.category(ch) == "Cc":
                 controls = True
     return _Facts(
-        chars=len(text), euc_kr_bytes=None if surrogates else euc_kr_length(text),
-        controls=controls, breaks=breaks, surrogates=surrogates,
+        chars=len(text),
+        euc_kr_bytes=None if surrogates else euc_kr_length(text),
+        controls=controls,
+        breaks=breaks,
+        surrogates=surrogates,
     )
 
 
@@ -377,11 +385,17 @@ def _judge(
         if not has_title:
             problems.append(("title", "required", "email needs a title (the subject)"))
         elif title.chars > EMAIL_TITLE_MAX_CHARS:
-            problems.append(("title", "too_long",
-                             f"email title is {title.chars} characters; at most {EMAIL_TITLE_MAX_CHARS}"))
+            problems.append(
+                ("title", "too_long", f"email title is {title.chars} characters; at most {EMAIL_TITLE_MAX_CHARS}")
+            )
         if content.chars > EMAIL_CONTENT_MAX_CHARS:
-            problems.append(("content", "too_long",
-                             f"email content is {content.chars} characters; at most {EMAIL_CONTENT_MAX_CHARS}"))
+            problems.append(
+                (
+                    "content",
+                    "too_long",
+                    f"email content is {content.chars} characters; at most {EMAIL_CONTENT_MAX_CHARS}",
+                )
+            )
         return (None if problems else "email"), problems
 
     if content.euc_kr_bytes is None and not content.surrogates:
@@ -391,21 +405,38 @@ def _judge(
 
     resolved: Channel = "lms"
     if channel == "sms" or (
-        channel == "auto" and not has_title
-        and content.euc_kr_bytes is not None and content.euc_kr_bytes <= SMS_CONTENT_MAX_BYTES
+        channel == "auto"
+        and not has_title
+        and content.euc_kr_bytes is not None
+        and content.euc_kr_bytes <= SMS_CONTENT_MAX_BYTES
     ):
         resolved = "sms"
     if resolved == "sms":
         if has_title:
             problems.append(("title", "not_allowed", "sms has no title"))
         if content.euc_kr_bytes is not None and content.euc_kr_bytes > SMS_CONTENT_MAX_BYTES:
-            problems.append(("content", "too_long",
-                             f"sms content is {content.euc_kr_bytes} bytes in EUC-KR; at most {SMS_CONTENT_MAX_BYTES}"))
+            problems.append(
+                (
+                    "content",
+                    "too_long",
+                    f"sms content is {content.euc_kr_bytes} bytes in EUC-KR; at most {SMS_CONTENT_MAX_BYTES}",
+                )
+            )
     else:
         if content.euc_kr_bytes is not None and content.euc_kr_bytes > LMS_CONTENT_MAX_BYTES:
-            problems.append(("content", "too_long",
-                             f"lms content is {content.euc_kr_bytes} bytes in EUC-KR; at most {LMS_CONTENT_MAX_BYTES}"))
+            problems.append(
+                (
+                    "content",
+                    "too_long",
+                    f"lms content is {content.euc_kr_bytes} bytes in EUC-KR; at most {LMS_CONTENT_MAX_BYTES}",
+                )
+            )
         if has_title and title.euc_kr_bytes is not None and title.euc_kr_bytes > LMS_TITLE_MAX_BYTES:
-            problems.append(("title", "too_long",
-                             f"lms title is {title.euc_kr_bytes} bytes in EUC-KR; at most {LMS_TITLE_MAX_BYTES}"))
+            problems.append(
+                (
+                    "title",
+                    "too_long",
+                    f"lms title is {title.euc_kr_bytes} bytes in EUC-KR; at most {LMS_TITLE_MAX_BYTES}",
+                )
+            )
     return (None if problems else resolved), problems

@@ -26,9 +26,14 @@ from shared.models.items import (
 
 def _entry(batch: BatchItem, kind: LedgerType, channel: Channel, count: int, entry_id: str) -> LedgerEntryItem:
     return LedgerEntryItem(
-        entry_id=f"{entry_id}{channel}", account_id=batch.account_id, created_at=utc_now(), type=kind,
-        notification_channel=channel, notification_count=count if kind == "NOTIFICATION_REFUND" else -count,
-        quantity=count, send_id=batch.send_id,
+        entry_id=f"{entry_id}{channel}",
+        account_id=batch.account_id,
+        created_at=utc_now(),
+        type=kind,
+        notification_channel=channel,
+        notification_count=count if kind == "NOTIFICATION_REFUND" else -count,
+        quantity=count,
+        send_id=batch.send_id,
     )
 
 
@@ -72,8 +77,9 @@ class NotificationPayment:
             if covered:
                 counts_taken[channel] = taken
                 entries.append(_entry(batch, "NOTIFICATION_DEBIT", channel, covered, entry_id))
-        reservation = Reservation(charged=ids_of(charged), short=ids_of(short), entry_id=entry_id,
-                                  counts_taken=counts_taken)
+        reservation = Reservation(
+            charged=ids_of(charged), short=ids_of(short), entry_id=entry_id, counts_taken=counts_taken
+        )
         return Taking(after, reservation, tuple(entries))
 
     def give_back(
@@ -92,10 +98,15 @@ class NotificationPayment:
         assert recipient.channel is not None
         message = render_message(recipient.channel, send.title, send.content, recipient.name)
         destination = recipient.email if recipient.channel == "email" else recipient.phone
-        result = self.sender.send(NotificationMessage(
-            idempotency_key=idempotency_key, channel=message.channel, destination=destination or "",
-            body=message.content, title=message.title,
-        ))
+        result = self.sender.send(
+            NotificationMessage(
+                idempotency_key=idempotency_key,
+                channel=message.channel,
+                destination=destination or "",
+                body=message.content,
+                title=message.title,
+            )
+        )
         if result.outcome is DeliveryOutcome.DELIVERED:
             return Outcome("SENT")
         return Outcome("FAILED", "INVALID_RECIPIENT")

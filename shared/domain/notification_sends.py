@@ -40,7 +40,10 @@ NOTIFICATION = SendKind.NOTIFICATION
 
 
 def _delivery_channels(
-    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput],
+    channel: RequestedChannel,
+    title: str | None,
+    content: str,
+    recipients: Sequence[RecipientInput],
     origin: SendOrigin,
 ) -> list[Channel | None]:
     """Each recipient's delivery channel. A request that breaks a message rule is a 422; for an automatic
@@ -57,7 +60,10 @@ def _delivery_channels(
 
 
 def build_recipients(
-    channel: RequestedChannel, title: str | None, content: str, recipients: Sequence[RecipientInput],
+    channel: RequestedChannel,
+    title: str | None,
+    content: str,
+    recipients: Sequence[RecipientInput],
     origin: SendOrigin,
 ) -> list[RecipientState]:
     now = utc_now()
@@ -65,8 +71,14 @@ def build_recipients(
     states = []
     for index, (given, resolved) in enumerate(zip(recipients, channels, strict=True)):
         address = recipient_address(channel, given.phone, given.email)
-        state = RecipientState(rid=recipient_id(index), phone=address.phone, email=address.email, name=given.name,
-                               channel=resolved, updated_at=now)
+        state = RecipientState(
+            rid=recipient_id(index),
+            phone=address.phone,
+            email=address.email,
+            name=given.name,
+            channel=resolved,
+            updated_at=now,
+        )
         if not address.valid or resolved is None:
             # Settled at once: it never reaches a provider and uses no count.
             state = state.model_copy(update={"status": "FAILED", "reason": "INVALID_RECIPIENT"})
@@ -99,11 +111,23 @@ def create_notification_send(
     check_send_at(request.send_at, now)
     recipients = build_recipients(request.channel, request.title, request.content, request.recipients, origin)
     return accept_send(
-        store, queue, account_id=account_id, kind=NOTIFICATION, idempotency_key=idempotency_key,
-        recipients=recipients, batch_size=batch_size, now=now,
-        describe={"promotion_id": request.promotion_id, "channel": request.channel, "title": request.title,
-                  "content": request.content, "status": initial_status(request.send_at, request.draft),
-                  "origin": origin, "send_at": request.send_at},
+        store,
+        queue,
+        account_id=account_id,
+        kind=NOTIFICATION,
+        idempotency_key=idempotency_key,
+        recipients=recipients,
+        batch_size=batch_size,
+        now=now,
+        describe={
+            "promotion_id": request.promotion_id,
+            "channel": request.channel,
+            "title": request.title,
+            "content": request.content,
+            "status": initial_status(request.send_at, request.draft),
+            "origin": origin,
+            "send_at": request.send_at,
+        },
     )
 
 
@@ -113,8 +137,11 @@ def _estimate(recipients: list[RecipientState], balance: Balance) -> Notificatio
     available = {ch: balance.count(ch) for ch in CHANNELS}
     invalid = sum(1 for r in recipients if r.status == "FAILED")
     return NotificationSendEstimate(
-        total=len(recipients), valid=len(recipients) - invalid, invalid=invalid,
-        counts_needed=NotificationBalance(**counts), available_counts=NotificationBalance(**available),
+        total=len(recipients),
+        valid=len(recipients) - invalid,
+        invalid=invalid,
+        counts_needed=NotificationBalance(**counts),
+        available_counts=NotificationBalance(**available),
         shortfall=NotificationBalance(**{ch: max(0, counts[ch] - available[ch]) for ch in counts}),
     )
 
@@ -131,8 +158,9 @@ def list_notification_sends(
     store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[NotificationSendView]:
     page = store.list_sends(account_id, NOTIFICATION, promotion_id, limit, cursor)
-    return Page[NotificationSendView](items=[notification_send_view(s) for s in page.items],
-                                      next_cursor=page.next_cursor)
+    return Page[NotificationSendView](
+        items=[notification_send_view(s) for s in page.items], next_cursor=page.next_cursor
+    )
 
 
 def notification_recipient_view(state: RecipientState) -> NotificationRecipientView:
@@ -146,5 +174,6 @@ def list_notification_recipients(
 ) -> Page[NotificationRecipientView]:
     send = require(store.get_send(account_id, NOTIFICATION, send_id), "notification send")
     found, next_cursor = recipients_page(store, send, status, limit, cursor)
-    return Page[NotificationRecipientView](items=[notification_recipient_view(r) for r in found],
-                                           next_cursor=next_cursor)
+    return Page[NotificationRecipientView](
+        items=[notification_recipient_view(r) for r in found], next_cursor=next_cursor
+    )

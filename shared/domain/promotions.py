@@ -12,7 +12,9 @@ from shared.models.items import PromotionItem
 
 def promotion_view(item: PromotionItem) -> PromotionView:
     return PromotionView(
-        promotion_id=item.promotion_id, name=item.name, created_at=item.created_at,
+        promotion_id=item.promotion_id,
+        name=item.name,
+        created_at=item.created_at,
         auto_notification=item.auto_notification.model_dump() if item.auto_notification else None,
     )
 

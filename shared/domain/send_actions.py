@@ -29,14 +29,26 @@ def _resend_batch(store: SendStore, send: SendItem, batch_no: int, selects: Sele
         batch = store.get_batch(send.send_id, batch_no)
         if batch is None or batch.reservation is not None:
             return 0  # a batch being processed has no settled failures to resend yet
-        chosen = {r.rid for r in batch.recipients
-                  if r.status == "FAILED" and r.resendable and r.reason in RESENDABLE_REASONS and selects(r)}
+        chosen = {
+            r.rid
+            for r in batch.recipients
+            if r.status == "FAILED" and r.resendable and r.reason in RESENDABLE_REASONS and selects(r)
+        }
         if not chosen:
             return 0
         recipients = [
-            r.model_copy(update={"status": "PENDING", "reason": None, "resendable": False, "round": r.round + 1,
-                                 "retry_at": None, "updated_at": now})
-            if r.rid in chosen else r
+            r.model_copy(
+                update={
+                    "status": "PENDING",
+                    "reason": None,
+                    "resendable": False,
+                    "round": r.round + 1,
+                    "retry_at": None,
+                    "updated_at": now,
+                }
+            )
+            if r.rid in chosen
+            else r
             for r in batch.recipients
         ]
         delta = SendCounts(pending=len(chosen), failed=-len(chosen), resendable=-len(chosen))
@@ -148,11 +160,13 @@ def close_cancelled(store: SendStore, send: SendItem) -> int:
             return 0
         recipients = [
             r.model_copy(update={"status": "FAILED", "reason": "CANCELLED", "resendable": False, "updated_at": now})
-            if r.rid in pending else r
+            if r.rid in pending
+            else r
             for r in batch.recipients
         ]
-        store.commit_settlement(batch, settlement(batch, recipients, SendCounts(pending=-len(pending),
-                                                                                failed=len(pending))))
+        store.commit_settlement(
+            batch, settlement(batch, recipients, SendCounts(pending=-len(pending), failed=len(pending)))
+        )
         return len(pending)
 
     closed = 0

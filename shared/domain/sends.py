@@ -52,8 +52,11 @@ def split_into_batches(
 ) -> list[BatchItem]:
     return [
         BatchItem(
-            send_id=send_id, account_id=account_id, kind=kind, batch_no=n,
-            recipients=list(recipients[start:start + batch_size]),
+            send_id=send_id,
+            account_id=account_id,
+            kind=kind,
+            batch_no=n,
+            recipients=list(recipients[start : start + batch_size]),
         )
         for n, start in enumerate(range(0, len(recipients), batch_size))
     ]
@@ -70,9 +73,7 @@ def check_send_at(send_at: datetime | None, now: datetime) -> None:
         )
 
 
-def send_id_for(
-    store: SendStore, account_id: str, kind: SendKind, idempotency_key: str | None, now: datetime
-) -> str:
+def send_id_for(store: SendStore, account_id: str, kind: SendKind, idempotency_key: str | None, now: datetime) -> str:
     """A new send id, or with an Idempotency-Key the one an earlier (possibly crashed) attempt claimed."""
     send_id = new_id(f"{kind[0].lower()}snd")
     if not idempotency_key:
@@ -100,14 +101,22 @@ def accept_send(
     send_id = send_id_for(store, account_id, kind, idempotency_key, now)
     earlier = store.get_send(account_id, kind, send_id) if idempotency_key else None
     if earlier is not None:  # an earlier attempt stored it and died before answering
-        return SendAccepted(send_id=send_id, status=effective_status(earlier), total=earlier.counts.total,
-                            invalid=invalid)
+        return SendAccepted(
+            send_id=send_id, status=effective_status(earlier), total=earlier.counts.total, invalid=invalid
+        )
     batches = split_into_batches(kind, send_id, account_id, recipients, batch_size)
-    send = SendItem.model_validate({
-        **describe, "send_id": send_id, "account_id": account_id, "kind": kind, "created_at": now,
-        "batch_size": batch_size, "batch_count": len(batches),
-        "counts": SendCounts(total=len(recipients), pending=len(recipients) - invalid, failed=invalid),
-    })
+    send = SendItem.model_validate(
+        {
+            **describe,
+            "send_id": send_id,
+            "account_id": account_id,
+            "kind": kind,
+            "created_at": now,
+            "batch_size": batch_size,
+            "batch_count": len(batches),
+            "counts": SendCounts(total=len(recipients), pending=len(recipients) - invalid, failed=invalid),
+        }
+    )
     store_and_dispatch(store, queue, send, batches, now)
     return SendAccepted(send_id=send_id, status=effective_status(send), total=len(recipients), invalid=invalid)
 
@@ -164,8 +173,9 @@ def settlement(
     an automatic retry too; the earliest of those is when the retry job looks at the batch again."""
     waiting = [r.retry_at for r in recipients if r.retry_at is not None]
     retrying = len(waiting) - sum(1 for r in batch.recipients if r.retry_at is not None)
-    return SendSettlement(recipients, delta.model_copy(update={"retrying": retrying}), settled,
-                          min(waiting, default=None))
+    return SendSettlement(
+        recipients, delta.model_copy(update={"retrying": retrying}), settled, min(waiting, default=None)
+    )
 
 
 def next_retry_at(recipient: RecipientState) -> datetime | None:

@@ -51,18 +51,34 @@ def record_winners(
     require(store.get_promotion(account_id, promotion_id), "promotion")
     now = utc_now()
     draw_id = new_id("drw")
-    winners = [WinnerState(wid=f"{draw_id}.{i:05d}", name=w.name, phone=_as_e164(w.phone), email=w.email)
-               for i, w in enumerate(request.winners)]
+    winners = [
+        WinnerState(wid=f"{draw_id}.{i:05d}", name=w.name, phone=_as_e164(w.phone), email=w.email)
+        for i, w in enumerate(request.winners)
+    ]
     chunks = [
-        WinnerChunk(account_id=account_id, promotion_id=promotion_id, draw_id=draw_id, chunk_no=n, recorded_at=now,
-                    winners=winners[start:start + WINNERS_PER_CHUNK])
+        WinnerChunk(
+            account_id=account_id,
+            promotion_id=promotion_id,
+            draw_id=draw_id,
+            chunk_no=n,
+            recorded_at=now,
+            winners=winners[start : start + WINNERS_PER_CHUNK],
+        )
         for n, start in enumerate(range(0, len(winners), WINNERS_PER_CHUNK))
     ]
     event_id = new_id("evt")
     event = OutboxEvent(
-        event_id=event_id, account_id=account_id, detail_type=WINNERS_RECORDED, created_at=now,
-        detail={"account_id": account_id, "promotion_id": promotion_id, "draw_id": draw_id, "winners": len(winners),
-                "event_id": event_id},
+        event_id=event_id,
+        account_id=account_id,
+        detail_type=WINNERS_RECORDED,
+        created_at=now,
+        detail={
+            "account_id": account_id,
+            "promotion_id": promotion_id,
+            "draw_id": draw_id,
+            "winners": len(winners),
+            "event_id": event_id,
+        },
     )
     store.record_draw(chunks, event)
     publish_committed(store, publisher, [event])
@@ -85,11 +101,18 @@ def notify_winners(
     if not recipients:
         return None
     request = NotificationSendRequest.model_construct(
-        promotion_id=promotion_id, channel=auto.channel, title=auto.title, content=auto.content,
-        recipients=recipients, send_at=None, draft=False, dry_run=False,
+        promotion_id=promotion_id,
+        channel=auto.channel,
+        title=auto.title,
+        content=auto.content,
+        recipients=recipients,
+        send_at=None,
+        draft=False,
+        dry_run=False,
     )
-    return create_notification_send(store, queue, account_id, request, batch_size, idempotency_key=draw_id,
-                                    origin="AUTO")
+    return create_notification_send(
+        store, queue, account_id, request, batch_size, idempotency_key=draw_id, origin="AUTO"
+    )
 
 
 _POSITION = TypeAdapter(tuple[str, NonNegativeInt])  # (chunk position, offset in the chunk)
@@ -121,8 +144,11 @@ def list_winners(
             if len(items) == limit:
                 return Page[WinnerView](items=items, next_cursor=_encode(sk, position))
             w = chunk.winners[position]
-            items.append(WinnerView(winner_id=w.wid, name=w.name, phone=_as_e164(w.phone), email=w.email,
-                                    recorded_at=chunk.recorded_at))
+            items.append(
+                WinnerView(
+                    winner_id=w.wid, name=w.name, phone=_as_e164(w.phone), email=w.email, recorded_at=chunk.recorded_at
+                )
+            )
         offset = 0
     if len(chunks) == limit:  # every chunk holds at least one winner: there may be more after the last
         last_sk, last = chunks[-1]

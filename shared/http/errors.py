@@ -65,15 +65,21 @@ def _loc_part(part: Any) -> Any:
 
 def _clean(detail: dict[str, Any]) -> dict[str, Any]:
     # Echoing the rejected input back could leak it into logs or exceed limits; keep where and why.
-    return {"loc": [_loc_part(p) for p in detail.get("loc", ())], "msg": str(detail.get("msg", "")),
-            "type": detail.get("type", "")}
+    return {
+        "loc": [_loc_part(p) for p in detail.get("loc", ())],
+        "msg": str(detail.get("msg", "")),
+        "type": detail.get("type", ""),
+    }
 
 
 def _domain_detail(detail: dict[str, Any], message: str) -> dict[str, Any]:
     """A domain rule's detail in the same shape as a schema error's (loc, msg, type), keeping any extra keys."""
-    return {"loc": list(detail.get("loc", ())), "msg": detail.get("msg") or message,
-            "type": detail.get("type") or "value_error", **{k: v for k, v in detail.items() if k not in
-                                                             ("loc", "msg", "type")}}
+    return {
+        "loc": list(detail.get("loc", ())),
+        "msg": detail.get("msg") or message,
+        "type": detail.get("type") or "value_error",
+        **{k: v for k, v in detail.items() if k not in ("loc", "msg", "type")},
+    }
 
 
 def _validation_details(found: list[Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -88,8 +94,11 @@ def _validation_details(found: list[Any]) -> tuple[str, list[dict[str, Any]]]:
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(errors.DomainError)
     def domain_error(error: errors.DomainError) -> Response:
-        details = [_domain_detail(d, error.message) for d in error.details] if isinstance(
-            error, errors.InvalidInput) else None
+        details = (
+            [_domain_detail(d, error.message) for d in error.details]
+            if isinstance(error, errors.InvalidInput)
+            else None
+        )
         return error_response(_status_for(error), error.code, error.message, details)
 
     @app.exception_handler(RequestValidationError)

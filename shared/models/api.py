@@ -138,9 +138,7 @@ class LedgerEntryView(BaseModel):
 
 class AlertsView(_Request):
     credits_below: Annotated[int, Field(ge=0, strict=True)] | None = None
-    counts_below: dict[Channel, Annotated[int, Field(ge=0, strict=True)]] = Field(
-        default_factory=dict
-    )
+    counts_below: dict[Channel, Annotated[int, Field(ge=0, strict=True)]] = Field(default_factory=dict)
 
 
 # --- charges -----------------------------------------------------------------------------------

@@ -46,8 +46,13 @@ def test_admin_key_is_not_an_account_key_and_vice_versa(admin: Client, new_accou
         reply = account.call(method, path, body)
         assert reply.status == 403, (path, reply)
         assert reply.body["code"] == "FORBIDDEN", (path, reply)
-    for method, path in [("GET", "/account"), ("GET", "/account/ledger"), ("GET", "/gifts"),
-                         ("GET", "/promotions"), ("GET", "/gift-sends")]:
+    for method, path in [
+        ("GET", "/account"),
+        ("GET", "/account/ledger"),
+        ("GET", "/gifts"),
+        ("GET", "/promotions"),
+        ("GET", "/gift-sends"),
+    ]:
         reply = admin.call(method, path)
         assert reply.status == 403, (path, reply)
         assert reply.body["code"] == "FORBIDDEN", (path, reply)
@@ -67,7 +72,10 @@ def test_create_account_shows_a_working_key(admin: Client, stack: Stack) -> None
     view = client.get("/account")
     assert view.status == 200, view
     assert view.body == {
-        "account_id": created.body["account_id"], "name": name, "gift_sending_approved": False, "credits": 0,
+        "account_id": created.body["account_id"],
+        "name": name,
+        "gift_sending_approved": False,
+        "credits": 0,
         "notification_balance": {"sms": 0, "lms": 0, "email": 0},
     }
     second = admin.post("/admin/accounts", {"name": name})
@@ -122,16 +130,23 @@ def test_top_up_with_the_same_reference_credits_once(admin: Client, new_account:
     assert account.get("/account").body["credits"] == 9_500
     ledger = account.get("/account/ledger").body
     assert sorted((e["type"], e["credits_delta"], e["reference"]) for e in ledger["items"]) == [
-        ("TOP_UP", 2_500, second_reference), ("TOP_UP", 7_000, reference)
+        ("TOP_UP", 2_500, second_reference),
+        ("TOP_UP", 7_000, reference),
     ]
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"amount": 0, "reference": "r"}, {"amount": -5, "reference": "r"}, {"amount": 1.5, "reference": "r"},
-     {"amount": 100}, {"amount": 100, "reference": ""},
-     # JSON types are part of the contract: a boolean or a string is not an int amount.
-     {"amount": True, "reference": "r"}, {"amount": "100", "reference": "r"}],
+    [
+        {"amount": 0, "reference": "r"},
+        {"amount": -5, "reference": "r"},
+        {"amount": 1.5, "reference": "r"},
+        {"amount": 100},
+        {"amount": 100, "reference": ""},
+        # JSON types are part of the contract: a boolean or a string is not an int amount.
+        {"amount": True, "reference": "r"},
+        {"amount": "100", "reference": "r"},
+    ],
     ids=["zero", "negative", "fraction", "no-reference", "empty-reference", "boolean", "string"],
 )
 def test_top_up_rejects_bad_amounts(admin: Client, new_account: AccountFactory, body: dict) -> None:
@@ -169,6 +184,15 @@ def test_swagger_ui_and_openapi_document(anonymous: Client) -> None:
     assert document.body["openapi"].startswith("3."), document
     assert document.body["info"]["title"] == "Win Notifications API"
     paths = document.body["paths"]
-    for path in ("/health", "/account", "/account/ledger", "/gifts", "/promotions", "/gift-sends",
-                 "/gift-sends/{send_id}", "/gift-sends/{send_id}/recipients", "/admin/accounts"):
+    for path in (
+        "/health",
+        "/account",
+        "/account/ledger",
+        "/gifts",
+        "/promotions",
+        "/gift-sends",
+        "/gift-sends/{send_id}",
+        "/gift-sends/{send_id}/recipients",
+        "/admin/accounts",
+    ):
         assert path in paths, sorted(paths)

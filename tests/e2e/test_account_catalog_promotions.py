@@ -23,7 +23,14 @@ from tests.e2e.conftest import (
 )
 
 LEDGER_FIELDS = {
-    "entry_id", "created_at", "type", "credits_delta", "notification_delta", "quantity", "send_id", "charge_id",
+    "entry_id",
+    "created_at",
+    "type",
+    "credits_delta",
+    "notification_delta",
+    "quantity",
+    "send_id",
+    "charge_id",
     "reference",
 }
 GIFT_FIELDS = {"gift_id", "name", "brand", "price", "status", "validity_days"}
@@ -38,7 +45,10 @@ def test_account_view(new_account: AccountFactory) -> None:
     reply = account.get("/account")
     assert reply.status == 200, reply
     assert reply.body == {
-        "account_id": account.account_id, "name": "View Shop", "gift_sending_approved": True, "credits": 12_345,
+        "account_id": account.account_id,
+        "name": "View Shop",
+        "gift_sending_approved": True,
+        "credits": 12_345,
         "notification_balance": {"sms": 0, "lms": 0, "email": 0},
     }
 

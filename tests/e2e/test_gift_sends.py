@@ -36,12 +36,31 @@ from tests.e2e.conftest import (
 )
 
 SEND_FIELDS = {
-    "send_id", "promotion_id", "gift_id", "title", "content", "status", "origin", "created_at", "send_at", "counts",
+    "send_id",
+    "promotion_id",
+    "gift_id",
+    "title",
+    "content",
+    "status",
+    "origin",
+    "created_at",
+    "send_at",
+    "counts",
 }
 COUNT_FIELDS = {"total", "pending", "sent", "failed", "resendable"}
 RECIPIENT_FIELDS = {
-    "recipient_id", "phone", "name", "status", "failure_reason", "resendable", "attempts", "charged_credits",
-    "sent_at", "updated_at", "coupon", "next_retry_at",
+    "recipient_id",
+    "phone",
+    "name",
+    "status",
+    "failure_reason",
+    "resendable",
+    "attempts",
+    "charged_credits",
+    "sent_at",
+    "updated_at",
+    "coupon",
+    "next_retry_at",
 }
 
 
@@ -127,13 +146,19 @@ def test_sandbox_send_recipients(sandbox_send: SandboxSend) -> None:
     not_found = named[names[NOT_FOUND_PHONE]]
     assert not_found["phone"] == NOT_FOUND_E164
     assert (not_found["status"], not_found["failure_reason"], not_found["resendable"]) == (
-        "FAILED", "INVALID_RECIPIENT", False)
+        "FAILED",
+        "INVALID_RECIPIENT",
+        False,
+    )
     assert not_found["charged_credits"] == 0 and not_found["coupon"] is None and not_found["sent_at"] is None
 
     provider_error = named[names[ALWAYS_FAILS_PHONE]]
     assert provider_error["phone"] == ALWAYS_FAILS_E164
     assert (provider_error["status"], provider_error["failure_reason"], provider_error["resendable"]) == (
-        "FAILED", "PROVIDER_ERROR", True)
+        "FAILED",
+        "PROVIDER_ERROR",
+        True,
+    )
     assert provider_error["attempts"] >= 2, "PROVIDER_ERROR comes after automatic retries"
     assert provider_error["charged_credits"] == 0 and provider_error["coupon"] is None
     # The service retries it by itself (this shared send may be some rounds further on by now, or done with them).
@@ -144,7 +169,10 @@ def test_sandbox_send_recipients(sandbox_send: SandboxSend) -> None:
     for phone in INVALID_PHONES:
         invalid = named[names[phone]]
         assert (invalid["status"], invalid["failure_reason"], invalid["resendable"]) == (
-            "FAILED", "INVALID_RECIPIENT", False), invalid
+            "FAILED",
+            "INVALID_RECIPIENT",
+            False,
+        ), invalid
         assert invalid["charged_credits"] == 0 and invalid["coupon"] is None, invalid
         assert invalid["attempts"] == 0, "an invalid number must never reach the provider"
 
@@ -221,9 +249,7 @@ def test_concurrent_sends_never_overspend(new_account: AccountFactory) -> None:
     """Two sends that together want 8 coffees, started at once, with credits for exactly 5."""
     client = new_account("Race Shop", credits=5 * COFFEE_PRICE)
     promotion_id = create_promotion(client)
-    bodies = [
-        gift_send_body(promotion_id, [f"010-5{batch}00-{n:04d}" for n in range(1, 5)]) for batch in (1, 2)
-    ]
+    bodies = [gift_send_body(promotion_id, [f"010-5{batch}00-{n:04d}" for n in range(1, 5)]) for batch in (1, 2)]
     barrier = threading.Barrier(len(bodies))
     replies: list[Reply | BaseException] = [RuntimeError("not run")] * len(bodies)
 
@@ -273,8 +299,13 @@ def test_dry_run_estimates_and_creates_nothing(new_account: AccountFactory) -> N
     reply = client.post("/gift-sends", body)
     assert reply.status == 200, reply
     assert reply.body == {
-        "total": 4, "valid": 3, "invalid": 1, "unit_price": COFFEE_PRICE, "estimated_credits": 3 * COFFEE_PRICE,
-        "available_credits": 10_000, "shortfall": 3 * COFFEE_PRICE - 10_000,
+        "total": 4,
+        "valid": 3,
+        "invalid": 1,
+        "unit_price": COFFEE_PRICE,
+        "estimated_credits": 3 * COFFEE_PRICE,
+        "available_credits": 10_000,
+        "shortfall": 3 * COFFEE_PRICE - 10_000,
     }
     covered = client.post("/gift-sends", gift_send_body(promotion_id, ["010-6000-0001"], dry_run=True))
     assert covered.status == 200, covered
@@ -404,4 +435,3 @@ def test_list_sends_by_promotion(new_account: AccountFactory) -> None:
     assert sends_of(client, create_promotion(client, "Empty")) == []
     assert sends_of(client, "prm_does_not_exist") == []
     assert account_credits(client) == 50_000
-

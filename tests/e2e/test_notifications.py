@@ -45,16 +45,22 @@ def test_sms_and_lms_outcomes_and_exact_counts(stack: Stack, new_account: Accoun
     assert client.post("/charges", {"channel": "lms", "quantity": 2}).status == 201
     marker = unique("m")[-8:]
     long_name = "가" * 40
-    send_id = _send(client, {
-        "promotion_id": create_promotion(client), "channel": "auto", "content": f"{{name}} won {marker}",
-        "recipients": [
-            {"phone": "010-4100-0001", "name": "Kim"},        # short: sms
-            {"phone": "010-4100-0002", "name": long_name},    # long: lms
-            {"phone": "010-4100-0000", "name": "Gone"},       # number does not exist
-            {"phone": "010-4100-9999", "name": "Down"},       # provider keeps failing
-            {"phone": "010-4100-8888", "name": "Flaky"},      # fails twice, then delivered
-            {"phone": "not a phone", "name": "Bad"},
-        ]})
+    send_id = _send(
+        client,
+        {
+            "promotion_id": create_promotion(client),
+            "channel": "auto",
+            "content": f"{{name}} won {marker}",
+            "recipients": [
+                {"phone": "010-4100-0001", "name": "Kim"},  # short: sms
+                {"phone": "010-4100-0002", "name": long_name},  # long: lms
+                {"phone": "010-4100-0000", "name": "Gone"},  # number does not exist
+                {"phone": "010-4100-9999", "name": "Down"},  # provider keeps failing
+                {"phone": "010-4100-8888", "name": "Flaky"},  # fails twice, then delivered
+                {"phone": "not a phone", "name": "Bad"},
+            ],
+        },
+    )
     final = wait_settled(client, send_id, sends="notification-sends")
     # "Down" waits for its automatic retry: the send is not finished (v1.1).
     assert (final["origin"], final["channel"], final["status"]) == ("MANUAL", "auto", "PROCESSING")
@@ -74,8 +80,11 @@ def test_sms_and_lms_outcomes_and_exact_counts(stack: Stack, new_account: Accoun
     assert marker in str(delivered)
     ledger = all_pages(client, "/account/ledger")
     for channel in ("sms", "lms"):
-        total = sum(e["notification_delta"]["count"] for e in ledger
-                    if e["notification_delta"] and e["notification_delta"]["channel"] == channel)
+        total = sum(
+            e["notification_delta"]["count"]
+            for e in ledger
+            if e["notification_delta"] and e["notification_delta"]["channel"] == channel
+        )
         assert total == _counts(client)[channel]
 
 
@@ -83,11 +92,20 @@ def test_email_delivered_through_ses(stack: Stack, new_account: AccountFactory) 
     client = new_account(credits=1_000)
     assert client.post("/charges", {"channel": "email", "quantity": 3}).status == 201
     subject = unique("Prize")
-    send_id = _send(client, {
-        "promotion_id": create_promotion(client), "channel": "email", "title": subject,
-        "content": "Dear {name}, you won.",
-        "recipients": [{"email": "kim@example.com", "name": "Kim"}, {"email": "x@invalid.example"},
-                       {"email": "y@fail.example"}]})
+    send_id = _send(
+        client,
+        {
+            "promotion_id": create_promotion(client),
+            "channel": "email",
+            "title": subject,
+            "content": "Dear {name}, you won.",
+            "recipients": [
+                {"email": "kim@example.com", "name": "Kim"},
+                {"email": "x@invalid.example"},
+                {"email": "y@fail.example"},
+            ],
+        },
+    )
     final = wait_settled(client, send_id, sends="notification-sends")  # y@fail.example waits for a retry
     assert (final["counts"]["sent"], final["counts"]["failed"]) == (1, 2)
     assert _counts(client)["email"] == 2
@@ -98,13 +116,27 @@ def test_counts_run_out_and_are_taken_oldest_charge_first(new_account: AccountFa
     client = new_account(credits=10_000)
     older = client.post("/charges", {"channel": "sms", "quantity": 2}).body["charge_id"]
     newer = client.post("/charges", {"channel": "sms", "quantity": 2}).body["charge_id"]
-    send_id = _send(client, {"promotion_id": create_promotion(client), "channel": "sms", "content": "hi",
-                             "recipients": [{"phone": "010-4200-0001"}]})
+    send_id = _send(
+        client,
+        {
+            "promotion_id": create_promotion(client),
+            "channel": "sms",
+            "content": "hi",
+            "recipients": [{"phone": "010-4200-0001"}],
+        },
+    )
     wait_completed(client, send_id, sends="notification-sends")
     assert client.post(f"/charges/{older}/refund").body["code"] == "REFUND_NOT_ALLOWED"  # its count was used
     assert client.post(f"/charges/{newer}/refund").status == 200
-    short = _send(client, {"promotion_id": create_promotion(client), "channel": "sms", "content": "hi",
-                           "recipients": [{"phone": f"010-4300-{i:04d}"} for i in range(1, 4)]})
+    short = _send(
+        client,
+        {
+            "promotion_id": create_promotion(client),
+            "channel": "sms",
+            "content": "hi",
+            "recipients": [{"phone": f"010-4300-{i:04d}"} for i in range(1, 4)],
+        },
+    )
     final = wait_completed(client, short, sends="notification-sends")
     assert (final["counts"]["sent"], final["counts"]["failed"], final["counts"]["resendable"]) == (1, 2, 2)
     failed = all_pages(client, f"/notification-sends/{short}/recipients", status="FAILED")
@@ -129,8 +161,9 @@ def test_recorded_winners_get_the_automatic_notification(new_account: AccountFac
         time.sleep(1)
     assert sends, "no automatic send within 90 s"
     assert sends[0]["origin"] == "AUTO"
-    final = wait_completed(client, sends[0]["send_id"], timeout=90 - (time.monotonic() - started),
-                           sends="notification-sends")
+    final = wait_completed(
+        client, sends[0]["send_id"], timeout=90 - (time.monotonic() - started), sends="notification-sends"
+    )
     assert final["counts"]["sent"] == 2
     assert time.monotonic() - started < 90
 
@@ -139,8 +172,15 @@ def test_two_sends_racing_for_the_last_counts(new_account: AccountFactory) -> No
     client = new_account(credits=1_000)
     assert client.post("/charges", {"channel": "sms", "quantity": 5}).status == 201
     promotion_id = create_promotion(client)
-    bodies = [{"promotion_id": promotion_id, "channel": "sms", "content": "hi",
-               "recipients": [{"phone": f"010-45{n}0-{i:04d}"} for i in range(1, 5)]} for n in range(2)]
+    bodies = [
+        {
+            "promotion_id": promotion_id,
+            "channel": "sms",
+            "content": "hi",
+            "recipients": [{"phone": f"010-45{n}0-{i:04d}"} for i in range(1, 5)],
+        }
+        for n in range(2)
+    ]
     with ThreadPoolExecutor(max_workers=2) as pool:
         send_ids = list(pool.map(lambda body: _send(client.with_new_session(), body), bodies))
     finals = [wait_completed(client, s, sends="notification-sends") for s in send_ids]

@@ -50,8 +50,13 @@ def test_insufficient_credits_story_for_gifts(admin: Client, new_account: Accoun
 def test_insufficient_counts_story_for_notifications(new_account: AccountFactory) -> None:
     client = new_account(credits=1_000)
     assert client.post("/charges", {"channel": "email", "quantity": 1}).status == 201
-    body = {"promotion_id": create_promotion(client), "channel": "email", "title": "You won", "content": "Hi",
-            "recipients": [{"email": f"w{i}@example.com"} for i in range(3)]}
+    body = {
+        "promotion_id": create_promotion(client),
+        "channel": "email",
+        "title": "You won",
+        "content": "Hi",
+        "recipients": [{"email": f"w{i}@example.com"} for i in range(3)],
+    }
     send_id = client.post("/notification-sends", body).body["send_id"]
     first = wait_completed(client, send_id, sends="notification-sends")
     assert (first["counts"]["sent"], first["counts"]["resendable"]) == (1, 2)
@@ -90,8 +95,7 @@ def test_scheduled_send_fires_and_cancelled_one_never_does(new_account: AccountF
     # v1.1: its recipients end FAILED / CANCELLED, so nothing is pending.
     assert view["counts"] == {"total": 1, "pending": 0, "sent": 0, "failed": 1, "resendable": 0}
     (recipient,) = all_pages(client, f"/gift-sends/{cancelled['send_id']}/recipients")
-    assert (recipient["status"], recipient["failure_reason"], recipient["resendable"]) == (
-        "FAILED", "CANCELLED", False)
+    assert (recipient["status"], recipient["failure_reason"], recipient["resendable"]) == ("FAILED", "CANCELLED", False)
     assert (recipient["charged_credits"], recipient["next_retry_at"]) == (0, None)
     assert client.get("/account").body["credits"] == PRICE  # only the send that fired was charged
 
@@ -99,8 +103,13 @@ def test_scheduled_send_fires_and_cancelled_one_never_does(new_account: AccountF
 def test_a_cancelled_draft_has_nothing_pending_and_nothing_to_resend(new_account: AccountFactory) -> None:
     client = new_account(credits=1_000)
     assert client.post("/charges", {"channel": "sms", "quantity": 2}).status == 201
-    body = {"promotion_id": create_promotion(client), "channel": "sms", "content": "hi", "draft": True,
-            "recipients": [{"phone": "010-5400-0001"}, {"phone": "010-5400-0002"}, {"phone": "not a phone"}]}
+    body = {
+        "promotion_id": create_promotion(client),
+        "channel": "sms",
+        "content": "hi",
+        "draft": True,
+        "recipients": [{"phone": "010-5400-0001"}, {"phone": "010-5400-0002"}, {"phone": "not a phone"}],
+    }
     send_id = client.post("/notification-sends", body).body["send_id"]
     cancelled = client.post(f"/notification-sends/{send_id}/cancel")
     assert cancelled.status == 200, cancelled
@@ -136,8 +145,9 @@ def test_a_provider_error_is_retried_by_the_service_when_next_retry_at_says(new_
     deadline = time.monotonic() + (retry_at - utc_now()).total_seconds() + 150
     again = failed
     while time.monotonic() < deadline:
-        again = next(r for r in all_pages(client, f"/gift-sends/{send_id}/recipients")
-                     if r["phone"] == ALWAYS_FAILS_E164)
+        again = next(
+            r for r in all_pages(client, f"/gift-sends/{send_id}/recipients") if r["phone"] == ALWAYS_FAILS_E164
+        )
         if again["attempts"] > failed["attempts"] and again["status"] == "FAILED":
             break
         time.sleep(2)

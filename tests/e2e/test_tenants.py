@@ -21,13 +21,21 @@ def owner_data(new_account: AccountFactory) -> dict[str, Any]:
     gift = owner.post("/gift-sends", gift_send_body(promotion_id, ["010-6100-0001", "010-6100-9999"])).body
     charge = owner.post("/charges", {"channel": "sms", "quantity": 1}, headers={"Idempotency-Key": SHARED_KEY}).body
     owner.put("/account/alerts", {"credits_below": OWNER_THRESHOLD, "counts_below": {"sms": OWNER_THRESHOLD}})
-    note = owner.post("/notification-sends", {"promotion_id": promotion_id, "channel": "sms", "content": "hi",
-                                              "recipients": [{"phone": "010-6100-0002"}]}).body
+    note = owner.post(
+        "/notification-sends",
+        {"promotion_id": promotion_id, "channel": "sms", "content": "hi", "recipients": [{"phone": "010-6100-0002"}]},
+    ).body
     owner.post(f"/promotions/{promotion_id}/winners", {"winners": [{"name": "Kim", "phone": "010-6100-0003"}]})
     owner.put("/wishlist/SBX-CAKE")
     wait_settled(owner, gift["send_id"])  # its 9999 recipient waits for an automatic retry
-    return {"owner": owner, "promotion": promotion_id, "gift": gift["send_id"], "note": note["send_id"],
-            "charge": charge["charge_id"], "recipient": "r00001"}
+    return {
+        "owner": owner,
+        "promotion": promotion_id,
+        "gift": gift["send_id"],
+        "note": note["send_id"],
+        "charge": charge["charge_id"],
+        "recipient": "r00001",
+    }
 
 
 ROUTES = [
@@ -61,15 +69,27 @@ def test_another_accounts_ids_are_404(
     if body == "gift-send-body":
         body = gift_send_body(owner_data["promotion"], ["010-6199-0002"])
     elif body == "notification-send-body":
-        body = {"promotion_id": owner_data["promotion"], "channel": "sms", "content": "hi",
-                "recipients": [{"phone": "010-6199-0003"}]}
+        body = {
+            "promotion_id": owner_data["promotion"],
+            "channel": "sms",
+            "content": "hi",
+            "recipients": [{"phone": "010-6199-0003"}],
+        }
     reply = intruder.call(method, path.format(**owner_data), body=body)
     assert (reply.status, reply.body["code"]) == (404, "NOT_FOUND"), reply
     assert owner_data["promotion"] not in str(reply.body)
 
 
-LISTS = ["/promotions", "/gift-sends", "/notification-sends", "/charges", "/account/ledger", "/wishlist",
-         "/gift-sends?promotion_id={promotion}", "/notification-sends?promotion_id={promotion}"]
+LISTS = [
+    "/promotions",
+    "/gift-sends",
+    "/notification-sends",
+    "/charges",
+    "/account/ledger",
+    "/wishlist",
+    "/gift-sends?promotion_id={promotion}",
+    "/notification-sends?promotion_id={promotion}",
+]
 
 
 @pytest.mark.parametrize("path", LISTS)

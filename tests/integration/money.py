@@ -62,19 +62,34 @@ class AcceptingSender:
 
 
 def use_counts(
-    store: DataStore, sqs: Any, queue_url: str, account_id: str, channel: Channel, wanted: int,
+    store: DataStore,
+    sqs: Any,
+    queue_url: str,
+    account_id: str,
+    channel: Channel,
+    wanted: int,
     publisher: Publisher | None = None,
 ) -> int:
     """Uses up to `wanted` counts of `channel` the way the product does: a notification send to `wanted`
     recipients, processed by the batch engine. Returns how many counts it used (the messages sent)."""
     promotion_id = create_promotion(store, account_id, "counts").promotion_id
-    recipients = [NotificationRecipientInput(email=f"w{i}@example.com") if channel == "email" else
-                  NotificationRecipientInput(phone=f"010-7100-{i + 1:04d}") for i in range(wanted)]
-    request = NotificationSendRequest(promotion_id=promotion_id, channel=channel, content="You won",
-                                      title="Prize" if channel == "email" else None, recipients=recipients)
+    recipients = [
+        NotificationRecipientInput(email=f"w{i}@example.com")
+        if channel == "email"
+        else NotificationRecipientInput(phone=f"010-7100-{i + 1:04d}")
+        for i in range(wanted)
+    ]
+    request = NotificationSendRequest(
+        promotion_id=promotion_id,
+        channel=channel,
+        content="You won",
+        title="Prize" if channel == "email" else None,
+        recipients=recipients,
+    )
     send_id = create_notification_send(store, WorkQueue(sqs, queue_url), account_id, request, 50).send_id
-    worker = BatchWorker(store=store, payment=NotificationPayment(AcceptingSender()), publisher=publisher,
-                         concurrency=1)
+    worker = BatchWorker(
+        store=store, payment=NotificationPayment(AcceptingSender()), publisher=publisher, concurrency=1
+    )
     for message in drain_queue(sqs, queue_url):
         process_batch(worker, BatchJob.model_validate_json(message["Body"]))
     return sum(r.status == "SENT" for r in recipients_of(store, account_id, send_id, SendKind.NOTIFICATION))

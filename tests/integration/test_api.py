@@ -47,8 +47,13 @@ def test_account_view_and_top_up_reference_credits_once(aws: dict[str, Any]) -> 
         reply = ADMIN.post(f"/admin/accounts/{account_id}/credits", {"amount": 7_000, "reference": "pg-123"})
         assert reply.body == {"account_id": account_id, "credits": 7_000}
     view = ApiClient(account_id=account_id).get("/account").body
-    assert view == {"account_id": account_id, "name": "Bakery", "gift_sending_approved": False, "credits": 7_000,
-                    "notification_balance": {"sms": 0, "lms": 0, "email": 0}}
+    assert view == {
+        "account_id": account_id,
+        "name": "Bakery",
+        "gift_sending_approved": False,
+        "credits": 7_000,
+        "notification_balance": {"sms": 0, "lms": 0, "email": 0},
+    }
     ledger = ApiClient(account_id=account_id).get("/account/ledger").body
     assert [(e["type"], e["credits_delta"], e["reference"]) for e in ledger["items"]] == [("TOP_UP", 7000, "pg-123")]
     assert ledger["next_cursor"] is None
@@ -123,12 +128,27 @@ def test_gift_send_is_accepted_and_queued_in_batches(aws: dict[str, Any], catalo
 
 def test_dry_run_estimates_and_creates_nothing(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(credits=10_000)
-    body = {**SEND, "promotion_id": _promotion(client), "dry_run": True,
-            "recipients": [{"phone": "01012345678"}, {"phone": "+82 10-2222-3333"}, {"phone": "12"}, ]}
+    body = {
+        **SEND,
+        "promotion_id": _promotion(client),
+        "dry_run": True,
+        "recipients": [
+            {"phone": "01012345678"},
+            {"phone": "+82 10-2222-3333"},
+            {"phone": "12"},
+        ],
+    }
     reply = client.post("/gift-sends", body)
     assert reply.status == 200
-    assert reply.body == {"total": 3, "valid": 2, "invalid": 1, "unit_price": 4500, "estimated_credits": 9000,
-                          "available_credits": 10_000, "shortfall": 0}
+    assert reply.body == {
+        "total": 3,
+        "valid": 2,
+        "invalid": 1,
+        "unit_price": 4500,
+        "estimated_credits": 9000,
+        "available_credits": 10_000,
+        "shortfall": 0,
+    }
     assert client.get("/gift-sends").body["items"] == []
     assert drain_queue(aws["sqs"], aws["queue_url"]) == []
 
@@ -178,8 +198,9 @@ def test_gift_send_rejections(aws: dict[str, Any], catalog: None, change: dict, 
 
 def test_unapproved_account_may_not_send_gifts(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(approved=False, credits=10_000)
-    reply = client.post("/gift-sends", {**SEND, "promotion_id": _promotion(client),
-                                        "recipients": [{"phone": "01012345678"}]})
+    reply = client.post(
+        "/gift-sends", {**SEND, "promotion_id": _promotion(client), "recipients": [{"phone": "01012345678"}]}
+    )
     assert (reply.status, reply.body["code"]) == (403, "GIFT_SENDING_NOT_APPROVED")
 
 
@@ -191,8 +212,9 @@ def test_malformed_json_is_400(aws: dict[str, Any]) -> None:
 
 def test_another_accounts_send_is_404(aws: dict[str, Any], catalog: None) -> None:
     owner, other = new_account("Owner", credits=10_000), new_account("Other")
-    send = owner.post("/gift-sends", {**SEND, "promotion_id": _promotion(owner),
-                                      "recipients": [{"phone": "01012345678"}]}).body["send_id"]
+    send = owner.post(
+        "/gift-sends", {**SEND, "promotion_id": _promotion(owner), "recipients": [{"phone": "01012345678"}]}
+    ).body["send_id"]
     for path in (f"/gift-sends/{send}", f"/gift-sends/{send}/recipients"):
         assert other.get(path).status == 404
     assert other.get("/gift-sends").body["items"] == []
@@ -242,7 +264,6 @@ def test_a_body_that_is_not_json_is_400_not_500(aws: dict[str, Any]) -> None:
     assert client.get("/account").body["credits"] == 1_000
 
 
-
 # --- v1.1 corrections ----------------------------------------------------------------------------
 
 
@@ -264,8 +285,11 @@ def test_a_top_up_settled_before_markers_kept_the_amount_is_judged_by_its_ledger
     path = f"/admin/accounts/{account_id}/credits"
     assert ADMIN.post(path, {"amount": 5_000, "reference": "old"}).status == 200
     dynamodb = boto3.client("dynamodb")
-    dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "TOPUP#old"}},
-                         UpdateExpression="REMOVE amount")
+    dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "TOPUP#old"}},
+        UpdateExpression="REMOVE amount",
+    )
     assert ADMIN.post(path, {"amount": 5_000, "reference": "old"}).body["credits"] == 5_000
     assert ADMIN.post(path, {"amount": 5, "reference": "old"}).body["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert ApiClient(account_id=account_id).get("/account").body["credits"] == 5_000
@@ -281,10 +305,13 @@ def test_json_is_utf8_with_korean_text_as_characters(aws: dict[str, Any]) -> Non
     assert '"name":"봄맞이 경품 이벤트"' in response["body"]
     assert "\\u" not in response["body"]
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json; charset=utf-8"]
-    missing = lambda_handler(api_event("GET", "/promotions/prm_없음", account_id=client.account_id),
-                             LambdaContextStub())
+    missing = lambda_handler(
+        api_event("GET", "/promotions/prm_없음", account_id=client.account_id), LambdaContextStub()
+    )
     assert (missing["statusCode"], missing["multiValueHeaders"]["Content-Type"]) == (
-        404, ["application/json; charset=utf-8"])
+        404,
+        ["application/json; charset=utf-8"],
+    )
 
 
 def test_every_operation_has_a_summary_and_a_description() -> None:
@@ -297,7 +324,8 @@ def test_every_operation_has_a_summary_and_a_description() -> None:
         if (operation := getattr(item, method, None)) is not None
     ]
     assert {("get", "/health"), ("post", "/gift-sends"), ("post", "/admin/accounts/{account_id}/credits")} <= {
-        (method, path) for method, path, _ in operations}
+        (method, path) for method, path, _ in operations
+    }
     for method, path, operation in operations:
         assert operation.summary and operation.summary.strip(), (method, path)
         assert operation.description and len(operation.description) > len(operation.summary), (method, path)
@@ -307,11 +335,16 @@ def test_every_operation_has_a_summary_and_a_description() -> None:
     ("headers", "context", "server"),
     [
         ({"Host": "127.0.0.1:4566"}, {"apiId": "abc123"}, "http://127.0.0.1:4566/_aws/execute-api/abc123/v1"),
-        ({"Host": "abc123.execute-api.localhost:4566"}, {"apiId": "abc123"},
-         "http://abc123.execute-api.localhost:4566/v1"),
-        ({"Host": "abc123.execute-api.ap-northeast-2.amazonaws.com", "X-Forwarded-Proto": "https"},
-         {"apiId": "abc123", "domainName": "abc123.execute-api.ap-northeast-2.amazonaws.com"},
-         "https://abc123.execute-api.ap-northeast-2.amazonaws.com/v1"),
+        (
+            {"Host": "abc123.execute-api.localhost:4566"},
+            {"apiId": "abc123"},
+            "http://abc123.execute-api.localhost:4566/v1",
+        ),
+        (
+            {"Host": "abc123.execute-api.ap-northeast-2.amazonaws.com", "X-Forwarded-Proto": "https"},
+            {"apiId": "abc123", "domainName": "abc123.execute-api.ap-northeast-2.amazonaws.com"},
+            "https://abc123.execute-api.ap-northeast-2.amazonaws.com/v1",
+        ),
         ({}, {}, "/v1"),  # nothing names the host: Powertools' relative stage path
         ({"Host": "evil.example/<script>"}, {}, "/v1"),
     ],

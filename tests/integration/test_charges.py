@@ -42,8 +42,12 @@ def test_buying_counts_moves_credits_to_counts_atomically(aws: dict[str, Any]) -
     reply = client.post("/charges", {"channel": "sms", "quantity": 30})
     assert reply.status == 201
     charge = reply.body
-    assert (charge["channel"], charge["quantity"], charge["credits_spent"], charge["status"]) == ("sms", 30, 600,
-                                                                                               "ACTIVE")
+    assert (charge["channel"], charge["quantity"], charge["credits_spent"], charge["status"]) == (
+        "sms",
+        30,
+        600,
+        "ACTIVE",
+    )
     assert charge["refundable_until"] > charge["created_at"]
     account = client.get("/account").body
     assert account["credits"] == 400
@@ -51,7 +55,10 @@ def test_buying_counts_moves_credits_to_counts_atomically(aws: dict[str, Any]) -
     (entry, _top_up) = client.get("/account/ledger").body["items"]
     assert entry["type"] == "CHARGE_PURCHASE"
     assert (entry["credits_delta"], entry["notification_delta"], entry["charge_id"]) == (
-        -600, {"channel": "sms", "count": 30}, charge["charge_id"])
+        -600,
+        {"channel": "sms", "count": 30},
+        charge["charge_id"],
+    )
     assert_ledger_matches_balance(_store(), client.account_id)
 
 
@@ -64,8 +71,15 @@ def test_insufficient_credits_changes_nothing(aws: dict[str, Any]) -> None:
     assert len(client.get("/account/ledger").body["items"]) == 1
 
 
-@pytest.mark.parametrize("body", [{"channel": "fax", "quantity": 1}, {"channel": "sms", "quantity": 0},
-                                  {"channel": "sms", "quantity": "3"}, {"channel": "sms"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"channel": "fax", "quantity": 1},
+        {"channel": "sms", "quantity": 0},
+        {"channel": "sms", "quantity": "3"},
+        {"channel": "sms"},
+    ],
+)
 def test_bad_charge_requests_are_422(aws: dict[str, Any], body: dict) -> None:
     assert new_account(credits=1_000).post("/charges", body).status == 422
 
@@ -82,8 +96,9 @@ def test_charge_idempotency_key(aws: dict[str, Any]) -> None:
 
 
 def _use(aws: dict[str, Any], client: Any, channel: Any, wanted: int, publisher: Any = None) -> int:
-    return use_counts(_store(), aws["sqs"], aws["notification_queue_url"], client.account_id, channel, wanted,
-                      publisher)
+    return use_counts(
+        _store(), aws["sqs"], aws["notification_queue_url"], client.account_id, channel, wanted, publisher
+    )
 
 
 def test_refund_rules_with_two_charges_on_one_channel(aws: dict[str, Any]) -> None:
@@ -156,7 +171,12 @@ def test_one_balance_low_event_per_crossing(aws: dict[str, Any]) -> None:
     charges.buy_counts(store, publisher, client.account_id, "sms", 20, 20)  # 800 -> 400: crosses 500
     assert [e.detail["balance"] for e in publisher.events] == ["credits"]
     assert publisher.events[0].detail | {"event_id": ""} == {
-        "account_id": client.account_id, "balance": "credits", "value": 400, "threshold": 500, "event_id": ""}
+        "account_id": client.account_id,
+        "balance": "credits",
+        "value": 400,
+        "threshold": 500,
+        "event_id": "",
+    }
     charges.buy_counts(store, publisher, client.account_id, "sms", 5, 20)  # 400 -> 300: already below
     assert len(publisher.events) == 1
     _use(aws, client, "sms", 30, publisher)  # sms 35 -> 5: not below 5

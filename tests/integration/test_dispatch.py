@@ -27,8 +27,14 @@ def client(aws: dict[str, Any]) -> ApiClient:
 
 def _body(client: ApiClient, **extra: Any) -> dict[str, Any]:
     promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    return {"promotion_id": promotion, "gift_id": "SBX-COFFEE", "title": "t", "content": "c",
-            "recipients": [{"phone": f"010-3333-{i:04d}"} for i in range(1, 8)], **extra}
+    return {
+        "promotion_id": promotion,
+        "gift_id": "SBX-COFFEE",
+        "title": "t",
+        "content": "c",
+        "recipients": [{"phone": f"010-3333-{i:04d}"} for i in range(1, 8)],
+        **extra,
+    }
 
 
 def _dispatch(aws: dict[str, Any], minutes_ahead: float) -> int:
@@ -78,8 +84,7 @@ def test_drafts_are_never_dispatched(aws: dict[str, Any], client: ApiClient) -> 
 
 def test_handler_runs_on_schedule_event(aws: dict[str, Any], client: ApiClient) -> None:
     dispatcher.dependencies.cache_clear()
-    result = dispatcher.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"},
-                                       LambdaContextStub())
+    result = dispatcher.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContextStub())
     assert result == {"dispatched": 0, "events_published": 0}
 
 
@@ -87,6 +92,7 @@ def test_retry_after_a_crash_finishes_the_same_send(
     aws: dict[str, Any], client: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The API dies after storing and enqueuing the send, before answering; the client retries."""
+
     def dies(self: DataStore, *args: Any) -> None:
         raise RuntimeError("Lambda died")
 

@@ -41,8 +41,9 @@ def _violations_of_a_planted_double_debit() -> list[str]:
     harness.restore(world)
     state_items = [item.to_regular_json() for item in harness._tables[faults.TABLE].all_items()]
     ledger = next(i for i in state_items if str(i["sk"]).startswith("LEDGER#") and i["type"] == "TOP_UP")
-    state_items.append({**ledger, "sk": "LEDGER#zzz-planted", "type": "GIFT_DEBIT", "credits_delta": -faults.PRICE,
-                        "quantity": 1})
+    state_items.append(
+        {**ledger, "sk": "LEDGER#zzz-planted", "type": "GIFT_DEBIT", "credits_delta": -faults.PRICE, "quantity": 1}
+    )
     return faults.violations(faults.state_from_items(state_items, world.account_id))
 
 

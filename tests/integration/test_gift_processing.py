@@ -29,10 +29,16 @@ class SimulatedCrash(Exception):
 
 def _send(client: ApiClient, phones: list[str], gift: str = "SBX-COFFEE") -> str:
     promotion = client.post("/promotions", {"name": "Launch"}).body["promotion_id"]
-    reply = client.post("/gift-sends", {
-        "promotion_id": promotion, "gift_id": gift, "title": "Winner", "content": "You won a coffee",
-        "recipients": [{"phone": p, "name": f"n{i}"} for i, p in enumerate(phones)],
-    })
+    reply = client.post(
+        "/gift-sends",
+        {
+            "promotion_id": promotion,
+            "gift_id": gift,
+            "title": "Winner",
+            "content": "You won a coffee",
+            "recipients": [{"phone": p, "name": f"n{i}"} for i, p in enumerate(phones)],
+        },
+    )
     assert reply.status == 202, reply.body
     return str(reply.body["send_id"])
 
@@ -52,8 +58,12 @@ def _store() -> DataStore:
 def _processing(**overrides: Any) -> BatchWorker:
     client = boto3.client("dynamodb")
     provider = overrides.pop("provider", SandboxGiftProvider(client, TABLE))
-    fields: dict[str, Any] = {"store": DataStore(client, TABLE), "payment": GiftPayment(provider),
-                              "retry_base_seconds": 0, "concurrency": 1}
+    fields: dict[str, Any] = {
+        "store": DataStore(client, TABLE),
+        "payment": GiftPayment(provider),
+        "retry_base_seconds": 0,
+        "concurrency": 1,
+    }
     return BatchWorker(**(fields | overrides))
 
 
@@ -122,9 +132,7 @@ def test_same_message_delivered_twice_charges_once(aws: dict[str, Any], catalog:
 
 
 @pytest.mark.parametrize("crash_at", ["reserved", "issued"])
-def test_crash_between_steps_then_redelivery_issues_once(
-    aws: dict[str, Any], catalog: None, crash_at: str
-) -> None:
+def test_crash_between_steps_then_redelivery_issues_once(aws: dict[str, Any], catalog: None, crash_at: str) -> None:
     client = new_account(credits=50_000)
     send_id = _send(client, ["010-4000-0001", "010-4000-0002", "010-4000-0000"])
     (message,) = _jobs(aws)
@@ -292,8 +300,7 @@ def test_consumer_publishes_operational_metrics(
     _deliver(_jobs(aws))
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["Name"] for doc in emitted for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    assert {"RecipientsSent", "FailuresPROVIDER_ERROR", "ProviderErrors", "ProviderLatency",
-            "CreditsDebited"} <= names
+    assert {"RecipientsSent", "FailuresPROVIDER_ERROR", "ProviderErrors", "ProviderLatency", "CreditsDebited"} <= names
     (document,) = emitted
     assert document["RecipientsSent"] in (1, [1.0])
     assert document["CreditsDebited"] in (COFFEE, [COFFEE])

@@ -38,8 +38,17 @@ def catalog(aws: dict[str, Any]) -> None:
 
 def _gift_send(client: ApiClient, phones: list[str], **extra: Any) -> dict[str, Any]:
     promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    reply = client.post("/gift-sends", {"promotion_id": promotion, "gift_id": "SBX-COFFEE", "title": "t",
-                                        "content": "c", "recipients": [{"phone": p} for p in phones], **extra})
+    reply = client.post(
+        "/gift-sends",
+        {
+            "promotion_id": promotion,
+            "gift_id": "SBX-COFFEE",
+            "title": "t",
+            "content": "c",
+            "recipients": [{"phone": p} for p in phones],
+            **extra,
+        },
+    )
     assert reply.status == 202, reply.body
     return dict(reply.body)
 
@@ -133,8 +142,10 @@ class Outage:
 
 
 def _queues(aws: dict[str, Any]) -> dict[SendKind, WorkQueue]:
-    return {SendKind.GIFT: WorkQueue(aws["sqs"], aws["queue_url"]),
-            SendKind.NOTIFICATION: WorkQueue(aws["sqs"], aws["notification_queue_url"])}
+    return {
+        SendKind.GIFT: WorkQueue(aws["sqs"], aws["queue_url"]),
+        SendKind.NOTIFICATION: WorkQueue(aws["sqs"], aws["notification_queue_url"]),
+    }
 
 
 def test_retry_job_heals_a_provider_outage(aws: dict[str, Any], catalog: None) -> None:
@@ -164,8 +175,9 @@ def test_retry_job_heals_a_provider_outage(aws: dict[str, Any], catalog: None) -
 def test_retry_job_gives_up_after_the_bounded_rounds(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(credits=10 * COFFEE)
     send_id = _gift_send(client, ["010-5000-0001"])["send_id"]
-    worker = BatchWorker(store=_store(), payment=GiftPayment(Outage()), retry_base_seconds=0, concurrency=1,
-                         auto_retry_rounds=2)
+    worker = BatchWorker(
+        store=_store(), payment=GiftPayment(Outage()), retry_base_seconds=0, concurrency=1, auto_retry_rounds=2
+    )
     later = utc_now()
     for _ in range(5):
         for message in drain_queue(aws["sqs"], aws["queue_url"]):
@@ -174,7 +186,11 @@ def test_retry_job_gives_up_after_the_bounded_rounds(aws: dict[str, Any], catalo
         send_actions.retry_provider_errors(_store(), _queues(aws), later, 2)
     (recipient,) = recipients_of(_store(), client.account_id, send_id)
     assert (recipient.status, recipient.reason, recipient.round, recipient.attempts) == (
-        "FAILED", "PROVIDER_ERROR", 2, 9)
+        "FAILED",
+        "PROVIDER_ERROR",
+        2,
+        9,
+    )
     assert _store().batches_due_for_retry(later + timedelta(days=1)) == []
     assert recipient.resendable  # a person can still resend it
 
@@ -210,8 +226,7 @@ def test_cancelled_scheduled_send_is_never_charged(aws: dict[str, Any], catalog:
 
 def test_a_draft_with_a_future_send_at_becomes_scheduled(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(credits=10 * COFFEE)
-    send = _gift_send(client, ["010-8000-0001"], draft=True,
-                      send_at=to_rfc3339(utc_now() + timedelta(minutes=5)))
+    send = _gift_send(client, ["010-8000-0001"], draft=True, send_at=to_rfc3339(utc_now() + timedelta(minutes=5)))
     assert client.post(f"/gift-sends/{send['send_id']}/submit").body["status"] == "SCHEDULED"
     assert drain_queue(aws["sqs"], aws["queue_url"]) == []
 
@@ -221,9 +236,15 @@ def test_notification_resend_can_be_narrowed_by_channel(aws: dict[str, Any]) -> 
 
     client = new_account(credits=10_000)
     promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    reply = client.post("/notification-sends", {
-        "promotion_id": promotion, "channel": "auto", "content": "hi {name}",
-        "recipients": [{"phone": "010-9000-0001", "name": "a"}, {"phone": "010-9000-0002", "name": "가" * 50}]})
+    reply = client.post(
+        "/notification-sends",
+        {
+            "promotion_id": promotion,
+            "channel": "auto",
+            "content": "hi {name}",
+            "recipients": [{"phone": "010-9000-0001", "name": "a"}, {"phone": "010-9000-0002", "name": "가" * 50}],
+        },
+    )
     send_id = reply.body["send_id"]
     consume_notifications(sqs_event(drain_queue(aws["sqs"], aws["notification_queue_url"])), LambdaContextStub())
     assert client.get(f"/notification-sends/{send_id}").body["counts"]["resendable"] == 2  # no counts yet
@@ -284,8 +305,9 @@ def test_cancel_loses_to_a_dispatch_that_started_the_send_first(aws: dict[str, A
             return super().change_send_status(send, *args, **kwargs)
 
     with pytest.raises(InvalidState):
-        send_actions.cancel(DispatchedMeanwhile(boto3.client("dynamodb"), TABLE), client.account_id,
-                            SendKind.GIFT, send_id)
+        send_actions.cancel(
+            DispatchedMeanwhile(boto3.client("dynamodb"), TABLE), client.account_id, SendKind.GIFT, send_id
+        )
     _run_gift_queue(aws)
     view = client.get(f"/gift-sends/{send_id}").body
     assert (view["status"], view["counts"]["sent"]) == ("COMPLETED", 1)
@@ -318,8 +340,9 @@ def test_a_cancel_that_dies_half_way_is_finished_by_the_dispatcher(aws: dict[str
             self.closed += 1
 
     with pytest.raises(RuntimeError):
-        send_actions.cancel(DiesAfterOneBatch(boto3.client("dynamodb"), TABLE), client.account_id, SendKind.GIFT,
-                            send_id)
+        send_actions.cancel(
+            DiesAfterOneBatch(boto3.client("dynamodb"), TABLE), client.account_id, SendKind.GIFT, send_id
+        )
     half = client.get(f"/gift-sends/{send_id}").body
     assert (half["status"], half["counts"]["pending"], half["counts"]["failed"]) == ("CANCELLED", 2, 5)
 
@@ -336,14 +359,22 @@ def test_cancelled_notification_recipients_use_no_counts(aws: dict[str, Any]) ->
     client = new_account(credits=1_000)
     client.post("/charges", {"channel": "sms", "quantity": 2})
     promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
-    send_id = client.post("/notification-sends", {
-        "promotion_id": promotion, "channel": "sms", "content": "hi", "draft": True,
-        "recipients": [{"phone": "010-7500-0001"}, {"phone": "010-7500-0002"}]}).body["send_id"]
+    send_id = client.post(
+        "/notification-sends",
+        {
+            "promotion_id": promotion,
+            "channel": "sms",
+            "content": "hi",
+            "draft": True,
+            "recipients": [{"phone": "010-7500-0001"}, {"phone": "010-7500-0002"}],
+        },
+    ).body["send_id"]
     cancelled = client.post(f"/notification-sends/{send_id}/cancel").body
     assert (cancelled["status"], cancelled["counts"]["pending"], cancelled["counts"]["failed"]) == ("CANCELLED", 0, 2)
     recipients = client.get(f"/notification-sends/{send_id}/recipients").body["items"]
     assert {(r["status"], r["failure_reason"], r["resendable"], r["next_retry_at"]) for r in recipients} == {
-        ("FAILED", "CANCELLED", False, None)}
+        ("FAILED", "CANCELLED", False, None)
+    }
     assert client.get("/account").body["notification_balance"]["sms"] == 2
     assert_send_consistent(_store(), client.account_id, send_id, SendKind.NOTIFICATION)
 
@@ -353,15 +384,23 @@ def test_cancelled_notification_recipients_use_no_counts(aws: dict[str, Any]) ->
 
 def _retries(client: ApiClient, send_id: str) -> list[tuple[str, str | None, datetime | None]]:
     items = client.get(f"/gift-sends/{send_id}/recipients").body["items"]
-    return [(r["status"], r["failure_reason"], r["next_retry_at"] and datetime.fromisoformat(r["next_retry_at"]))
-            for r in items]
+    return [
+        (r["status"], r["failure_reason"], r["next_retry_at"] and datetime.fromisoformat(r["next_retry_at"]))
+        for r in items
+    ]
 
 
 def test_next_retry_at_follows_the_automatic_retry_schedule(aws: dict[str, Any], catalog: None) -> None:
     client = new_account(credits=10 * COFFEE)
     send_id = _gift_send(client, ["010-7600-0001", "010-7600-0002"])["send_id"]
-    worker = BatchWorker(store=_store(), payment=GiftPayment(Outage()), retry_base_seconds=0, concurrency=1,
-                         auto_retry_rounds=2, auto_retry_base_seconds=60)
+    worker = BatchWorker(
+        store=_store(),
+        payment=GiftPayment(Outage()),
+        retry_base_seconds=0,
+        concurrency=1,
+        auto_retry_rounds=2,
+        auto_retry_base_seconds=60,
+    )
 
     def process() -> datetime:
         before = utc_now()
@@ -376,7 +415,8 @@ def test_next_retry_at_follows_the_automatic_retry_schedule(aws: dict[str, Any],
     for status, reason, retry_at in first:
         assert (status, reason) == ("FAILED", "PROVIDER_ERROR")
         assert retry_at is not None and started + timedelta(seconds=60) <= retry_at <= utc_now() + timedelta(
-            seconds=60)  # round 0: base seconds after it failed
+            seconds=60
+        )  # round 0: base seconds after it failed
 
     # Not due before its time; at its time the retry job resends it and the next round waits twice as long.
     due = max(retry_at for _, _, retry_at in first if retry_at)

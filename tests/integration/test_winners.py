@@ -37,10 +37,17 @@ def _promotion(client: ApiClient, auto: dict[str, Any] | None = None) -> str:
 
 
 def _event(account_id: str, promotion_id: str, draw_id: str) -> dict[str, Any]:
-    return {"version": "0", "id": "e-1", "detail-type": "WinnersRecorded", "source": "win-notifications",
-            "account": "123456789012", "time": "2026-11-25T00:00:00Z", "region": "ap-northeast-2",
-            "resources": [], "detail": {"account_id": account_id, "promotion_id": promotion_id,
-                                        "draw_id": draw_id, "winners": 3}}
+    return {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "WinnersRecorded",
+        "source": "win-notifications",
+        "account": "123456789012",
+        "time": "2026-11-25T00:00:00Z",
+        "region": "ap-northeast-2",
+        "resources": [],
+        "detail": {"account_id": account_id, "promotion_id": promotion_id, "draw_id": draw_id, "winners": 3},
+    }
 
 
 def test_winners_are_listed_in_recorded_order_with_paging(client: ApiClient) -> None:
@@ -69,17 +76,25 @@ def test_winner_routes_are_private_and_validated(client: ApiClient) -> None:
 
 def test_auto_notification_message_follows_the_send_rules(client: ApiClient) -> None:
     promotion_id = _promotion(client)
-    reply = client.put(f"/promotions/{promotion_id}/auto-notification",
-                       {"enabled": True, "channel": "sms", "content": "x" * 91})
+    reply = client.put(
+        f"/promotions/{promotion_id}/auto-notification", {"enabled": True, "channel": "sms", "content": "x" * 91}
+    )
     assert (reply.status, reply.body["code"]) == (422, "VALIDATION_ERROR")
-    assert client.put("/promotions/prm_nope/auto-notification",
-                      {"enabled": True, "channel": "sms", "content": "hi"}).status == 404
+    assert (
+        client.put(
+            "/promotions/prm_nope/auto-notification", {"enabled": True, "channel": "sms", "content": "hi"}
+        ).status
+        == 404
+    )
 
 
 def test_recorded_winners_get_one_automatic_send(aws: dict[str, Any], client: ApiClient) -> None:
     promotion_id = _promotion(client, {"enabled": True, "channel": "sms", "content": "{name}, you won!"})
-    people = [{"name": "Kim", "phone": "010-2000-0001"}, {"name": "Lee", "phone": "010-2000-0002"},
-              {"name": "Park", "email": "park@example.com"}]
+    people = [
+        {"name": "Kim", "phone": "010-2000-0001"},
+        {"name": "Lee", "phone": "010-2000-0002"},
+        {"name": "Park", "email": "park@example.com"},
+    ]
     client.post(f"/promotions/{promotion_id}/winners", {"winners": people})
     (draw_id,) = {w["winner_id"].split(".")[0] for w in client.get(f"/promotions/{promotion_id}/winners").body["items"]}
 
@@ -106,9 +121,13 @@ def test_no_automatic_send_when_disabled(aws: dict[str, Any], client: ApiClient)
 
 def test_winners_phones_are_returned_in_e164_whatever_form_was_posted(aws: dict[str, Any], client: ApiClient) -> None:
     promotion_id = _promotion(client)
-    posted = [{"name": "a", "phone": "010-1234-5678"}, {"name": "b", "phone": "01012345678"},
-              {"name": "c", "phone": "+82 10-1234-5678"}, {"name": "d", "phone": "010-123"},
-              {"name": "e", "email": "e@example.com"}]
+    posted = [
+        {"name": "a", "phone": "010-1234-5678"},
+        {"name": "b", "phone": "01012345678"},
+        {"name": "c", "phone": "+82 10-1234-5678"},
+        {"name": "d", "phone": "010-123"},
+        {"name": "e", "email": "e@example.com"},
+    ]
     assert client.post(f"/promotions/{promotion_id}/winners", {"winners": posted}).status == 202
     listed = client.get(f"/promotions/{promotion_id}/winners").body["items"]
     # A number that is no Korean mobile cannot be E.164: it is shown as given.
@@ -117,12 +136,19 @@ def test_winners_phones_are_returned_in_e164_whatever_form_was_posted(aws: dict[
 
 def test_winners_recorded_before_v11_are_shown_in_e164(aws: dict[str, Any], client: ApiClient) -> None:
     promotion_id = _promotion(client)
-    assert client.post(f"/promotions/{promotion_id}/winners", {"winners": [{"name": "a", "phone": "+821012345678"}]}
-                       ).status == 202
+    assert (
+        client.post(
+            f"/promotions/{promotion_id}/winners", {"winners": [{"name": "a", "phone": "+821012345678"}]}
+        ).status
+        == 202
+    )
     dynamodb = boto3.client("dynamodb")
     [item] = [i for i in dynamodb.scan(TableName=TABLE)["Items"] if "winners" in i]
     # As stored before phones were normalized on the way in.
-    dynamodb.update_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]},
-                         UpdateExpression="SET winners[0].phone = :given",
-                         ExpressionAttributeValues={":given": {"S": "010-1234-5678"}})
+    dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="SET winners[0].phone = :given",
+        ExpressionAttributeValues={":given": {"S": "010-1234-5678"}},
+    )
     assert client.get(f"/promotions/{promotion_id}/winners").body["items"][0]["phone"] == "+821012345678"

@@ -75,8 +75,14 @@ def test_euc_kr_cannot_encode_emoji_and_extension_characters(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("content", "fits"),
-    [(HANGUL * 45, True), (HANGUL * 46, False), ("a" * 90, True), ("a" * 91, False), (HANGUL * 44 + "ab", True),
-     (HANGUL * 44 + "abc", False)],
+    [
+        (HANGUL * 45, True),
+        (HANGUL * 46, False),
+        ("a" * 90, True),
+        ("a" * 91, False),
+        (HANGUL * 44 + "ab", True),
+        (HANGUL * 44 + "abc", False),
+    ],
 )
 def test_sms_content_is_at_most_90_bytes(content: str, fits: bool) -> None:
     assert problems_of("sms", None, content) == ([] if fits else [("content", "too_long", None)])
@@ -115,8 +121,9 @@ def test_lms_content_is_at_most_2000_bytes(content: str, fits: bool) -> None:
     assert problems_of("lms", None, content) == ([] if fits else [("content", "too_long", None)])
 
 
-@pytest.mark.parametrize(("title", "fits"), [(HANGUL * 20, True), (HANGUL * 21, False), ("t" * 40, True),
-                                             ("t" * 41, False)])
+@pytest.mark.parametrize(
+    ("title", "fits"), [(HANGUL * 20, True), (HANGUL * 21, False), ("t" * 40, True), ("t" * 41, False)]
+)
 def test_lms_title_is_at_most_40_bytes(title: str, fits: bool) -> None:
     assert problems_of("lms", title, "본문") == ([] if fits else [("title", "too_long", None)])
 
@@ -164,15 +171,19 @@ def test_a_name_that_pushes_the_message_over_the_limit_names_the_recipient() -> 
     content = HANGUL * 43 + "{name}"  # 86 bytes before the name
     check = check_messages("sms", None, content, ["이순", "이순신", "김", "이순신"])
     assert [(p.field, p.type, p.recipient_index) for p in check.problems] == [
-        ("content", "too_long", 1), ("content", "too_long", 3)
+        ("content", "too_long", 1),
+        ("content", "too_long", 3),
     ]
     assert check.channels == ()
     with pytest.raises(InvalidInput) as raised:
         check.raise_if_invalid()
     assert "2 recipients" in raised.value.message
     assert raised.value.details[0] == {
-        "loc": ["body", "recipients", 1, "name"], "msg": "sms content is 92 bytes in EUC-KR; at most 90",
-        "type": "too_long", "recipient_index": 1, "field": "content",
+        "loc": ["body", "recipients", 1, "name"],
+        "msg": "sms content is 92 bytes in EUC-KR; at most 90",
+        "type": "too_long",
+        "recipient_index": 1,
+        "field": "content",
     }
 
 
@@ -180,7 +191,9 @@ def test_a_problem_in_the_text_itself_is_reported_once() -> None:
     check = check_messages("sms", None, "{name} " + "a" * 95, [f"n{i}" for i in range(1000)])
     assert [(p.field, p.type, p.recipient_index) for p in check.problems] == [("content", "too_long", None)]
     assert check.problems[0].detail() == {
-        "loc": ["body", "content"], "msg": "sms content is 96 bytes in EUC-KR; at most 90", "type": "too_long"
+        "loc": ["body", "content"],
+        "msg": "sms content is 96 bytes in EUC-KR; at most 90",
+        "type": "too_long",
     }
 
 
@@ -305,8 +318,12 @@ def test_sandbox_numbers_are_valid_mobiles(last_four: str) -> None:
 
 @pytest.mark.parametrize(
     ("email", "normalized"),
-    [("kim@example.com", "kim@example.com"), ("Kim.Lee@Example.CO.KR", "Kim.Lee@example.co.kr"),
-     (" kim@fail.example ", "kim@fail.example"), ("a@invalid.example", "a@invalid.example")],
+    [
+        ("kim@example.com", "kim@example.com"),
+        ("Kim.Lee@Example.CO.KR", "Kim.Lee@example.co.kr"),
+        (" kim@fail.example ", "kim@fail.example"),
+        ("a@invalid.example", "a@invalid.example"),
+    ],
 )
 def test_email_channel_normalizes_the_address(email: str, normalized: str) -> None:
     address = recipient_address("email", "010-1234-5678", email)
@@ -315,8 +332,19 @@ def test_email_channel_normalizes_the_address(email: str, normalized: str) -> No
     assert normalize_email(email) == normalized
 
 
-@pytest.mark.parametrize("email", ["kim", "kim@", "@example.com", "a..b@example.com", "kim@localhost",
-                                   "홍길동@example.com", "kim@exa mple.com", None])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "kim",
+        "kim@",
+        "@example.com",
+        "a..b@example.com",
+        "kim@localhost",
+        "홍길동@example.com",
+        "kim@exa mple.com",
+        None,
+    ],
+)
 def test_invalid_or_missing_emails_are_invalid_recipients(email: str | None) -> None:
     address = recipient_address("email", "010-1234-5678", email)
     assert address.destination is None and address.email == email

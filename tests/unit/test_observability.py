@@ -34,8 +34,9 @@ def test_log_lines_carry_no_personal_data() -> None:
     written = io.StringIO()
     previous = handler.setStream(written)
     try:
-        logger.info("sent to 010-2222-3333", extra={"recipient": {"email": "lee@example.com",
-                                                                  "phone": "+821044445555"}})
+        logger.info(
+            "sent to 010-2222-3333", extra={"recipient": {"email": "lee@example.com", "phone": "+821044445555"}}
+        )
         logging.getLogger("shared.domain.sends").warning("retrying %s", "park@example.org")
     finally:
         handler.setStream(previous)

@@ -24,8 +24,14 @@ def test_invalid_or_non_mobile_numbers_are_rejected(given: str) -> None:
 
 
 def _request(**change: object) -> dict:
-    return {"promotion_id": "p", "gift_id": "g", "title": "t", "content": "c",
-            "recipients": [{"phone": "01012345678"}], **change}
+    return {
+        "promotion_id": "p",
+        "gift_id": "g",
+        "title": "t",
+        "content": "c",
+        "recipients": [{"phone": "01012345678"}],
+        **change,
+    }
 
 
 @pytest.mark.parametrize("title", ["가나다라마바사아자차", "0123456789"])

@@ -13,7 +13,8 @@ router = Router()
 
 
 @router.get(
-    "/account", tags=["account"],
+    "/account",
+    tags=["account"],
     summary="Get the account",
     description=(
         "The calling account: its name, whether it may send gifticons, its credits and its notification counts per "
@@ -25,7 +26,8 @@ def get_account() -> AccountView:
 
 
 @router.get(
-    "/account/ledger", tags=["account"],
+    "/account/ledger",
+    tags=["account"],
     summary="List the ledger",
     description=(
         "Every change to credits and notification counts, newest first: top-ups, gift debits and refunds, count "
@@ -37,7 +39,8 @@ def get_ledger(limit: Limit = 50, cursor: Cursor = None) -> Page[LedgerEntryView
 
 
 @router.get(
-    "/account/alerts", tags=["account"],
+    "/account/alerts",
+    tags=["account"],
     summary="Get balance alerts",
     description=(
         "The thresholds below which a BalanceLow event is published, for credits and for each channel's counts."
@@ -48,7 +51,8 @@ def get_alerts() -> AlertsView:
 
 
 @router.put(
-    "/account/alerts", tags=["account"],
+    "/account/alerts",
+    tags=["account"],
     summary="Set balance alerts",
     description=(
         "Sets the thresholds: when a debit takes credits or a channel's counts from at or above a threshold to below "

@@ -20,7 +20,9 @@ router = Router()
 
 
 @router.post(
-    "/admin/accounts", tags=["admin"], responses={201: {"description": "Account created"}},
+    "/admin/accounts",
+    tags=["admin"],
+    responses={201: {"description": "Account created"}},
     summary="Create an account",
     description=(
         "Creates a business account and returns its API key. The key is shown only in this answer and stored only as a "
@@ -32,7 +34,8 @@ def create_account(body: CreateAccountRequest) -> Response[AccountCreated]:
 
 
 @router.post(
-    "/admin/accounts/<account_id>/gift-approval", tags=["admin"],
+    "/admin/accounts/<account_id>/gift-approval",
+    tags=["admin"],
     summary="Approve or revoke gift sending",
     description=(
         "Records whether the account's business registration has been reviewed; only an approved account may send "
@@ -44,7 +47,8 @@ def set_gift_approval(account_id: PathId, body: GiftApprovalRequest) -> GiftAppr
 
 
 @router.post(
-    "/admin/accounts/<account_id>/credits", tags=["admin"],
+    "/admin/accounts/<account_id>/credits",
+    tags=["admin"],
     summary="Top up credits",
     description=(
         "Credits a settled credit purchase to the account. The same reference with the same amount credits once; a "
@@ -56,7 +60,8 @@ def top_up_credits(account_id: PathId, body: TopUpRequest) -> CreditsBalance:
 
 
 @router.post(
-    "/admin/catalog/sync", tags=["admin"],
+    "/admin/catalog/sync",
+    tags=["admin"],
     summary="Sync the gift catalog",
     description=(
         "Pulls the gift provider's catalog now: new and changed gifts are updated, gifts no longer offered become "

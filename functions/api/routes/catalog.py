@@ -14,7 +14,8 @@ router = Router()
 
 
 @router.get(
-    "/gifts", tags=["gifts"],
+    "/gifts",
+    tags=["gifts"],
     summary="List gifts",
     description="The gift catalog in catalog order, with each gift's price in credits and whether it is on sale.",
 )
@@ -24,7 +25,8 @@ def list_gifts() -> Page[GiftView]:
 
 
 @router.get(
-    "/wishlist", tags=["gifts"],
+    "/wishlist",
+    tags=["gifts"],
     summary="List the wishlist",
     description="The gifts the account has put on its wishlist.",
 )
@@ -33,7 +35,8 @@ def get_wishlist() -> Page[GiftView]:
 
 
 @router.put(
-    "/wishlist/<gift_id>", tags=["gifts"],
+    "/wishlist/<gift_id>",
+    tags=["gifts"],
     summary="Add a gift to the wishlist",
     description=(
         "Puts a catalog gift on the account's wishlist (adding it again changes nothing). An unknown gift is 404."
@@ -44,7 +47,9 @@ def add_to_wishlist(gift_id: PathId) -> GiftView:
 
 
 @router.delete(
-    "/wishlist/<gift_id>", tags=["gifts"], responses={204: {"description": "Removed"}},
+    "/wishlist/<gift_id>",
+    tags=["gifts"],
+    responses={204: {"description": "Removed"}},
     summary="Remove a gift from the wishlist",
     description="Takes the gift off the account's wishlist. An unknown gift is 404.",
 )

@@ -19,12 +19,14 @@ router = Router()
 
 def unit_credits() -> NotificationBalance:
     settings = api_settings()
-    return NotificationBalance(sms=settings.sms_unit_credits, lms=settings.lms_unit_credits,
-                               email=settings.email_unit_credits)
+    return NotificationBalance(
+        sms=settings.sms_unit_credits, lms=settings.lms_unit_credits, email=settings.email_unit_credits
+    )
 
 
 @router.get(
-    "/pricing", tags=["charges"],
+    "/pricing",
+    tags=["charges"],
     summary="Get notification prices",
     description="How many credits one SMS, LMS or email count costs when bought with POST /charges.",
 )
@@ -36,12 +38,21 @@ def get_pricing() -> PricingView:
 def _buy(call: IdempotentCall) -> ChargeView:
     request = ChargeRequest.model_validate(call.body)
     unit = getattr(unit_credits(), request.channel)
-    return charges.buy_counts(data_store(), event_publisher(), call.account_id, request.channel, request.quantity,
-                              unit, call.idempotency_key or None)
+    return charges.buy_counts(
+        data_store(),
+        event_publisher(),
+        call.account_id,
+        request.channel,
+        request.quantity,
+        unit,
+        call.idempotency_key or None,
+    )
 
 
 @router.post(
-    "/charges", tags=["charges"], responses={201: {"description": "Counts bought"}},
+    "/charges",
+    tags=["charges"],
+    responses={201: {"description": "Counts bought"}},
     summary="Buy notification counts",
     description=(
         "Spends credits on counts of one channel (quantity times that channel's price). Without enough credits it is "
@@ -54,7 +65,8 @@ def create_charge(body: ChargeRequest, idempotency_key: IdempotencyKey = None) -
 
 
 @router.get(
-    "/charges", tags=["charges"],
+    "/charges",
+    tags=["charges"],
     summary="List charges",
     description="The account's count purchases, with their refund deadline and status.",
 )
@@ -63,7 +75,8 @@ def list_charges(limit: Limit = 50, cursor: Cursor = None) -> Page[ChargeView]:
 
 
 @router.post(
-    "/charges/<charge_id>/refund", tags=["charges"],
+    "/charges/<charge_id>/refund",
+    tags=["charges"],
     summary="Refund a charge",
     description=(
         "Gives the charge's credits back and removes its counts, while within 7 days of the purchase and none of its "

@@ -28,13 +28,18 @@ router = Router()
 
 def _create(call: IdempotentCall) -> SendAccepted:
     return gift_sends.create_gift_send(
-        data_store(), gift_send_queue(), call.account_id, GiftSendRequest.model_validate(call.body),
-        api_settings().recipients_per_batch, call.idempotency_key or None,
+        data_store(),
+        gift_send_queue(),
+        call.account_id,
+        GiftSendRequest.model_validate(call.body),
+        api_settings().recipients_per_batch,
+        call.idempotency_key or None,
     )
 
 
 @router.post(
-    "/gift-sends", tags=["gift sends"],
+    "/gift-sends",
+    tags=["gift sends"],
     responses={202: {"description": "Send accepted"}, 200: {"description": "dry_run estimate"}},
     summary="Send gifticons",
     description=(
@@ -55,7 +60,8 @@ def create_gift_send(
 
 
 @router.get(
-    "/gift-sends", tags=["gift sends"],
+    "/gift-sends",
+    tags=["gift sends"],
     summary="List gift sends",
     description="The account's gift sends, newest first, optionally of one promotion.",
 )
@@ -66,7 +72,8 @@ def list_gift_sends(
 
 
 @router.get(
-    "/gift-sends/<send_id>", tags=["gift sends"],
+    "/gift-sends/<send_id>",
+    tags=["gift sends"],
     summary="Get a gift send",
     description="One gift send: its status and how many recipients are pending, sent, failed and resendable.",
 )
@@ -75,7 +82,8 @@ def get_gift_send(send_id: PathId) -> GiftSendView:
 
 
 @router.get(
-    "/gift-sends/<send_id>/recipients", tags=["gift sends"],
+    "/gift-sends/<send_id>/recipients",
+    tags=["gift sends"],
     summary="List a gift send's recipients",
     description=(
         "Each recipient's status, failure reason, credits charged and coupon, optionally only those of one status."
@@ -87,13 +95,12 @@ def list_gift_recipients(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[GiftRecipientView]:
-    return gift_sends.list_gift_recipients(
-        data_store(), current_account_id(router), send_id, status, limit, cursor
-    )
+    return gift_sends.list_gift_recipients(data_store(), current_account_id(router), send_id, status, limit, cursor)
 
 
 @router.post(
-    "/gift-sends/<send_id>/submit", tags=["gift sends"],
+    "/gift-sends/<send_id>/submit",
+    tags=["gift sends"],
     summary="Submit a draft gift send",
     description="A DRAFT starts now, or at its send_at (SCHEDULED). Any other status is 409 INVALID_STATE.",
 )
@@ -103,7 +110,8 @@ def submit_gift_send(send_id: PathId) -> GiftSendView:
 
 
 @router.post(
-    "/gift-sends/<send_id>/cancel", tags=["gift sends"],
+    "/gift-sends/<send_id>/cancel",
+    tags=["gift sends"],
     summary="Cancel a gift send",
     description=(
         "A DRAFT or SCHEDULED send becomes CANCELLED and nothing is sent or charged. Any other status is 409 "
@@ -115,7 +123,9 @@ def cancel_gift_send(send_id: PathId) -> GiftSendView:
 
 
 @router.post(
-    "/gift-sends/<send_id>/resend", tags=["gift sends"], responses={202: {"description": "Resent"}},
+    "/gift-sends/<send_id>/resend",
+    tags=["gift sends"],
+    responses={202: {"description": "Resent"}},
     summary="Resend failed gifts",
     description=(
         "Every resendable failure goes back to PENDING and is processed again at the then-current balance and price."
@@ -128,7 +138,8 @@ def resend_gift_send(send_id: PathId) -> Response[Resent]:
 
 @router.post(
     "/gift-sends/<send_id>/recipients/<recipient_id>/resend",
-    tags=["gift sends"], responses={202: {"description": "Resent"}},
+    tags=["gift sends"],
+    responses={202: {"description": "Resent"}},
     summary="Resend one failed gift",
     description=(
         "The recipient goes back to PENDING and is processed again; one that is not resendable is 409 NOT_RESENDABLE."

@@ -31,13 +31,18 @@ router = Router()
 
 def _create(call: IdempotentCall) -> SendAccepted:
     return notification_sends.create_notification_send(
-        data_store(), notification_send_queue(), call.account_id, NotificationSendRequest.model_validate(call.body),
-        api_settings().recipients_per_batch, call.idempotency_key or None,
+        data_store(),
+        notification_send_queue(),
+        call.account_id,
+        NotificationSendRequest.model_validate(call.body),
+        api_settings().recipients_per_batch,
+        call.idempotency_key or None,
     )
 
 
 @router.post(
-    "/notification-sends", tags=["notification sends"],
+    "/notification-sends",
+    tags=["notification sends"],
     responses={202: {"description": "Send accepted"}, 200: {"description": "dry_run estimate"}},
     summary="Send notifications",
     description=(
@@ -58,7 +63,8 @@ def create_notification_send(
 
 
 @router.get(
-    "/notification-sends", tags=["notification sends"],
+    "/notification-sends",
+    tags=["notification sends"],
     summary="List notification sends",
     description=(
         "The account's notification sends, newest first, optionally of one promotion; AUTO ones come from winners."
@@ -68,11 +74,13 @@ def list_notification_sends(
     promotion_id: Annotated[str | None, Query(max_length=64)] = None, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[NotificationSendView]:
     return notification_sends.list_notification_sends(
-        data_store(), current_account_id(router), promotion_id, limit, cursor)
+        data_store(), current_account_id(router), promotion_id, limit, cursor
+    )
 
 
 @router.get(
-    "/notification-sends/<send_id>", tags=["notification sends"],
+    "/notification-sends/<send_id>",
+    tags=["notification sends"],
     summary="Get a notification send",
     description="One notification send: its status and how many recipients are pending, sent, failed and resendable.",
 )
@@ -81,7 +89,8 @@ def get_notification_send(send_id: PathId) -> NotificationSendView:
 
 
 @router.get(
-    "/notification-sends/<send_id>/recipients", tags=["notification sends"],
+    "/notification-sends/<send_id>/recipients",
+    tags=["notification sends"],
     summary="List a notification send's recipients",
     description="Each recipient's channel, address, status and failure reason, optionally only those of one status.",
 )
@@ -92,11 +101,13 @@ def list_notification_recipients(
     cursor: Cursor = None,
 ) -> Page[NotificationRecipientView]:
     return notification_sends.list_notification_recipients(
-        data_store(), current_account_id(router), send_id, status, limit, cursor)
+        data_store(), current_account_id(router), send_id, status, limit, cursor
+    )
 
 
 @router.post(
-    "/notification-sends/<send_id>/submit", tags=["notification sends"],
+    "/notification-sends/<send_id>/submit",
+    tags=["notification sends"],
     summary="Submit a draft notification send",
     description="A DRAFT starts now, or at its send_at (SCHEDULED). Any other status is 409 INVALID_STATE.",
 )
@@ -107,7 +118,8 @@ def submit_notification_send(send_id: PathId) -> NotificationSendView:
 
 
 @router.post(
-    "/notification-sends/<send_id>/cancel", tags=["notification sends"],
+    "/notification-sends/<send_id>/cancel",
+    tags=["notification sends"],
     summary="Cancel a notification send",
     description=(
         "A DRAFT or SCHEDULED send becomes CANCELLED and nothing is sent or counted. Any other status is 409 "
@@ -120,7 +132,9 @@ def cancel_notification_send(send_id: PathId) -> NotificationSendView:
 
 
 @router.post(
-    "/notification-sends/<send_id>/resend", tags=["notification sends"], responses={202: {"description": "Resent"}},
+    "/notification-sends/<send_id>/resend",
+    tags=["notification sends"],
+    responses={202: {"description": "Resent"}},
     summary="Resend failed notifications",
     description=(
         "Every resendable failure goes back to PENDING and is sent again; the body may narrow it to one channel."
@@ -130,14 +144,16 @@ def resend_notification_send(
     send_id: PathId, body: Annotated[NotificationResendRequest | None, Body()] = None
 ) -> Response[Resent]:
     channel = body.channel if body else None
-    resent = send_actions.resend_send(data_store(), notification_send_queue(), current_account_id(router),
-                                      NOTIFICATION, send_id, channel)
+    resent = send_actions.resend_send(
+        data_store(), notification_send_queue(), current_account_id(router), NOTIFICATION, send_id, channel
+    )
     return accepted(Resent(resent=resent))
 
 
 @router.post(
     "/notification-sends/<send_id>/recipients/<recipient_id>/resend",
-    tags=["notification sends"], responses={202: {"description": "Resent"}},
+    tags=["notification sends"],
+    responses={202: {"description": "Resent"}},
     summary="Resend one failed notification",
     description=(
         "The recipient goes back to PENDING and is sent again; one that is not resendable is 409 NOT_RESENDABLE."
@@ -145,6 +161,7 @@ def resend_notification_send(
 )
 def resend_notification_recipient(send_id: PathId, recipient_id: PathId) -> Response[Resent]:
     account_id = current_account_id(router)
-    resent = send_actions.resend_recipient(data_store(), notification_send_queue(), account_id, NOTIFICATION,
-                                           send_id, recipient_id)
+    resent = send_actions.resend_recipient(
+        data_store(), notification_send_queue(), account_id, NOTIFICATION, send_id, recipient_id
+    )
     return accepted(Resent(resent=resent))

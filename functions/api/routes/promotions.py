@@ -21,7 +21,9 @@ router = Router()
 
 
 @router.post(
-    "/promotions", tags=["promotions"], responses={201: {"description": "Promotion created"}},
+    "/promotions",
+    tags=["promotions"],
+    responses={201: {"description": "Promotion created"}},
     summary="Create a promotion",
     description="Creates a promotion: the event whose winners get gifticons and notifications.",
 )
@@ -30,7 +32,8 @@ def create_promotion(body: CreatePromotionRequest) -> Response[PromotionView]:
 
 
 @router.get(
-    "/promotions", tags=["promotions"],
+    "/promotions",
+    tags=["promotions"],
     summary="List promotions",
     description="The account's promotions.",
 )
@@ -39,7 +42,8 @@ def list_promotions(limit: Limit = 50, cursor: Cursor = None) -> Page[PromotionV
 
 
 @router.get(
-    "/promotions/<promotion_id>", tags=["promotions"],
+    "/promotions/<promotion_id>",
+    tags=["promotions"],
     summary="Get a promotion",
     description="One promotion, with its automatic winner notification if set.",
 )
@@ -48,7 +52,8 @@ def get_promotion(promotion_id: PathId) -> PromotionView:
 
 
 @router.put(
-    "/promotions/<promotion_id>/auto-notification", tags=["promotions"],
+    "/promotions/<promotion_id>/auto-notification",
+    tags=["promotions"],
     summary="Set the automatic winner notification",
     description=(
         "The message winners get as soon as they are recorded, with the same rules as a notification send's message. "
@@ -60,7 +65,9 @@ def set_auto_notification(promotion_id: PathId, body: AutoNotificationRequest) -
 
 
 @router.post(
-    "/promotions/<promotion_id>/winners", tags=["promotions"], responses={202: {"description": "Winners recorded"}},
+    "/promotions/<promotion_id>/winners",
+    tags=["promotions"],
+    responses={202: {"description": "Winners recorded"}},
     summary="Record winners",
     description=(
         "Records a draw's winners (1-10,000). With the automatic notification enabled they get it without further "
@@ -73,7 +80,8 @@ def record_winners(promotion_id: PathId, body: RecordWinnersRequest) -> Response
 
 
 @router.get(
-    "/promotions/<promotion_id>/winners", tags=["promotions"],
+    "/promotions/<promotion_id>/winners",
+    tags=["promotions"],
     summary="List winners",
     description="The promotion's winners in the order they were recorded, phones in E.164.",
 )
