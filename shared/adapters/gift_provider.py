@@ -49,32 +49,18 @@ class GiftProvider(Protocol):
     def catalog(self) -> list[GiftItem]: ...
 
 
-SANDBOX_CATALOG: tuple[GiftItem, ...] = (
-    GiftItem(
-        gift_id="SBX-COFFEE", name="Americano (Tall)", brand="Sandbox Coffee", price=4_500, status="ON_SALE", position=1
-    ),
-    GiftItem(
-        gift_id="SBX-CAKE", name="Strawberry Cake", brand="Sandbox Bakery", price=25_000, status="ON_SALE", position=2
-    ),
-    GiftItem(
-        gift_id="SBX-CHICKEN",
-        name="Fried Chicken Set",
-        brand="Sandbox Chicken",
-        price=20_000,
-        status="ON_SALE",
-        position=3,
-    ),
-    GiftItem(
-        gift_id="SBX-MOVIE", name="Movie Ticket", brand="Sandbox Cinema", price=13_000, status="ON_SALE", position=4
-    ),
-    GiftItem(
-        gift_id="SBX-RETIRED",
-        name="Retired Voucher",
-        brand="Sandbox Market",
-        price=3_000,
-        status="DISCONTINUED",
-        position=5,
-    ),
+SANDBOX_CATALOG: tuple[GiftItem, ...] = tuple(
+    GiftItem(gift_id=gift_id, name=name, brand=brand, price=price, status=status, position=position)
+    for position, (gift_id, name, brand, price, status) in enumerate(
+        [
+            ("SBX-COFFEE", "Americano (Tall)", "Sandbox Coffee", 4_500, "ON_SALE"),
+            ("SBX-CAKE", "Strawberry Cake", "Sandbox Bakery", 25_000, "ON_SALE"),
+            ("SBX-CHICKEN", "Fried Chicken Set", "Sandbox Chicken", 20_000, "ON_SALE"),
+            ("SBX-MOVIE", "Movie Ticket", "Sandbox Cinema", 13_000, "ON_SALE"),
+            ("SBX-RETIRED", "Retired Voucher", "Sandbox Market", 3_000, "DISCONTINUED"),
+        ],
+        start=1,
+    )
 )
 
 _NOT_FOUND_SUFFIX = "0000"

@@ -11,6 +11,7 @@ from shared.domain.sends import (
     accept_send,
     check_send_at,
     initial_status,
+    list_send_views,
     recipient_id,
     recipient_view_fields,
     recipients_page,
@@ -119,8 +120,7 @@ def get_gift_send(store: SendStore, account_id: str, send_id: str) -> GiftSendVi
 def list_gift_sends(
     store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[GiftSendView]:
-    page = store.list_sends(account_id, GIFT, promotion_id, limit, cursor)
-    return Page[GiftSendView](items=[gift_send_view(s) for s in page.items], next_cursor=page.next_cursor)
+    return list_send_views(store, account_id, GIFT, promotion_id, limit, cursor, gift_send_view)
 
 
 def gift_recipient_view(state: RecipientState) -> GiftRecipientView:

@@ -18,6 +18,7 @@ from shared.domain.sends import (
     accept_send,
     check_send_at,
     initial_status,
+    list_send_views,
     recipient_id,
     recipient_view_fields,
     recipients_page,
@@ -157,10 +158,7 @@ def get_notification_send(store: SendStore, account_id: str, send_id: str) -> No
 def list_notification_sends(
     store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[NotificationSendView]:
-    page = store.list_sends(account_id, NOTIFICATION, promotion_id, limit, cursor)
-    return Page[NotificationSendView](
-        items=[notification_send_view(s) for s in page.items], next_cursor=page.next_cursor
-    )
+    return list_send_views(store, account_id, NOTIFICATION, promotion_id, limit, cursor, notification_send_view)
 
 
 def notification_recipient_view(state: RecipientState) -> NotificationRecipientView:

@@ -4,9 +4,9 @@ the work queue, the derived status and the recipients listing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
@@ -16,7 +16,7 @@ from shared.domain.store import SendSettlement, SendStore
 from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.models.api import SendAccepted, SendCountsView
-from shared.models.common import RecipientStatus, SendKind, SendStatus
+from shared.models.common import Page, RecipientStatus, SendKind, SendStatus
 from shared.models.items import BatchItem, RecipientState, SendCounts, SendItem
 
 logger = logging.getLogger(__name__)
@@ -185,6 +185,23 @@ def next_retry_at(recipient: RecipientState) -> datetime | None:
 
 def counts_view(send: SendItem) -> SendCountsView:
     return SendCountsView.model_validate(send.counts.model_dump())
+
+
+ViewT = TypeVar("ViewT", bound=BaseModel)
+
+
+def list_send_views(
+    store: SendStore,
+    account_id: str,
+    kind: SendKind,
+    promotion_id: str | None,
+    limit: int,
+    cursor: str | None,
+    view: Callable[[SendItem], ViewT],
+) -> Page[ViewT]:
+    """One page of an account's sends of `kind` (of one promotion if given), newest first, as `view` shows them."""
+    page = store.list_sends(account_id, kind, promotion_id, limit, cursor)
+    return Page[ViewT](items=[view(s) for s in page.items], next_cursor=page.next_cursor)
 
 
 def send_view_fields(send: SendItem) -> dict[str, Any]:
