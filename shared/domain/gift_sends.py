@@ -10,11 +10,11 @@ from shared.domain.recipients import normalize_korean_mobile
 from shared.domain.sends import (
     accept_send,
     check_send_at,
-    initial_status,
     list_send_views,
     recipient_id,
     recipient_view_fields,
     recipients_page,
+    requested_send_fields,
     send_view_fields,
 )
 from shared.domain.store import SendStore, require
@@ -98,14 +98,7 @@ def create_gift_send(
         recipients=_normalized_recipients(request),
         batch_size=batch_size,
         now=now,
-        describe={
-            "promotion_id": request.promotion_id,
-            "gift_id": gift.gift_id,
-            "title": request.title,
-            "content": request.content,
-            "status": initial_status(request.send_at, request.draft),
-            "send_at": request.send_at,
-        },
+        describe={**requested_send_fields(request), "gift_id": gift.gift_id},
     )
 
 

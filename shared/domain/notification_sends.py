@@ -17,11 +17,11 @@ from shared.domain.messages import (
 from shared.domain.sends import (
     accept_send,
     check_send_at,
-    initial_status,
     list_send_views,
     recipient_id,
     recipient_view_fields,
     recipients_page,
+    requested_send_fields,
     send_view_fields,
 )
 from shared.domain.store import SendStore, require
@@ -120,15 +120,7 @@ def create_notification_send(
         recipients=recipients,
         batch_size=batch_size,
         now=now,
-        describe={
-            "promotion_id": request.promotion_id,
-            "channel": request.channel,
-            "title": request.title,
-            "content": request.content,
-            "status": initial_status(request.send_at, request.draft),
-            "origin": origin,
-            "send_at": request.send_at,
-        },
+        describe={**requested_send_fields(request), "channel": request.channel, "origin": origin},
     )
 
 

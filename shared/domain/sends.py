@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
@@ -125,6 +125,32 @@ def initial_status(send_at: datetime | None, draft: bool) -> SendStatus:
     if draft:
         return "DRAFT"
     return "SCHEDULED" if send_at else "QUEUED"
+
+
+class SendRequestFields(Protocol):
+    """What a gift and a notification send request both carry."""
+
+    @property
+    def promotion_id(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def send_at(self) -> datetime | None: ...
+    @property
+    def draft(self) -> bool: ...
+
+
+def requested_send_fields(request: SendRequestFields) -> dict[str, Any]:
+    """The stored send's fields that come straight from either kind of request."""
+    return {
+        "promotion_id": request.promotion_id,
+        "title": request.title,
+        "content": request.content,
+        "status": initial_status(request.send_at, request.draft),
+        "send_at": request.send_at,
+    }
 
 
 def store_and_dispatch(
