@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import partial
 
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
@@ -19,7 +18,7 @@ from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches, se
 from shared.domain.store import SendStore, require
 from shared.errors import InvalidState, NotResendable
 from shared.models.common import RESENDABLE_REASONS, Channel, SendKind, StoredSendStatus
-from shared.models.items import RecipientState, SendCounts, SendItem
+from shared.models.items import BatchItem, RecipientState, SendCounts, SendItem
 
 Selects = Callable[[RecipientState], bool]
 
@@ -153,24 +152,28 @@ def close_cancelled(store: SendStore, send: SendItem) -> int:
     then the send leaves the dispatch index. Returns how many were closed (0 when a run before did it)."""
     now = utc_now()
 
-    def close(batch_no: int) -> int:
-        batch = store.get_batch(send.send_id, batch_no)
-        pending = {r.rid for r in batch.recipients if r.status == "PENDING"} if batch else set()
-        if batch is None or not pending:
-            return 0
-        recipients = [
-            r.model_copy(update={"status": "FAILED", "reason": "CANCELLED", "resendable": False, "updated_at": now})
-            if r.rid in pending
-            else r
-            for r in batch.recipients
-        ]
-        store.commit_settlement(
-            batch, settlement(batch, recipients, SendCounts(pending=-len(pending), failed=len(pending)))
-        )
-        return len(pending)
+    def close(first_read: BatchItem) -> int:
+        unread = [first_read]  # the batch as the paged read found it; a lost condition reads it again
 
-    closed = 0
-    for batch_no in range(send.batch_count):
-        closed += retry_on_conflict(partial(close, batch_no))
+        def attempt() -> int:
+            batch = unread.pop() if unread else store.get_batch(send.send_id, first_read.batch_no)
+            pending = {r.rid for r in batch.recipients if r.status == "PENDING"} if batch else set()
+            if batch is None or not pending:
+                return 0
+            recipients = [
+                r.model_copy(update={"status": "FAILED", "reason": "CANCELLED", "resendable": False, "updated_at": now})
+                if r.rid in pending
+                else r
+                for r in batch.recipients
+            ]
+            store.commit_settlement(
+                batch, settlement(batch, recipients, SendCounts(pending=-len(pending), failed=len(pending)))
+            )
+            return len(pending)
+
+        return retry_on_conflict(attempt)
+
+    batches = store.batches_from(send.send_id, 0, send.batch_count, consistent=True)
+    closed = sum(close(batch) for batch in batches)
     store.mark_dispatched(send.account_id, send.kind, send.send_id)
     return closed

@@ -114,9 +114,9 @@ class SendRecords(Records):
         item = self._table.get(keys.batch(send_id, batch_no), consistent=True)
         return BatchItem.model_validate(item) if item else None
 
-    def batches_from(self, send_id: str, first_batch: int, limit: int) -> list[BatchItem]:
+    def batches_from(self, send_id: str, first_batch: int, limit: int, *, consistent: bool = False) -> list[BatchItem]:
         partition, first = keys.batch(send_id, first_batch)
-        items, _ = self._table.query(partition, (">=", first), limit=limit)
+        items, _ = self._table.query(partition, (">=", first), limit=limit, consistent=consistent)
         return [BatchItem.model_validate(i) for i in items]
 
     def batch_context(self, job: BatchJob) -> BatchContext | None:

@@ -80,6 +80,7 @@ class Table:
         newest_first: bool = False,
         start: dict[str, Any] | None = None,
         projection: str | None = None,
+        consistent: bool = False,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Items of one partition (of the table or of `index`), in sort-key order, following DynamoDB's pages
         until `limit` items (or all). Returns them and the key to go on from (None at the end)."""
@@ -102,6 +103,8 @@ class Table:
             params["IndexName"] = index
         if projection:
             params["ProjectionExpression"] = projection
+        if consistent:
+            params["ConsistentRead"] = True  # the table's own partitions only; indexes cannot
         items: list[dict[str, Any]] = []
         last = start
         while True:
