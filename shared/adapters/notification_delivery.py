@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -40,19 +41,25 @@ import botocore.exceptions
 from shared.clock import to_rfc3339, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.common import Channel
+from shared.models.reports import DeliveryReport
 
 logger = logging.getLogger(__name__)
 
 
-class DeliveryOutcome(StrEnum):
-    DELIVERED = "DELIVERED"  # accepted by the provider for delivery
-    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"  # the number or mailbox does not exist: INVALID_RECIPIENT
+class MessageStatus(StrEnum):
+    """What the provider said about one message of a batch, at the time of the call."""
+
+    ACCEPTED = "ACCEPTED"  # taken for delivery; a delivery report settles it later (SENT until then)
+    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"  # known at once not to exist: INVALID_RECIPIENT, no cost
+    RETRY = "RETRY"  # not taken this time (throttled, a transient error): may go again with the same key
+    REJECTED = "REJECTED"  # refused for good (content or sender refused for this message): PROVIDER_ERROR
 
 
 @dataclass(frozen=True)
 class NotificationMessage:
-    """One rendered message to one recipient. ``destination`` is an E.164 phone (sms, lms) or an email address;
-    ``title`` is the lms subject (optional) or the email subject (required); an sms has none."""
+    """One rendered message to one recipient. ``idempotency_key`` is the recipient attempt's key
+    (shared.domain.attempts); ``destination`` is an E.164 phone (sms, lms) or an email address; ``title`` is the
+    lms subject (optional) or the email subject (required); an sms has none."""
 
     idempotency_key: str
     channel: Channel
@@ -72,15 +79,31 @@ class NotificationMessage:
 
 
 @dataclass(frozen=True)
-class DeliveryResult:
-    outcome: DeliveryOutcome
+class MessageResult:
+    status: MessageStatus
     provider_message_id: str | None = None
+    code: str | None = None  # the provider's own status or error code, for logs and metrics
 
 
 class NotificationSender(Protocol):
-    def send(self, message: NotificationMessage) -> DeliveryResult:
-        """Deliver one message (one attempt). Raises ProviderUnavailable on a transient failure and
-        ProviderRejected on a failure retrying cannot fix."""
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        """Deliver the messages (one channel family: sms/lms, or email) in as few provider requests as the
+        provider allows; answer for each message by its idempotency key (a message left out counts as RETRY).
+
+        ``batch_key`` names the batch's reservation. Calling again with the same key and messages (a retry after
+        ProviderUnavailable, a redelivered job after a crash) must not deliver any message twice: an adapter reads
+        back what the provider already has where it can. Raises ProviderUnavailable when the call as a whole
+        failed and may be retried, ProviderRejected when retrying cannot help (credentials, sender number)."""
+        ...
+
+
+class ReportSource(Protocol):
+    """A provider whose delivery reports are fetched (Solapi's message list, the sandbox's SMS reports)."""
+
+    def poll(self, now: datetime, publish: Callable[[Sequence[DeliveryReport]], None]) -> int:
+        """Hand every report that is final by ``now`` to ``publish`` (which returns only once they are durably
+        queued), and only then forget them; returns how many were published. A crash in between publishes them
+        again, which the domain's apply-once rule absorbs."""
         ...
 
 
