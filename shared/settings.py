@@ -39,6 +39,7 @@ class ApiSettings(GiftProviderSettings):
     notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     recipients_per_batch: int = Field(50, alias="RECIPIENTS_PER_BATCH", ge=1, le=100)
+    notification_recipients_per_batch: int = Field(200, alias="NOTIFICATION_RECIPIENTS_PER_BATCH", ge=1, le=500)
     sms_unit_credits: int = Field(20, alias="SMS_UNIT_CREDITS", ge=0)
     lms_unit_credits: int = Field(50, alias="LMS_UNIT_CREDITS", ge=0)
     email_unit_credits: int = Field(5, alias="EMAIL_UNIT_CREDITS", ge=0)
@@ -78,6 +79,17 @@ class NotificationConsumerSettings(NotificationProviderSettings, WorkerSettings)
     pass
 
 
+class DeliveryReportSettings(_EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
+    auto_retry_base_seconds: float = Field(60, alias="AUTO_RETRY_BASE_SECONDS", ge=0)
+
+
+class ReportPollerSettings(NotificationProviderSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    delivery_report_queue_url: str = Field(alias="DELIVERY_REPORT_QUEUE_URL", min_length=1)
+
+
 class DispatcherSettings(_EnvSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
@@ -95,7 +107,7 @@ class RetryJobSettings(_EnvSettings):
 class AutoNotifySettings(_EnvSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
-    recipients_per_batch: int = Field(50, alias="RECIPIENTS_PER_BATCH", ge=1, le=100)
+    notification_recipients_per_batch: int = Field(200, alias="NOTIFICATION_RECIPIENTS_PER_BATCH", ge=1, le=500)
 
 
 class CatalogSyncSettings(GiftProviderSettings):
@@ -140,3 +152,13 @@ def auto_notify_settings() -> AutoNotifySettings:
 @cache
 def retry_job_settings() -> RetryJobSettings:
     return RetryJobSettings.from_environment()
+
+
+@cache
+def delivery_report_settings() -> DeliveryReportSettings:
+    return DeliveryReportSettings.from_environment()
+
+
+@cache
+def report_poller_settings() -> ReportPollerSettings:
+    return ReportPollerSettings.from_environment()

@@ -1,26 +1,19 @@
-"""The notification delivery port (SMS, LMS, email) and its AWS and sandbox adapters.
+"""The notification delivery port (SMS, LMS, email) and its AWS adapters.
 
-- ``NotificationSender`` is the port: ``send(message)`` delivers one rendered message and answers DELIVERED or
-  RECIPIENT_NOT_FOUND; it raises ProviderUnavailable when a retry may succeed and ProviderRejected when it cannot
-  (a misconfiguration, a refused sender, bad credentials). One call is one attempt: retrying, with the same
-  idempotency key, is the caller's job.
-- ``SesEmailSender``: email through Amazon SES v2 ``SendEmail`` (simple content, UTF-8).
-- ``SnsSmsSender``: SMS and LMS through Amazon SNS ``Publish`` to a phone number, which MiniStack also serves
-  (it records direct-to-phone publishes, inspectable at ``GET /_ministack/sns/sms-messages?phoneNumber=+82...``;
-  it does not implement End User Messaging SMS, ``pinpoint-sms-voice-v2``).
-- ``ChannelRouter``: one sender per channel behind the port (e.g. SES for email, SNS or the HTTP gateway of
-  shared.adapters.http_sms_gateway for sms/lms).
-- ``SandboxNotificationSender``: the contract's sandbox outcomes in front of a real sender, so every deliverable
-  message still reaches SES/SNS (on MiniStack) and can be inspected there.
+- ``NotificationSender.send_batch(batch_key, messages)`` is the port: it delivers a batch of rendered messages of
+  one channel family in as few provider requests as the provider allows and answers for each message
+  (``MessageStatus``). It raises ProviderUnavailable when the call as a whole may be retried and ProviderRejected
+  when it cannot succeed (credentials, an unregistered sender). Retrying, with the same batch key and message
+  keys, is the caller's job; an adapter makes a retry safe where its provider lets it (Solapi: the group is read
+  back; the sandbox: per-key state).
+- ``ReportSource.poll`` is the port of providers whose delivery reports are fetched, not pushed.
+- ``SnsSmsSender``: SMS and LMS through Amazon SNS ``Publish``, the sandbox's SMS path (MiniStack records
+  direct-to-phone publishes, inspectable at ``GET /_ministack/sns/sms-messages?phoneNumber=+82...``).
+- ``ChannelRouter``: a batch to the sender of its channel family.
 
-What AWS can and cannot tell synchronously: SES and SNS accept a message for delivery; whether the mailbox or the
-phone number exists is only known later (bounces and delivery-status events, through a configuration set's event
-destination or SNS delivery status logging). So both AWS senders answer DELIVERED ("accepted by the provider")
-and never RECIPIENT_NOT_FOUND. Neither API takes an idempotency key either: a call that timed out after AWS
-accepted it and is then retried may deliver twice. The sandbox and the HTTP gateway deduplicate by key.
-
-The boto3 clients are built by the caller, with botocore's own retries off (``aws_client(service, retries=False)``
-in shared.adapters.aws_clients) so the caller's retry policy is the only one, as the HTTP adapters do with urllib3.
+SES and SNS accept a message before they know whether the mailbox or handset exists; that comes later as a
+delivery report (shared.models.reports). Neither API takes an idempotency key: the boto3 clients are built with
+botocore's retries off (``aws_client(service, retries=False)``) so the domain's retry is the only one.
 
 Nothing here logs or puts into exception messages phone numbers, email addresses, message text or AWS error
 messages (SES echoes addresses in them); only operation names, HTTP statuses and error codes.
@@ -28,17 +21,16 @@ messages (SES echoes addresses in them); only operation names, HTTP statuses and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 import botocore.exceptions
 
-from shared.clock import to_rfc3339, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.common import Channel
 from shared.models.reports import DeliveryReport
@@ -180,7 +172,10 @@ class SesEmailSender:
     def __repr__(self) -> str:
         return f"SesEmailSender(configuration_set={self._configuration_set!r})"
 
-    def send(self, message: NotificationMessage) -> DeliveryResult:
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        return {m.idempotency_key: self._send(m) for m in messages}
+
+    def _send(self, message: NotificationMessage) -> MessageResult:
         if message.channel != "email":
             raise ValueError(f"SesEmailSender sends email, not {message.channel}")
         request: dict[str, Any] = {
@@ -200,25 +195,32 @@ class SesEmailSender:
             response = self._client.send_email(**request)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise _aws_failure("SES", "SendEmail", exc) from exc
-        return DeliveryResult(DeliveryOutcome.DELIVERED, response.get("MessageId"))
+        return MessageResult(MessageStatus.ACCEPTED, response.get("MessageId"))
 
 
 class SnsSmsSender:
-    """SMS and LMS through Amazon SNS ``Publish`` with ``PhoneNumber`` (transactional SMS).
+    """SMS and LMS through Amazon SNS ``Publish`` with ``PhoneNumber`` (transactional SMS), the sandbox's SMS path.
 
-    AWS SMS has no LMS: an lms is published as one longer SMS with its title on the first line (``[title]``), and
-    the carrier splits it into parts. Korean carriers deliver real LMS (a subject and up to 2,000 bytes as one
-    message) only through a Korean messaging gateway: that is shared.adapters.http_sms_gateway. SNS accepts a
-    message for delivery; whether the number exists is not known synchronously (see the module notes)."""
+    AWS has no bulk form of SMS, so a batch is one Publish per message (a few at a time). AWS SMS has no LMS
+    either: an lms is published as one longer SMS with its title on the first line (``[title]``). Korean carriers
+    deliver real LMS only through a Korean messaging gateway (shared.adapters.solapi). SNS accepts a message for
+    delivery; whether the number exists is not known synchronously, and SNS does not deduplicate."""
 
-    def __init__(self, sns_client: Any, sender_id: str | None = None) -> None:
+    def __init__(self, sns_client: Any, sender_id: str | None = None, concurrency: int = 8) -> None:
         self._client = sns_client
         self._sender_id = sender_id
+        self._concurrency = concurrency
 
     def __repr__(self) -> str:
         return f"SnsSmsSender(sender_id={self._sender_id!r})"
 
-    def send(self, message: NotificationMessage) -> DeliveryResult:
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        if not messages:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(messages))) as pool:
+            return dict(zip((m.idempotency_key for m in messages), pool.map(self._publish, messages), strict=True))
+
+    def _publish(self, message: NotificationMessage) -> MessageResult:
         if message.channel not in ("sms", "lms"):
             raise ValueError(f"SnsSmsSender sends sms and lms, not {message.channel}")
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
@@ -229,8 +231,11 @@ class SnsSmsSender:
                 PhoneNumber=message.destination, Message=sms_text(message), MessageAttributes=attributes
             )
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise _aws_failure("SNS", "Publish", exc) from exc
-        return DeliveryResult(DeliveryOutcome.DELIVERED, response.get("MessageId"))
+            failure = _aws_failure("SNS", "Publish", exc)
+            if isinstance(failure, ProviderRejected):
+                raise failure from exc
+            return MessageResult(MessageStatus.RETRY, code=type(exc).__name__)
+        return MessageResult(MessageStatus.ACCEPTED, response.get("MessageId"))
 
 
 def sms_text(message: NotificationMessage) -> str:
@@ -256,137 +261,18 @@ def _tag_value(key: str) -> str:
 
 
 class ChannelRouter:
-    """A NotificationSender that hands each message to the sender for its channel (lms defaults to the sms one)."""
+    """A NotificationSender that hands a batch to the sender for its channel family (sms and lms together)."""
 
-    def __init__(
-        self, *, sms: NotificationSender, email: NotificationSender, lms: NotificationSender | None = None
-    ) -> None:
-        self._senders: dict[str, NotificationSender] = {"sms": sms, "lms": lms or sms, "email": email}
+    def __init__(self, *, sms: NotificationSender, email: NotificationSender) -> None:
+        self._sms = sms
+        self._email = email
 
-    def send(self, message: NotificationMessage) -> DeliveryResult:
-        return self._senders[message.channel].send(message)
-
-
-# -- sandbox ------------------------------------------------------------------------------------------------------
-
-_NOT_FOUND_SUFFIX = "0000"
-_ALWAYS_FAILS_SUFFIX = "9999"
-_FAILS_TWICE_SUFFIX = "8888"
-_ALWAYS_FAILS_DOMAIN = "fail.example"
-_NOT_FOUND_DOMAIN = "invalid.example"
-_SANDBOX_MEMORY = timedelta(days=7)  # how long the sandbox provider remembers a key (the table's TTL)
-
-
-class SandboxRule(StrEnum):
-    DELIVER = "DELIVER"
-    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"
-    ALWAYS_FAILS = "ALWAYS_FAILS"
-    FAILS_TWICE = "FAILS_TWICE"
-
-
-def sandbox_rule(message: NotificationMessage) -> SandboxRule:
-    """The contract's sandbox table: phones by their last four digits, emails by their domain."""
-    if message.channel == "email":
-        domain = message.destination.rpartition("@")[2].lower()
-        if domain == _ALWAYS_FAILS_DOMAIN:
-            return SandboxRule.ALWAYS_FAILS
-        if domain == _NOT_FOUND_DOMAIN:
-            return SandboxRule.RECIPIENT_NOT_FOUND
-        return SandboxRule.DELIVER
-    if message.destination.endswith(_NOT_FOUND_SUFFIX):
-        return SandboxRule.RECIPIENT_NOT_FOUND
-    if message.destination.endswith(_ALWAYS_FAILS_SUFFIX):
-        return SandboxRule.ALWAYS_FAILS
-    if message.destination.endswith(_FAILS_TWICE_SUFFIX):
-        return SandboxRule.FAILS_TWICE
-    return SandboxRule.DELIVER
-
-
-class SandboxNotificationSender:
-    """Sandbox outcomes in front of a real sender, with the provider's state in its own DynamoDB items.
-
-    Numbers ending 0000 and ``@invalid.example`` are RECIPIENT_NOT_FOUND; numbers ending 9999 and
-    ``@fail.example`` are always ProviderUnavailable; numbers ending 8888 are ProviderUnavailable on the first two
-    calls per idempotency key, then delivered. Every other message goes to ``delivery`` (SES or SNS; on MiniStack
-    it can be inspected there).
-
-    Like a messaging gateway, the sandbox is idempotent per key: calls are counted in the item
-    ``SANDBOX_PROVIDER#NOTIFY#{key}`` (so the 8888 count survives Lambda restarts and is shared by all instances),
-    a key that was delivered answers with the same result without delivering again, and a key reused for a
-    different message is a ProviderRejected (409 IDEMPOTENCY_KEY_REUSED). Two calls with the same key at the same
-    moment may both deliver; the caller never does that."""
-
-    def __init__(self, delivery: NotificationSender, client: Any, table_name: str) -> None:
-        self._delivery = delivery
-        self._client = client
-        self._table = table_name
-
-    def send(self, message: NotificationMessage) -> DeliveryResult:
-        rule = sandbox_rule(message)
-        if rule is SandboxRule.RECIPIENT_NOT_FOUND:
-            return DeliveryResult(DeliveryOutcome.RECIPIENT_NOT_FOUND)
-        record = self._count_call(message)
-        if record["fingerprint"]["S"] != _fingerprint(message):
-            raise ProviderRejected(
-                "sandbox notification provider: idempotency key reused for another message",
-                status=409,
-                code="IDEMPOTENCY_KEY_REUSED",
-            )
-        calls = int(record["calls"]["N"])
-        if rule is SandboxRule.ALWAYS_FAILS or (rule is SandboxRule.FAILS_TWICE and calls <= 2):
-            raise ProviderUnavailable("sandbox notification provider: service unavailable")
-        if "delivered_id" in record:  # a retry of a delivered message: answer again, deliver once
-            return DeliveryResult(DeliveryOutcome.DELIVERED, record["delivered_id"]["S"] or None)
-        result = self._delivery.send(message)
-        if result.outcome is DeliveryOutcome.DELIVERED:
-            return DeliveryResult(DeliveryOutcome.DELIVERED, self._record_delivery(message, result))
-        return result
-
-    def calls(self, idempotency_key: str) -> int:
-        """Calls the sandbox has seen for a key (for tests and inspection)."""
-        item = self._client.get_item(TableName=self._table, Key=_key(idempotency_key), ConsistentRead=True)
-        return int(item.get("Item", {}).get("calls", {}).get("N", 0))
-
-    def _count_call(self, message: NotificationMessage) -> dict[str, Any]:
-        now = utc_now()
-        return self._update(
-            message,
-            "ADD calls :one SET fingerprint = if_not_exists(fingerprint, :fingerprint), "
-            "first_call_at = if_not_exists(first_call_at, :now), expires_at = if_not_exists(expires_at, :expires)",
-            {
-                ":one": {"N": "1"},
-                ":fingerprint": {"S": _fingerprint(message)},
-                ":now": {"S": to_rfc3339(now)},
-                ":expires": {"N": str(int((now + _SANDBOX_MEMORY).timestamp()))},
-            },
-        )
-
-    def _record_delivery(self, message: NotificationMessage, result: DeliveryResult) -> str | None:
-        record = self._update(
-            message,
-            "SET delivered_id = if_not_exists(delivered_id, :id), delivered_at = if_not_exists(delivered_at, :now)",
-            {":id": {"S": result.provider_message_id or ""}, ":now": {"S": to_rfc3339(utc_now())}},
-        )
-        return record["delivered_id"]["S"] or None
-
-    def _update(self, message: NotificationMessage, expression: str, values: dict[str, Any]) -> dict[str, Any]:
-        """Updates the key's sandbox item; returns the item as it is now."""
-        response = self._client.update_item(
-            TableName=self._table,
-            Key=_key(message.idempotency_key),
-            UpdateExpression=expression,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-        attributes: dict[str, Any] = response["Attributes"]
-        return attributes
-
-
-def _key(idempotency_key: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SANDBOX_PROVIDER#NOTIFY#{idempotency_key}"}, "sk": {"S": "NOTIFY"}}
-
-
-def _fingerprint(message: NotificationMessage) -> str:
-    """A digest of what the key stands for; the message itself (addresses, text) is not stored."""
-    parts = (message.channel, message.destination, message.title or "", message.body)
-    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        email = [m for m in messages if m.channel == "email"]
+        phone = [m for m in messages if m.channel != "email"]
+        results: dict[str, MessageResult] = {}
+        if phone:
+            results |= self._sms.send_batch(batch_key, phone)
+        if email:
+            results |= self._email.send_batch(batch_key, email)
+        return results

@@ -9,10 +9,12 @@ from shared.adapters.gift_provider import GiftProvider, SandboxGiftProvider
 from shared.adapters.notification_delivery import (
     ChannelRouter,
     NotificationSender,
-    SandboxNotificationSender,
+    ReportSource,
     SesEmailSender,
     SnsSmsSender,
 )
+from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
+from shared.adapters.ses_events import sandbox_email_events
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 
@@ -34,17 +36,20 @@ def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client:
 def notification_sender_from_settings(
     settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
 ) -> NotificationSender:
-    """Email through SES; SMS/LMS through a Korean gateway (http) or, in the sandbox, SNS behind the contract's
+    """Email through SES; SMS/LMS through a Korean gateway (solapi) or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
     call: the domain retries a send itself."""
     email = SesEmailSender(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
-    if settings.notification_provider == "http":
-        from shared.adapters.http_sms_gateway import HttpSmsGateway
-
-        api_key = _secret(settings.sms_gateway_secret_arn)
-        gateway = HttpSmsGateway(settings.sms_gateway_endpoint, api_key, sender=settings.sms_sender_number or None)
-        return ChannelRouter(sms=gateway, lms=gateway, email=email)
     sns = SnsSmsSender(aws_client("sns", retries=False))
-    return SandboxNotificationSender(ChannelRouter(sms=sns, lms=sns, email=email), dynamodb_client, table_name)
+    return SandboxNotificationSender(
+        ChannelRouter(sms=sns, email=email), dynamodb_client, table_name, sandbox_email_events(aws_client("events"))
+    )
+
+
+def report_source_from_settings(
+    settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
+) -> ReportSource:
+    """Where the SMS provider's delivery reports are fetched from (email reports are pushed by SES)."""
+    return SandboxReportSource(dynamodb_client, table_name)

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.models.reports import DeliveryReport
+
 _SEND_BATCH_LIMIT = 10
 
 
@@ -29,3 +31,24 @@ class WorkQueue:
                 failed = {f["Id"] for f in response.get("Failed", [])}
                 entries = [e for e in entries if e["Id"] in failed]
         return requests
+
+
+class ReportQueue:
+    """The delivery-report queue: reports of one poll go as messages of up to 100 reports each."""
+
+    def __init__(self, client: Any, queue_url: str, reports_per_message: int = 100) -> None:
+        self._queue = WorkQueue(client, queue_url)
+        self._per_message = reports_per_message
+
+    def publish(self, reports: Sequence[DeliveryReport]) -> None:
+        messages = [
+            ReportMessage(reports=list(reports[start : start + self._per_message]))
+            for start in range(0, len(reports), self._per_message)
+        ]
+        self._queue.enqueue(messages)
+
+
+class ReportMessage(BaseModel):
+    """A message on the delivery-report queue besides SES's own events."""
+
+    reports: list[DeliveryReport]

@@ -18,12 +18,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.clock import utc_now
 from shared.domain.alerts import Publisher, balance_low_events, publish_committed
+from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import BatchJob, settlement
 from shared.domain.store import BalanceChange, BatchContext, BatchStore
@@ -78,8 +79,18 @@ class BatchPayment(Protocol):
         self, funds: Balance, batch: BatchItem, refunded: list[RecipientState], entry_id: str
     ) -> tuple[Balance, tuple[LedgerEntryItem, ...]]: ...
 
-    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
-        """One provider call. Raises ProviderUnavailable (retried) or ProviderRejected."""
+    def deliver(
+        self, worker: BatchWorker, send: SendItem, batch_no: int, recipients: list[RecipientState], batch_key: str
+    ) -> dict[str, Outcome]:
+        """Deliver to the charged recipients (retrying transient failures with the same keys); an outcome per
+        recipient id. ``batch_key`` is stable for the reservation, so a redelivered job repeats the same calls."""
+        ...
+
+    def funded_by(
+        self, reservation: Reservation, recipients: list[RecipientState], outcomes: dict[str, Outcome]
+    ) -> dict[str, str]:
+        """Which charge paid for each recipient that stays charged (notifications; gifts: none), so a late
+        report can give that count back."""
         ...
 
     def charged_credits(self, reservation: Reservation) -> int: ...
@@ -187,44 +198,105 @@ def _reserve(worker: BatchWorker, context: BatchContext) -> BatchItem | None:
     return reserved
 
 
-def _deliver_one(worker: BatchWorker, recipient: RecipientState, send: SendItem) -> Outcome:
-    """Call the provider, retrying transient failures with the same idempotency key."""
-    idempotency_key = f"{send.send_id}:{recipient.rid}:{recipient.round}"
+def attempt_key(send: SendItem, batch_no: int, recipient: RecipientState) -> str:
+    return RecipientAttempt(send.send_id, batch_no, recipient.rid, recipient.round).key
+
+
+def deliver_each(
+    worker: BatchWorker,
+    recipients: list[RecipientState],
+    send: SendItem,
+    batch_no: int,
+    deliver_once: Callable[[RecipientState, str], Outcome],
+) -> dict[str, Outcome]:
+    """For providers called once per recipient (gifticons): concurrent calls, each retried on a transient
+    failure with the same idempotency key."""
+
+    def one(recipient: RecipientState) -> tuple[str, Outcome]:
+        key = attempt_key(send, batch_no, recipient)
+        for call in range(1, worker.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                outcome = deliver_once(recipient, key)
+            except ProviderRejected:
+                worker.metric("ProviderErrors", 1, "Count", send.kind)
+                # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
+                # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
+                logger.exception("provider rejected the request")
+                return recipient.rid, Outcome("FAILED", "PROVIDER_ERROR", calls=call)
+            except ProviderUnavailable:
+                worker.metric("ProviderErrors", 1, "Count", send.kind)
+                if call == worker.max_attempts:
+                    return recipient.rid, Outcome("FAILED", "PROVIDER_ERROR", calls=call)
+                worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
+                continue
+            finally:
+                worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", send.kind)
+            return recipient.rid, replace(outcome, calls=call)
+        raise AssertionError("unreachable")
+
+    if not recipients:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(worker.concurrency, len(recipients))) as pool:
+        return dict(pool.map(one, recipients))
+
+
+def deliver_in_bulk(
+    worker: BatchWorker,
+    recipients: list[RecipientState],
+    send: SendItem,
+    batch_key: str,
+    deliver_batch: Callable[[str, list[RecipientState]], dict[str, Outcome | None]],
+) -> dict[str, Outcome]:
+    """For providers that take a batch per request (SMS groups, bulk email): the whole batch, then again for
+    the recipients the provider asked to retry (None) or after a transient failure of the whole call, always
+    with the same batch key, so the provider can recognise what it already has."""
+    outcomes: dict[str, Outcome] = {}
+    waiting = list(recipients)
     for call in range(1, worker.max_attempts + 1):
         started = time.perf_counter()
         try:
-            outcome = worker.payment.deliver_once(recipient, send, idempotency_key)
+            results = deliver_batch(batch_key, waiting)
         except ProviderRejected:
             worker.metric("ProviderErrors", 1, "Count", send.kind)
-            # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
-            # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
             logger.exception("provider rejected the request")
-            return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
+            results = {r.rid: Outcome("FAILED", "PROVIDER_ERROR") for r in waiting}
         except ProviderUnavailable:
             worker.metric("ProviderErrors", 1, "Count", send.kind)
-            if call == worker.max_attempts:
-                return Outcome("FAILED", "PROVIDER_ERROR", calls=call)
-            worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
-            continue
+            results = {}
         finally:
             worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", send.kind)
-        return Outcome(outcome.status, outcome.reason, call, outcome.coupon_id, outcome.expires_on)
-    raise AssertionError("unreachable")
+        for recipient in waiting:
+            result = results.get(recipient.rid)
+            if result is not None:
+                outcomes[recipient.rid] = replace(result, calls=call)
+        waiting = [r for r in waiting if r.rid not in outcomes]
+        if not waiting:
+            break
+        if call < worker.max_attempts:
+            worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
+    for recipient in waiting:
+        outcomes[recipient.rid] = Outcome("FAILED", "PROVIDER_ERROR", calls=worker.max_attempts)
+    return outcomes
 
 
 def _deliver_all(worker: BatchWorker, batch: BatchItem, reservation: Reservation, send: SendItem) -> dict[str, Outcome]:
     by_id = {r.rid: r for r in batch.recipients}
     outcomes = {rid: Outcome("FAILED", worker.payment.short_reason) for rid in reservation.short}
-    charged = list(reservation.charged)
+    charged = [by_id[rid] for rid in reservation.charged]
     if charged:
-        with ThreadPoolExecutor(max_workers=min(worker.concurrency, len(charged))) as pool:
-            results = pool.map(lambda rid: (rid, _deliver_one(worker, by_id[rid], send)), charged)
-            outcomes.update(dict(results))
+        batch_key = f"{send.send_id}-{batch.batch_no}-{reservation.entry_id}"
+        outcomes.update(worker.payment.deliver(worker, send, batch.batch_no, charged, batch_key))
     return outcomes
 
 
 def _apply(
-    worker: BatchWorker, recipient: RecipientState, outcome: Outcome, charge: int, now: datetime
+    worker: BatchWorker,
+    recipient: RecipientState,
+    outcome: Outcome,
+    charge: int,
+    now: datetime,
+    charge_id: str | None = None,
 ) -> RecipientState:
     sent = outcome.status == "SENT"
     retry_at = None
@@ -243,6 +315,8 @@ def _apply(
             "sent_at": now if sent else recipient.sent_at,
             "updated_at": now,
             "retry_at": retry_at,
+            "charge_id": charge_id if sent else None,
+            "delivered_at": None,
         }
     )
 
@@ -262,8 +336,10 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
             return  # settled already by a concurrent delivery
         now = utc_now()
         charge = worker.payment.charged_credits(reservation)
+        funded = worker.payment.funded_by(reservation, current.recipients, outcomes)
         recipients = [
-            _apply(worker, r, outcomes[r.rid], charge, now) if r.rid in outcomes else r for r in current.recipients
+            _apply(worker, r, outcomes[r.rid], charge, now, funded.get(r.rid)) if r.rid in outcomes else r
+            for r in current.recipients
         ]
         charged = set(reservation.charged)
         refunded = [r for r in current.recipients if r.rid in charged and outcomes[r.rid].refund]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from shared.adapters.gift_provider import GiftProvider, IssueOutcome, IssueRequest
 from shared.clock import utc_now
-from shared.domain.batch_processing import Outcome, Taking, ids_of
+from shared.domain.batch_processing import BatchWorker, Outcome, Taking, deliver_each, ids_of
 from shared.domain.store import BatchContext
 from shared.models.common import FailureReason
 from shared.models.items import Balance, BatchItem, LedgerEntryItem, RecipientState, Reservation, SendItem
@@ -66,7 +66,17 @@ class GiftPayment:
         )
         return after, (entry,)
 
-    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
+    def deliver(
+        self, worker: BatchWorker, send: SendItem, batch_no: int, recipients: list[RecipientState], batch_key: str
+    ) -> dict[str, Outcome]:
+        return deliver_each(worker, recipients, send, batch_no, lambda r, key: self._issue(r, send, key))
+
+    def funded_by(
+        self, reservation: Reservation, recipients: list[RecipientState], outcomes: dict[str, Outcome]
+    ) -> dict[str, str]:
+        return {}
+
+    def _issue(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
         result = self.provider.issue(
             IssueRequest(
                 idempotency_key=idempotency_key,

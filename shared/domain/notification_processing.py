@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from shared.adapters.notification_delivery import DeliveryOutcome, NotificationMessage, NotificationSender
+from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage, NotificationSender
 from shared.clock import utc_now
 from shared.domain.balances import CHANNELS, give_back_counts, take_counts
-from shared.domain.batch_processing import Outcome, Taking, ids_of
+from shared.domain.batch_processing import BatchWorker, Outcome, Taking, attempt_key, deliver_in_bulk, ids_of
 from shared.domain.messages import render_message
 from shared.domain.store import BatchContext
 from shared.models.common import Channel, FailureReason, LedgerType
@@ -94,22 +94,69 @@ class NotificationPayment:
             entries.append(_entry(batch, "NOTIFICATION_REFUND", channel, count, entry_id))
         return after, tuple(entries)
 
-    def deliver_once(self, recipient: RecipientState, send: SendItem, idempotency_key: str) -> Outcome:
+    def deliver(
+        self, worker: BatchWorker, send: SendItem, batch_no: int, recipients: list[RecipientState], batch_key: str
+    ) -> dict[str, Outcome]:
+        """One provider batch per channel family (email; sms and lms together, as an SMS gateway takes both)."""
+        outcomes: dict[str, Outcome] = {}
+        for family, members in _by_family(recipients).items():
+            messages = {r.rid: self._message(send, batch_no, r) for r in members}
+
+            def deliver_batch(
+                key: str, waiting: list[RecipientState], messages: dict[str, NotificationMessage] = messages
+            ) -> dict[str, Outcome | None]:
+                results = self.sender.send_batch(key, [messages[r.rid] for r in waiting])
+                return {r.rid: _outcome(results.get(messages[r.rid].idempotency_key)) for r in waiting}
+
+            outcomes |= deliver_in_bulk(worker, members, send, f"{batch_key}-{family}", deliver_batch)
+        return outcomes
+
+    def funded_by(
+        self, reservation: Reservation, recipients: list[RecipientState], outcomes: dict[str, Outcome]
+    ) -> dict[str, str]:
+        """Counts go back newest charge first (as give_back does); what stays taken pays for the sent messages,
+        oldest charge first, in the order the reservation took them."""
+        by_id = {r.rid: r for r in recipients}
+        funded: dict[str, str] = {}
+        for channel, taken in reservation.counts_taken.items():
+            charged = [rid for rid in reservation.charged if by_id[rid].channel == channel]
+            kept = [rid for rid in charged if rid in outcomes and not outcomes[rid].refund]
+            returned = Counter[str]()
+            for part in _returned_from(taken, len(charged) - len(kept)):
+                returned[part.charge_id] += part.count
+            payers = [part.charge_id for part in taken for _ in range(part.count - returned[part.charge_id])]
+            funded |= dict(zip(kept, payers, strict=False))
+        return funded
+
+    def _message(self, send: SendItem, batch_no: int, recipient: RecipientState) -> NotificationMessage:
         assert recipient.channel is not None
         message = render_message(recipient.channel, send.title, send.content, recipient.name)
         destination = recipient.email if recipient.channel == "email" else recipient.phone
-        result = self.sender.send(
-            NotificationMessage(
-                idempotency_key=idempotency_key,
-                channel=message.channel,
-                destination=destination or "",
-                body=message.content,
-                title=message.title,
-            )
+        return NotificationMessage(
+            idempotency_key=attempt_key(send, batch_no, recipient),
+            channel=message.channel,
+            destination=destination or "",
+            body=message.content,
+            title=message.title,
         )
-        if result.outcome is DeliveryOutcome.DELIVERED:
-            return Outcome("SENT")
-        return Outcome("FAILED", "INVALID_RECIPIENT")
 
     def charged_credits(self, reservation: Reservation) -> int:
         return 0
+
+
+def _by_family(recipients: list[RecipientState]) -> dict[str, list[RecipientState]]:
+    families: dict[str, list[RecipientState]] = {}
+    for recipient in recipients:
+        families.setdefault("email" if recipient.channel == "email" else "sms", []).append(recipient)
+    return families
+
+
+def _outcome(result: MessageResult | None) -> Outcome | None:
+    """None: not taken this time, so the engine asks again with the same key."""
+    if result is None or result.status is MessageStatus.RETRY:
+        return None
+    if result.status is MessageStatus.ACCEPTED:
+        return Outcome("SENT")  # a delivery report settles it later
+    if result.status is MessageStatus.RECIPIENT_NOT_FOUND:
+        return Outcome("FAILED", "INVALID_RECIPIENT")
+    return Outcome("FAILED", "PROVIDER_ERROR")

@@ -155,7 +155,12 @@ def list_notification_sends(
 
 def notification_recipient_view(state: RecipientState) -> NotificationRecipientView:
     return NotificationRecipientView(
-        **recipient_view_fields(state), channel=state.channel, phone=state.phone, email=state.email, charged_credits=0
+        **recipient_view_fields(state),
+        channel=state.channel,
+        phone=state.phone,
+        email=state.email,
+        charged_credits=0,
+        delivered_at=state.delivered_at,
     )
 
 

@@ -329,6 +329,7 @@ class NotificationRecipientView(_RecipientView):
     channel: Channel | None
     phone: str | None
     email: str | None
+    delivered_at: datetime | None  # when the provider reported the message delivered (null until then)
     coupon: CouponView | None = None
 
 

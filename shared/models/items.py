@@ -147,6 +147,8 @@ class RecipientState(_Stored):
     sent_at: datetime | None = None
     updated_at: datetime
     retry_at: datetime | None = None  # a provider error's automatic retry (None once no retry is left)
+    delivered_at: datetime | None = None  # notifications: when the provider reported the message delivered
+    charge_id: str | None = None  # notifications: the charge whose count a sent message used (for a late refund)
 
 
 class CountsTaken(_Stored):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from shared.adapters.notification_delivery import DeliveryOutcome, DeliveryResult, NotificationMessage
+from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
 from shared.domain.alerts import Publisher
@@ -57,8 +58,8 @@ def assert_send_consistent(store: DataStore, account_id: str, send_id: str, kind
 class AcceptingSender:
     """A notification provider that accepts every message."""
 
-    def send(self, message: NotificationMessage) -> DeliveryResult:
-        return DeliveryResult(DeliveryOutcome.DELIVERED)
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        return {m.idempotency_key: MessageResult(MessageStatus.ACCEPTED) for m in messages}
 
 
 def use_counts(

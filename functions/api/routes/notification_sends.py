@@ -35,7 +35,7 @@ def _create(call: IdempotentCall) -> SendAccepted:
         notification_send_queue(),
         call.account_id,
         NotificationSendRequest.model_validate(call.body),
-        api_settings().recipients_per_batch,
+        api_settings().notification_recipients_per_batch,
         call.idempotency_key or None,
     )
 

@@ -186,6 +186,11 @@ class SendRecords(Records):
         self, batch: BatchItem, settlement: SendSettlement, refund: BalanceChange | None = None
     ) -> None:
         """Outcomes, the send's counters and any refund land together, exactly once per batch version."""
+        self._commit(batch, settlement, refund, None)
+
+    def _commit(
+        self, batch: BatchItem, settlement: SendSettlement, refund: BalanceChange | None, keep: Reservation | None
+    ) -> None:
         delta = settlement.counts_delta
         counters = self._table.update_op(
             keys.send(batch.account_id, batch.kind, batch.send_id),
@@ -205,11 +210,15 @@ class SendRecords(Records):
         )
         self._table.transact(
             [
-                self._batch_update(batch, settlement.recipients, None, settlement.retry_at),
+                self._batch_update(batch, settlement.recipients, keep, settlement.retry_at),
                 counters,
                 *self._balance_ops(refund),
             ]
         )
+
+    def commit_report(self, batch: BatchItem, settlement: SendSettlement, refund: BalanceChange | None) -> None:
+        """A delivery report's change: like a settlement, but a reservation in progress stays as it is."""
+        self._commit(batch, settlement, refund, batch.reservation)
 
     def resendable_batches(self, send_id: str) -> list[int]:
         """Batches of a send holding resendable failures, through the sparse gsi1 (no scan)."""
