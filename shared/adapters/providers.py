@@ -10,9 +10,9 @@ from shared.adapters.notification_delivery import (
     ChannelRouter,
     NotificationSender,
     SandboxNotificationSender,
-    SesEmailSender,
     SnsSmsSender,
 )
+from shared.adapters.ses_email import SesBulkEmailSender
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 
@@ -37,7 +37,7 @@ def notification_sender_from_settings(
     """Email through SES; SMS/LMS through a Korean gateway (http) or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
     call: the domain retries a send itself."""
-    email = SesEmailSender(
+    email = SesBulkEmailSender(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
     if settings.notification_provider == "http":
