@@ -1,4 +1,4 @@
-"""EventBridge adapter: domain events onto the service's bus."""
+"""EventBridge adapter: domain events onto the service's bus (and ``put_entries`` for any PutEvents entries)."""
 
 from __future__ import annotations
 
@@ -18,19 +18,24 @@ class EventPublisher:
         self._bus = bus_name
 
     def publish(self, events: Sequence[OutboxEvent]) -> None:
-        for start in range(0, len(events), _PUT_EVENTS_LIMIT):
-            chunk = events[start : start + _PUT_EVENTS_LIMIT]
-            response = self._client.put_events(
-                Entries=[
-                    {
-                        "Source": SOURCE,
-                        "DetailType": e.detail_type,
-                        "Detail": json.dumps(e.detail),
-                        "EventBusName": self._bus,
-                        "Resources": [],
-                    }
-                    for e in chunk
-                ]
-            )
-            if response.get("FailedEntryCount"):
-                raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} events")
+        put_entries(
+            self._client,
+            [
+                {
+                    "Source": SOURCE,
+                    "DetailType": e.detail_type,
+                    "Detail": json.dumps(e.detail),
+                    "EventBusName": self._bus,
+                    "Resources": [],
+                }
+                for e in events
+            ],
+        )
+
+
+def put_entries(client: Any, entries: Sequence[dict[str, Any]]) -> None:
+    """PutEvents, 10 entries per call; raises if EventBridge refused any (the caller's retry puts them again)."""
+    for start in range(0, len(entries), _PUT_EVENTS_LIMIT):
+        response = client.put_events(Entries=list(entries[start : start + _PUT_EVENTS_LIMIT]))
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} events")

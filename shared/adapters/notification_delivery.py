@@ -31,7 +31,8 @@ from typing import Any, Protocol
 
 import botocore.exceptions
 
-from shared.errors import ProviderRejected, ProviderUnavailable
+from shared.adapters.aws_errors import aws_failure
+from shared.errors import ProviderRejected
 from shared.models.common import Channel
 from shared.models.reports import DeliveryReport
 
@@ -101,102 +102,6 @@ class ReportSource(Protocol):
 
 # -- AWS ----------------------------------------------------------------------------------------------------------
 
-# Error codes that mean "try again later" whatever their HTTP status (SES answers throttling with a 400 or 429).
-_TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "InternalFailure",
-        "InternalError",
-        "InternalErrorException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "KMSThrottlingException",
-        "KMSThrottling",
-    }
-)
-_TRANSIENT_STATUSES = frozenset({408, 429})
-
-
-def _aws_failure(provider: str, operation: str, exc: Exception) -> ProviderUnavailable | ProviderRejected:
-    """Map a botocore failure: throttling, 5xx, timeouts and connection errors are transient; anything else
-    (MessageRejected, an unverified sender or MAIL FROM domain, a suspended or paused account, access denied, an
-    invalid parameter, missing credentials) is a refusal that retrying will not fix."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code") or None
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in _TRANSIENT_CODES or status in _TRANSIENT_STATUSES or status >= 500:
-            logger.warning(f"{provider} unavailable", extra={"operation": operation, "status": status, "code": code})
-            return ProviderUnavailable(f"{provider} {operation}: HTTP {status} {code or ''}".rstrip())
-        logger.error(f"{provider} rejected the call", extra={"operation": operation, "status": status, "code": code})
-        return ProviderRejected(
-            f"{provider} {operation}: HTTP {status} {code or ''}".rstrip(), status=status, code=code
-        )
-    name = type(exc).__name__
-    if isinstance(
-        exc,
-        (
-            botocore.exceptions.ConnectionError,
-            botocore.exceptions.HTTPClientError,
-            botocore.exceptions.CredentialRetrievalError,
-        ),
-    ):
-        logger.warning(f"{provider} unreachable", extra={"operation": operation, "error": name})
-        return ProviderUnavailable(f"{provider} {operation}: {name}")
-    logger.error(f"{provider} call failed", extra={"operation": operation, "error": name})
-    return ProviderRejected(f"{provider} {operation}: {name}", status=0, code=name)
-
-
-class SesEmailSender:
-    """Email through Amazon SES v2 ``SendEmail``: simple content, text body, UTF-8 subject and body.
-
-    The sender address (or its domain) must be a verified SES identity. DELIVERED means SES accepted the message;
-    a mailbox that does not exist shows up later as a bounce event, never synchronously (see the module notes).
-    The idempotency key travels as the ``notification`` message tag, so events can be matched to recipients."""
-
-    def __init__(self, sesv2_client: Any, from_address: str, configuration_set: str | None = None) -> None:
-        if not from_address:
-            raise ValueError("SES sender address is empty")
-        self._client = sesv2_client
-        self._from = from_address
-        self._configuration_set = configuration_set
-
-    def __repr__(self) -> str:
-        return f"SesEmailSender(configuration_set={self._configuration_set!r})"
-
-    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
-        return {m.idempotency_key: self._send(m) for m in messages}
-
-    def _send(self, message: NotificationMessage) -> MessageResult:
-        if message.channel != "email":
-            raise ValueError(f"SesEmailSender sends email, not {message.channel}")
-        request: dict[str, Any] = {
-            "FromEmailAddress": self._from,
-            "Destination": {"ToAddresses": [_ascii_address(message.destination)]},
-            "Content": {
-                "Simple": {
-                    "Subject": {"Data": message.title or "", "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
-                }
-            },
-            "EmailTags": [{"Name": "notification", "Value": _tag_value(message.idempotency_key)}],
-        }
-        if self._configuration_set:
-            request["ConfigurationSetName"] = self._configuration_set
-        try:
-            response = self._client.send_email(**request)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise _aws_failure("SES", "SendEmail", exc) from exc
-        return MessageResult(MessageStatus.ACCEPTED, response.get("MessageId"))
-
 
 class SnsSmsSender:
     """SMS and LMS through Amazon SNS ``Publish`` with ``PhoneNumber`` (transactional SMS), the sandbox's SMS path.
@@ -231,7 +136,7 @@ class SnsSmsSender:
                 PhoneNumber=message.destination, Message=sms_text(message), MessageAttributes=attributes
             )
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            failure = _aws_failure("SNS", "Publish", exc)
+            failure = aws_failure("SNS", "Publish", exc)
             if isinstance(failure, ProviderRejected):
                 raise failure from exc
             return MessageResult(MessageStatus.RETRY, code=type(exc).__name__)
@@ -241,23 +146,6 @@ class SnsSmsSender:
 def sms_text(message: NotificationMessage) -> str:
     """The single text an SMS-only provider carries: the body, with an lms title as a ``[title]`` first line."""
     return f"[{message.title}]\n{message.body}" if message.title else message.body
-
-
-def _ascii_address(address: str) -> str:
-    """SES takes 7-bit addresses: an internationalized domain goes as punycode (local parts are ASCII already:
-    shared.domain.messages refuses SMTPUTF8 mailboxes)."""
-    if address.isascii():
-        return address
-    local, _, domain = address.rpartition("@")
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return address  # SES will refuse it: a ProviderRejected, not a crash
-
-
-def _tag_value(key: str) -> str:
-    """SES tag values allow only ASCII letters, digits, ``_`` and ``-`` (at most 256 characters)."""
-    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in key)[:256]
 
 
 class ChannelRouter:

@@ -10,11 +10,11 @@ from shared.adapters.notification_delivery import (
     ChannelRouter,
     NotificationSender,
     ReportSource,
-    SesEmailSender,
     SnsSmsSender,
 )
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
-from shared.adapters.ses_events import sandbox_email_events
+from shared.adapters.ses_email import SesBulkEmailSender
+from shared.adapters.ses_events import SandboxSesEventBus
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 
@@ -39,12 +39,15 @@ def notification_sender_from_settings(
     """Email through SES; SMS/LMS through a Korean gateway (solapi) or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
     call: the domain retries a send itself."""
-    email = SesEmailSender(
+    email = SesBulkEmailSender(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
     sns = SnsSmsSender(aws_client("sns", retries=False))
     return SandboxNotificationSender(
-        ChannelRouter(sms=sns, email=email), dynamodb_client, table_name, sandbox_email_events(aws_client("events"))
+        ChannelRouter(sms=sns, email=email),
+        dynamodb_client,
+        table_name,
+        SandboxSesEventBus(aws_client("events")).report,
     )
 
 

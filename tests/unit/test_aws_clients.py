@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from shared.adapters import aws_clients
 from shared.adapters.aws_clients import aws_client
@@ -63,6 +64,18 @@ def test_a_single_attempt_client_tries_once(failing_endpoint: type[_AlwaysUnavai
     with pytest.raises(ClientError):
         aws_client("sqs", retries=False).list_queues()
     assert failing_endpoint.requests == 1
+
+
+def test_the_ses_and_sns_send_clients_try_once(failing_endpoint: type[_AlwaysUnavailable]) -> None:
+    entry = {"Destination": {"ToAddresses": ["a@example.com"]}}
+    with pytest.raises(ClientError):
+        aws_client("sesv2", retries=False).send_bulk_email(
+            DefaultContent={"Template": {"TemplateContent": {"Subject": "s", "Text": "t"}}}, BulkEmailEntries=[entry]
+        )
+    assert failing_endpoint.requests == 1
+    with pytest.raises((ClientError, ResponseParserError)):  # the fake answers JSON; SNS speaks XML
+        aws_client("sns", retries=False).publish(PhoneNumber="+821012345678", Message="m")
+    assert failing_endpoint.requests == 2
 
 
 def test_timeouts_fit_three_attempts_inside_the_api_timeout() -> None:
