@@ -6,7 +6,7 @@ import os
 from functools import cache
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _EnvSettings(BaseModel):
@@ -18,9 +18,19 @@ class _EnvSettings(BaseModel):
 
 
 class GiftProviderSettings(_EnvSettings):
-    gift_provider: Literal["sandbox", "http"] = Field("sandbox", alias="GIFT_PROVIDER")
-    gift_provider_endpoint: str = Field("", alias="GIFT_PROVIDER_ENDPOINT")
+    """The sandbox, or Giftishow Biz: its endpoint, the secret with its credentials (JSON: custom_auth_code,
+    custom_auth_token, user_id), test mode (dev_yn Y) and the registered callback (sender) number."""
+
+    gift_provider: Literal["sandbox", "giftishow"] = Field("sandbox", alias="GIFT_PROVIDER")
+    gift_provider_endpoint: str = Field("https://bizapi.giftishow.com/bizApi", alias="GIFT_PROVIDER_ENDPOINT")
     gift_provider_secret_arn: str = Field("", alias="GIFT_PROVIDER_SECRET_ARN")
+    giftishow_dev_yn: Literal["", "Y", "N"] = Field("", alias="GIFTISHOW_DEV_YN")  # giftishow needs Y or N
+    giftishow_callback_number: str = Field("", alias="GIFTISHOW_CALLBACK_NUMBER")
+
+    @field_validator("gift_provider_endpoint", mode="before")
+    @classmethod
+    def _default_endpoint(cls, value: Any) -> Any:
+        return value or "https://bizapi.giftishow.com/bizApi"  # a template parameter left empty
 
 
 class NotificationProviderSettings(_EnvSettings):

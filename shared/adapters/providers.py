@@ -1,4 +1,4 @@
-"""Choose the gift provider adapter from settings: the sandbox (default) or a real B2B HTTP API."""
+"""Choose the gift provider adapter from settings: the sandbox (default) or Giftishow Biz."""
 
 from __future__ import annotations
 
@@ -25,11 +25,18 @@ def _secret(arn: str) -> str:
 
 
 def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client: Any, table_name: str) -> GiftProvider:
-    if settings.gift_provider == "http":
-        from shared.adapters.http_gift_provider import HttpGiftProvider
+    if settings.gift_provider == "giftishow":
+        from shared.adapters.giftishow import GiftishowCredentials, GiftishowProvider
 
-        api_key = _secret(settings.gift_provider_secret_arn)
-        return HttpGiftProvider(settings.gift_provider_endpoint, api_key)
+        if not settings.giftishow_dev_yn:
+            raise ValueError("GIFTISHOW_DEV_YN must be Y (test mode) or N (live) with GIFT_PROVIDER=giftishow")
+        credentials = GiftishowCredentials.from_secret(_secret(settings.gift_provider_secret_arn))
+        return GiftishowProvider(
+            credentials,
+            settings.giftishow_callback_number,
+            endpoint=settings.gift_provider_endpoint,
+            dev_yn=settings.giftishow_dev_yn,
+        )
     return SandboxGiftProvider(dynamodb_client, table_name)
 
 

@@ -1,9 +1,9 @@
-"""The two HTTP provider adapters, HttpGiftProvider (gifticons) and HttpSmsGateway (SMS/LMS), each with its fake
-server on 127.0.0.1 (tests.fakes), as the tests they share (test_http_providers.py) drive them.
+"""The HTTP provider adapters with bearer keys and Idempotency-Key headers (today HttpSmsGateway for SMS/LMS), each
+with its fake server on 127.0.0.1 (tests.fakes), as the tests they share (test_http_providers.py) drive them.
 
-Both speak the same kind of API: a bearer key, an Idempotency-Key per send, JSON in and out, the contract's sandbox
-rules by the phone's last four digits, and one HTTP attempt per call. A driver says how to build its adapter, send
-one message or gift, and read the outcome; the answer tables list what both read alike and what only one has.
+Such an API has a bearer key, an Idempotency-Key per send, JSON in and out, the contract's sandbox rules by the
+phone's last four digits, and one HTTP attempt per call. A driver says how to build its adapter, send one message,
+and read the outcome; the answer tables list what every adapter reads alike and what only one has.
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 import pytest
 
-from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
-from shared.adapters.http_gift_provider import HttpGiftProvider
 from shared.adapters.http_sms_gateway import HttpSmsGateway
 from shared.adapters.notification_delivery import DeliveryOutcome, DeliveryResult, NotificationMessage
 from tests.fakes.base import FakeJsonServer, RecordedRequest
-from tests.fakes.gift_provider_server import FakeGiftProviderServer
 from tests.fakes.sms_gateway_server import FakeSmsGatewayServer
 
 PHONE = "+821012345678"
-GIFT_API_KEY = "gp-live-4f1c9a7e2b5d8c3a"
 SMS_API_KEY = "sms-live-7c2e9b4a1f6d3e8b"
 
-# (status, JSON body, raw bytes sent instead of the body): answers both adapters take for "try again later".
+# (status, JSON body, raw bytes sent instead of the body): answers every adapter takes for "try again later".
 TRANSIENT_OR_UNREADABLE: list[tuple[int, Any, bytes | None]] = [
     (408, None, None),
     (429, {"code": "RATE_LIMITED"}, None),
@@ -42,7 +38,7 @@ TRANSIENT_OR_UNREADABLE: list[tuple[int, Any, bytes | None]] = [
     (200, ["ID-1"], None),
     (202, {"status": "ACCEPTED"}, None),
 ]
-# (status, JSON body): refusals both adapters pass on as ProviderRejected.
+# (status, JSON body): refusals every adapter passes on as ProviderRejected.
 REFUSED: list[tuple[int, Any]] = [
     (400, {"code": "VALIDATION_ERROR"}),
     (404, None),  # a 404 without RECIPIENT_NOT_FOUND: wrong path, not an unknown recipient
@@ -73,7 +69,7 @@ class HttpProvider(ABC, Generic[FakeT, AdapterT, ResultT]):
     path: ClassVar[str]  # where a send goes
     logged_as: ClassVar[str]  # how the adapter names the provider in its log lines
     message_texts: ClassVar[tuple[str, ...]]  # the words every send carries (never logged)
-    success: ClassVar[Enum]  # the outcome of an issued gift or delivered message
+    success: ClassVar[Enum]  # the outcome of a delivered message
     not_found: ClassVar[Any]  # the result for a recipient the provider does not know
     # The adapter's own answers, besides the shared tables above.
     definite_answers: ClassVar[list[tuple[int, Any, Any]]]  # (status, body, the result it reads)
@@ -91,7 +87,7 @@ class HttpProvider(ABC, Generic[FakeT, AdapterT, ResultT]):
 
     @abstractmethod
     def send(self, adapter: AdapterT, key: str = "send-1:r1:0", phone: str = PHONE) -> ResultT:
-        """One gift or message to ``phone`` under the idempotency key ``key``."""
+        """One message to ``phone`` under the idempotency key ``key``."""
 
     @abstractmethod
     def send_other_content(self, adapter: AdapterT, key: str) -> ResultT:
@@ -115,48 +111,6 @@ class HttpProvider(ABC, Generic[FakeT, AdapterT, ResultT]):
     def other_calls(self, adapter: AdapterT) -> list[Callable[[], object]]:
         """The adapter's calls besides sending, which fail like a send when the provider cannot be used."""
         return []
-
-
-class GiftProviderOverHttp(HttpProvider[FakeGiftProviderServer, HttpGiftProvider, IssueResult]):
-    fake_type = FakeGiftProviderServer
-    adapter_type = HttpGiftProvider
-    api_key = GIFT_API_KEY
-    path = "/v1/coupons"
-    logged_as = "gift provider"
-    message_texts = ("축하합니다!", "1등 당첨 선물")
-    success = IssueOutcome.ISSUED
-    not_found = IssueResult(IssueOutcome.RECIPIENT_NOT_FOUND)
-    definite_answers: ClassVar[list[tuple[int, Any, Any]]] = [
-        (409, {"code": "GIFT_UNAVAILABLE"}, IssueResult(IssueOutcome.GIFT_UNAVAILABLE)),
-        (410, {"code": "GIFT_UNAVAILABLE"}, IssueResult(IssueOutcome.GIFT_UNAVAILABLE)),
-        (422, {"code": "GIFT_UNAVAILABLE"}, IssueResult(IssueOutcome.GIFT_UNAVAILABLE)),
-    ]
-    transient_answers: ClassVar[list[tuple[int, Any, bytes | None]]] = [
-        (201, {"coupon_id": "", "expires_on": "2030-01-01"}, None),
-        (201, {"coupon_id": "CPN-1"}, None),
-        (200, {"coupon_id": "CPN-1", "expires_on": "next month"}, None),
-    ]
-    refusals: ClassVar[list[tuple[int, Any]]] = [(403, {"code": "FORBIDDEN"}), (422, {"code": "INVALID_TEMPLATE"})]
-    garbled_success = ({"coupon_id": "CPN-SECRET", "expires_on": "soon"}, "CPN-SECRET")
-
-    def send(self, adapter: HttpGiftProvider, key: str = "send-1:r1:0", phone: str = PHONE) -> IssueResult:
-        return adapter.issue(gift_request(key, phone=phone))
-
-    def send_other_content(self, adapter: HttpGiftProvider, key: str) -> IssueResult:
-        return adapter.issue(gift_request(key, phone="+821099998877"))
-
-    def result_id(self, result: IssueResult) -> str | None:
-        return result.coupon_id
-
-    def issued_id(self, key: str) -> str | None:
-        coupon = self.fake.coupon_for(key)
-        return coupon.coupon_id if coupon else None
-
-    def issued_count(self) -> int:
-        return self.fake.issue_count
-
-    def other_calls(self, adapter: HttpGiftProvider) -> list[Callable[[], object]]:
-        return [adapter.catalog]
 
 
 class SmsGatewayOverHttp(HttpProvider[FakeSmsGatewayServer, HttpSmsGateway, DeliveryResult]):
@@ -196,11 +150,7 @@ class SmsGatewayOverHttp(HttpProvider[FakeSmsGatewayServer, HttpSmsGateway, Deli
         return len(self.fake.delivered)
 
 
-HTTP_PROVIDERS: dict[str, type[HttpProvider[Any, Any, Any]]] = {"gift": GiftProviderOverHttp, "sms": SmsGatewayOverHttp}
-
-
-def gift_request(key: str = "send-1:r1:0", *, phone: str = PHONE, gift_id: str = "SBX-COFFEE") -> IssueRequest:
-    return IssueRequest(idempotency_key=key, gift_id=gift_id, phone=phone, title="축하합니다!", content="1등 당첨 선물")
+HTTP_PROVIDERS: dict[str, type[HttpProvider[Any, Any, Any]]] = {"sms": SmsGatewayOverHttp}
 
 
 def sms_message(key: str, phone: str, body: str = "비밀 본문") -> NotificationMessage:
