@@ -13,6 +13,7 @@ from shared.adapters.notification_delivery import (
     SesEmailSender,
     SnsSmsSender,
 )
+from shared.adapters.solapi import SolapiApi, SolapiCredentials, SolapiReportSource, SolapiSender
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 
@@ -34,17 +35,27 @@ def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client:
 def notification_sender_from_settings(
     settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
 ) -> NotificationSender:
-    """Email through SES; SMS/LMS through a Korean gateway (http) or, in the sandbox, SNS behind the contract's
+    """Email through SES; SMS/LMS through Solapi or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
     call: the domain retries a send itself."""
     email = SesEmailSender(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
-    if settings.notification_provider == "http":
-        from shared.adapters.http_sms_gateway import HttpSmsGateway
-
-        api_key = _secret(settings.sms_gateway_secret_arn)
-        gateway = HttpSmsGateway(settings.sms_gateway_endpoint, api_key, sender=settings.sms_sender_number or None)
-        return ChannelRouter(sms=gateway, lms=gateway, email=email)
+    if settings.notification_provider == "solapi":
+        solapi, _ = solapi_from_settings(settings, dynamodb_client, table_name)
+        return ChannelRouter(sms=solapi, lms=solapi, email=email)
     sns = SnsSmsSender(aws_client("sns", retries=False))
     return SandboxNotificationSender(ChannelRouter(sms=sns, lms=sns, email=email), dynamodb_client, table_name)
+
+
+def solapi_from_settings(
+    settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
+) -> tuple[SolapiSender, SolapiReportSource]:
+    """Solapi's sender (sms, lms) and its report source, sharing one API client; credentials come from the
+    Secrets Manager secret ``{"api_key", "api_secret"}``, the sender number from SMS_SENDER_NUMBER."""
+    credentials = SolapiCredentials.model_validate_json(_secret(settings.solapi_secret_arn))
+    api = SolapiApi(settings.solapi_endpoint, credentials)
+    return (
+        SolapiSender(api, dynamodb_client, table_name, settings.sms_sender_number),
+        SolapiReportSource(api, dynamodb_client, table_name),
+    )

@@ -1,9 +1,9 @@
-"""The two HTTP provider adapters, HttpGiftProvider (gifticons) and HttpSmsGateway (SMS/LMS), each with its fake
-server on 127.0.0.1 (tests.fakes), as the tests they share (test_http_providers.py) drive them.
+"""The HTTP provider adapter HttpGiftProvider (gifticons) with its fake server on 127.0.0.1 (tests.fakes), as the
+tests of test_http_providers.py drive it.
 
-Both speak the same kind of API: a bearer key, an Idempotency-Key per send, JSON in and out, the contract's sandbox
-rules by the phone's last four digits, and one HTTP attempt per call. A driver says how to build its adapter, send
-one message or gift, and read the outcome; the answer tables list what both read alike and what only one has.
+Its API: a bearer key, an Idempotency-Key per send, JSON in and out, the contract's sandbox rules by the phone's
+last four digits, and one HTTP attempt per call. A driver says how to build its adapter, send one gift, and read the
+outcome; the answer tables list the shared answers and the adapter's own.
 """
 
 from __future__ import annotations
@@ -18,15 +18,11 @@ import pytest
 
 from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
 from shared.adapters.http_gift_provider import HttpGiftProvider
-from shared.adapters.http_sms_gateway import HttpSmsGateway
-from shared.adapters.notification_delivery import DeliveryOutcome, DeliveryResult, NotificationMessage
 from tests.fakes.base import FakeJsonServer, RecordedRequest
 from tests.fakes.gift_provider_server import FakeGiftProviderServer
-from tests.fakes.sms_gateway_server import FakeSmsGatewayServer
 
 PHONE = "+821012345678"
 GIFT_API_KEY = "gp-live-4f1c9a7e2b5d8c3a"
-SMS_API_KEY = "sms-live-7c2e9b4a1f6d3e8b"
 
 # (status, JSON body, raw bytes sent instead of the body): answers both adapters take for "try again later".
 TRANSIENT_OR_UNREADABLE: list[tuple[int, Any, bytes | None]] = [
@@ -159,52 +155,11 @@ class GiftProviderOverHttp(HttpProvider[FakeGiftProviderServer, HttpGiftProvider
         return [adapter.catalog]
 
 
-class SmsGatewayOverHttp(HttpProvider[FakeSmsGatewayServer, HttpSmsGateway, DeliveryResult]):
-    fake_type = FakeSmsGatewayServer
-    adapter_type = HttpSmsGateway
-    api_key = SMS_API_KEY
-    path = "/v1/messages"
-    logged_as = "SMS gateway"
-    message_texts = ("비밀 본문",)
-    success = DeliveryOutcome.DELIVERED
-    not_found = DeliveryResult(DeliveryOutcome.RECIPIENT_NOT_FOUND)
-    definite_answers: ClassVar[list[tuple[int, Any, Any]]] = [
-        (200, {"message_id": "MSG-1"}, DeliveryResult(DeliveryOutcome.DELIVERED, "MSG-1")),
-        (201, {"message_id": "MSG-1", "status": "QUEUED"}, DeliveryResult(DeliveryOutcome.DELIVERED, "MSG-1")),
-    ]
-    transient_answers: ClassVar[list[tuple[int, Any, bytes | None]]] = [(201, {"message_id": ""}, None)]
-    refusals: ClassVar[list[tuple[int, Any]]] = [
-        (403, {"code": "SENDER_NOT_REGISTERED"}),
-        (422, {"code": "SPAM_SUSPECTED"}),
-    ]
-    garbled_success = ({"id": "MSG-SECRET"}, "MSG-SECRET")
-
-    def send(self, adapter: HttpSmsGateway, key: str = "send-1:r1:0", phone: str = PHONE) -> DeliveryResult:
-        return adapter.send(sms_message(key, phone))
-
-    def send_other_content(self, adapter: HttpSmsGateway, key: str) -> DeliveryResult:
-        return adapter.send(sms_message(key, PHONE, body="다른 내용"))
-
-    def result_id(self, result: DeliveryResult) -> str | None:
-        return result.provider_message_id
-
-    def issued_id(self, key: str) -> str | None:
-        message = self.fake.message_for(key)
-        return message.message_id if message else None
-
-    def issued_count(self) -> int:
-        return len(self.fake.delivered)
-
-
-HTTP_PROVIDERS: dict[str, type[HttpProvider[Any, Any, Any]]] = {"gift": GiftProviderOverHttp, "sms": SmsGatewayOverHttp}
+HTTP_PROVIDERS: dict[str, type[HttpProvider[Any, Any, Any]]] = {"gift": GiftProviderOverHttp}
 
 
 def gift_request(key: str = "send-1:r1:0", *, phone: str = PHONE, gift_id: str = "SBX-COFFEE") -> IssueRequest:
     return IssueRequest(idempotency_key=key, gift_id=gift_id, phone=phone, title="축하합니다!", content="1등 당첨 선물")
-
-
-def sms_message(key: str, phone: str, body: str = "비밀 본문") -> NotificationMessage:
-    return NotificationMessage(idempotency_key=key, channel="sms", destination=phone, body=body)
 
 
 def each_provider_with(rows: Callable[[type[HttpProvider[Any, Any, Any]]], list[tuple[Any, ...]]]) -> list[Any]:

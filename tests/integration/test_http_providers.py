@@ -1,4 +1,4 @@
-"""What HttpGiftProvider and HttpSmsGateway both promise, each against its real HTTP fake on 127.0.0.1: the sandbox
+"""What HttpGiftProvider promises, against its real HTTP fake on 127.0.0.1: the sandbox
 outcomes, one attempt per call, idempotent replays, how answers map to outcomes and errors, the endpoint and key
 checks, and no secrets in logs or errors (tests.integration.http_providers drives them)."""
 
