@@ -34,10 +34,10 @@ class GiftProviderSettings(_EnvSettings):
 
 
 class NotificationProviderSettings(_EnvSettings):
-    notification_provider: Literal["sandbox", "http"] = Field("sandbox", alias="NOTIFICATION_PROVIDER")
-    sms_gateway_endpoint: str = Field("", alias="SMS_GATEWAY_ENDPOINT")
-    sms_gateway_secret_arn: str = Field("", alias="SMS_GATEWAY_SECRET_ARN")
-    sms_sender_number: str = Field("", alias="SMS_SENDER_NUMBER")
+    notification_provider: Literal["sandbox", "solapi"] = Field("sandbox", alias="NOTIFICATION_PROVIDER")
+    solapi_endpoint: str = Field("https://api.solapi.com", alias="SOLAPI_ENDPOINT", min_length=1)
+    solapi_secret_arn: str = Field("", alias="SOLAPI_SECRET_ARN")  # JSON {"api_key": ..., "api_secret": ...}
+    sms_sender_number: str = Field("", alias="SMS_SENDER_NUMBER")  # the number registered with Solapi
     email_from_address: str = Field("no-reply@win-notifications.example", alias="EMAIL_FROM_ADDRESS", min_length=3)
     ses_configuration_set: str = Field("", alias="SES_CONFIGURATION_SET")
 

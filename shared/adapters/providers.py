@@ -1,4 +1,4 @@
-"""Choose the gift provider adapter from settings: the sandbox (default) or Giftishow Biz."""
+"""Choose the provider adapters from settings: the sandbox (the default), or Giftishow Biz, Solapi and SES."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from shared.adapters.notification_delivery import (
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.ses_email import SesBulkEmailSender
 from shared.adapters.ses_events import SandboxSesEventBus
+from shared.adapters.solapi import SolapiApi, SolapiCredentials, SolapiReportSource, SolapiSender
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 
@@ -43,12 +44,15 @@ def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client:
 def notification_sender_from_settings(
     settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
 ) -> NotificationSender:
-    """Email through SES; SMS/LMS through a Korean gateway (solapi) or, in the sandbox, SNS behind the contract's
+    """Email through SES; SMS/LMS through Solapi or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
     call: the domain retries a send itself."""
     email = SesBulkEmailSender(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
+    if settings.notification_provider == "solapi":
+        solapi, _ = solapi_from_settings(settings, dynamodb_client, table_name)
+        return ChannelRouter(sms=solapi, email=email)
     sns = SnsSmsSender(aws_client("sns", retries=False))
     return SandboxNotificationSender(
         ChannelRouter(sms=sns, email=email),
@@ -62,4 +66,19 @@ def report_source_from_settings(
     settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
 ) -> ReportSource:
     """Where the SMS provider's delivery reports are fetched from (email reports are pushed by SES)."""
+    if settings.notification_provider == "solapi":
+        return solapi_from_settings(settings, dynamodb_client, table_name)[1]
     return SandboxReportSource(dynamodb_client, table_name)
+
+
+def solapi_from_settings(
+    settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
+) -> tuple[SolapiSender, SolapiReportSource]:
+    """Solapi's sender (sms, lms) and its report source, sharing one API client; credentials come from the
+    Secrets Manager secret ``{"api_key", "api_secret"}``, the sender number from SMS_SENDER_NUMBER."""
+    credentials = SolapiCredentials.model_validate_json(_secret(settings.solapi_secret_arn))
+    api = SolapiApi(settings.solapi_endpoint, credentials)
+    return (
+        SolapiSender(api, dynamodb_client, table_name, settings.sms_sender_number),
+        SolapiReportSource(api, dynamodb_client, table_name),
+    )

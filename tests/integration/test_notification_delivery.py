@@ -1,6 +1,5 @@
 """Notification delivery adapters: SES v2 and SNS against moto, error mapping with botocore's Stubber, the sandbox
-rules with provider state in (moto) DynamoDB, and what only the HTTP SMS gateway has, against a real server on
-127.0.0.1 (tests.fakes.sms_gateway_server; what it shares with the gift provider is in test_http_providers.py)."""
+rules with provider state in (moto) DynamoDB."""
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from shared.adapters.http_sms_gateway import HttpSmsGateway
 from shared.adapters.notification_delivery import (
     ChannelRouter,
     DeliveryOutcome,
@@ -37,9 +35,7 @@ from shared.adapters.notification_delivery import (
 )
 from shared.errors import ProviderRejected, ProviderUnavailable
 from tests.conftest import table_definition, use_test_aws
-from tests.fakes.sms_gateway_server import FakeSmsGatewayServer
-from tests.integration.http_providers import SMS_API_KEY as API_KEY
-from tests.integration.http_providers import assert_authorised_json_post, fake_server_fixture, unused_port_url
+from tests.integration.http_providers import unused_port_url
 
 REGION = "ap-northeast-2"
 TABLE = "test-data"
@@ -477,60 +473,3 @@ def test_sandbox_in_front_of_ses_and_sns(aws: dict[str, Any]) -> None:
 
     assert sent_sms() == [(PHONE, "당첨을 축하합니다!"), (PHONE, "[안내]\n긴 본문")]
     assert [(m.destinations["ToAddresses"], m.subject) for m in sent_emails()] == [([EMAIL], "당첨을 축하합니다 🎉")]
-
-
-# -- HTTP SMS gateway (what it shares with the gift provider: test_http_providers.py) ------------------------------
-
-
-gateway_server = fake_server_fixture(FakeSmsGatewayServer, API_KEY)
-
-
-@pytest.fixture
-def gateway(gateway_server: FakeSmsGatewayServer) -> HttpSmsGateway:
-    return HttpSmsGateway(gateway_server.url, API_KEY, timeout_seconds=2.0)
-
-
-def test_gateway_delivers_and_returns_the_message_id(
-    gateway: HttpSmsGateway, gateway_server: FakeSmsGatewayServer
-) -> None:
-    result = gateway.send(sms("send-1:r1:0"))
-
-    delivered = gateway_server.message_for("send-1:r1:0")
-    assert delivered is not None
-    assert result == DeliveryResult(DeliveryOutcome.DELIVERED, delivered.message_id)
-    assert (delivered.type, delivered.to, delivered.text, delivered.subject) == (
-        "SMS",
-        PHONE,
-        "당첨을 축하합니다!",
-        None,
-    )
-
-
-def test_gateway_sends_credentials_idempotency_key_and_json(gateway_server: FakeSmsGatewayServer) -> None:
-    gateway = HttpSmsGateway(gateway_server.url, API_KEY, sender="0212345678")
-    gateway.send(lms("send-9:r7:2", title="당첨 안내", body="긴 본문"))
-    gateway.send(sms("send-9:r8:2"))
-
-    first, second = gateway_server.requests
-    assert_authorised_json_post(first, "/v1/messages", API_KEY, "send-9:r7:2")
-    assert first.json() == {"type": "LMS", "to": PHONE, "from": "0212345678", "subject": "당첨 안내", "text": "긴 본문"}
-    assert second.json() == {"type": "SMS", "to": PHONE, "from": "0212345678", "text": "당첨을 축하합니다!"}
-
-
-def test_gateway_lms_without_a_title_has_no_subject(
-    gateway: HttpSmsGateway, gateway_server: FakeSmsGatewayServer
-) -> None:
-    gateway.send(lms(title=None, body="본문"))
-    assert gateway_server.requests[0].json() == {"type": "LMS", "to": PHONE, "text": "본문"}
-
-
-def test_gateway_refuses_what_it_cannot_carry(gateway: HttpSmsGateway) -> None:
-    with pytest.raises(ProviderRejected) as raised:
-        gateway.send(sms(body="가" * 46))  # 92 bytes: over the SMS limit
-    assert (raised.value.status, raised.value.code) == (400, "VALIDATION_ERROR")
-
-
-def test_gateway_sends_only_sms_and_lms(gateway: HttpSmsGateway, gateway_server: FakeSmsGatewayServer) -> None:
-    with pytest.raises(ValueError, match="sms and lms"):
-        gateway.send(email())
-    assert gateway_server.requests == []
