@@ -91,6 +91,8 @@ help:
 	@echo "                  deploy the stack (local build), bootstrap a demo account, serve until Ctrl-C"
 	@echo "make stack-up     the same, but return once ready (MiniStack pid in .local/ministack.pid)"
 	@echo "make stack-down   stop the MiniStack started by stack-up"
+	@echo "make redrive      move the send queues' dead-letter messages back to their queues (local stack;"
+	@echo "                  REDRIVE_ARGS='--queue gift --dry-run'); against AWS: README \"Dead letters\""
 	@echo "make build-local  sam build for MiniStack (.aws-sam/build-local)"
 	@echo "make build-cloud  sam build for AWS: python3.13 arm64 artifacts (.aws-sam/build)"
 	@echo "make validate     sam validate --lint"
@@ -242,6 +244,14 @@ stack-up: build-local $(VENV_MS)/.installed
 
 stack-down:
 	@$(if $(wildcard $(VENV_MS)/bin/python),$(VENV_MS)/bin/python,$(PYTHON)) -m scripts.local_stack down
+
+# scripts/redrive.py against the running local stack: .local/stack.env names the queues and the MiniStack
+# endpoint, as it does for the e2e suite. REDRIVE_ARGS: --queue gift|notification|all, --dry-run.
+REDRIVE_ARGS ?=
+.PHONY: redrive
+redrive: $(VENV)/.installed
+	@test -f .local/stack.env || { echo "no .local/stack.env: start the local stack first (make stack-up)" >&2; exit 1; }
+	$(VENV)/bin/python -m scripts.redrive --stack-env .local/stack.env $(REDRIVE_ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # Checks

@@ -9,7 +9,7 @@ Run it through `make run` / `make stack-up` / `make stack-down`: make installs t
 builds the LOCAL flavour (.aws-sam/build-local) first. It runs under .venv-ministack's Python
 (boto3 + PyYAML); the MiniStack process is started and stopped by scripts/ministack_server.py. When
 ready it writes .local/stack.env (scripts/stack_env.py: API_URL, ADMIN_API_KEY, DEMO_API_KEY,
-DEMO_ACCOUNT_ID, the AWS_* settings that reach MiniStack, ...).
+DEMO_ACCOUNT_ID, the AWS_* settings that reach MiniStack, the send queues and their dead-letter queues, ...).
 
 Environment: MINISTACK_PORT (default 4566), STACK_NAME (default win-notifications),
 LOG_LEVEL for the Lambdas (default INFO), MINISTACK_LOG_LEVEL (default INFO).
@@ -319,6 +319,8 @@ def bootstrap(api: Api) -> dict[str, str]:
 
 def bring_up(serve: bool) -> tuple[int, bool]:
     """Start (or reuse) MiniStack, deploy, bootstrap. Returns (pid, started_here)."""
+    from scripts import redrive  # boto3 and pydantic: only in .venv-ministack, not needed by `down`
+
     LOCAL_DIR.mkdir(exist_ok=True)
     pid = recorded_pid()
     previous = stack_env.read(ENV_FILE)
@@ -338,6 +340,7 @@ def bring_up(serve: bool) -> tuple[int, bool]:
         sam_deploy()
         sync_gateway_responses()
         outputs = stack_outputs()
+        queue_urls = redrive.stack_queue_urls(aws_client("cloudformation"), stack_name())
     except BaseException:
         if started_here:
             stop_ministack(pid)
@@ -352,7 +355,7 @@ def bring_up(serve: bool) -> tuple[int, bool]:
         **aws_env(),
         "DATA_TABLE_NAME": outputs.get("DataTableName", ""),
         "IDEMPOTENCY_TABLE_NAME": outputs.get("IdempotencyTableName", ""),
-        "GIFT_SEND_QUEUE_URL": outputs.get("GiftSendQueueUrl", ""),
+        **redrive.stack_env_values(queue_urls),  # the send queues and their dead-letter queues (make redrive)
         "EVENT_BUS_NAME": outputs.get("EventBusName", ""),
     }
     stack_env.write(values, ENV_FILE)  # usable even if the bootstrap below fails
