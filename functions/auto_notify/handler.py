@@ -34,7 +34,11 @@ class WinnersRecordedEvent(EventBridgeModel):
 def dependencies() -> tuple[DataStore, WorkQueue, int]:
     settings = auto_notify_settings()
     store = DataStore(aws_client("dynamodb"), settings.table_name)
-    return store, WorkQueue(aws_client("sqs"), settings.notification_send_queue_url), settings.notification_recipients_per_batch
+    return (
+        store,
+        WorkQueue(aws_client("sqs"), settings.notification_send_queue_url),
+        settings.notification_recipients_per_batch,
+    )
 
 
 @logger.inject_lambda_context
