@@ -212,33 +212,17 @@ def deliver_each(
     """For providers called once per recipient (gifticons): concurrent calls, each retried on a transient
     failure with the same idempotency key."""
 
-    def one(recipient: RecipientState) -> tuple[str, Outcome]:
+    def one(recipient: RecipientState) -> dict[str, Outcome]:
         key = attempt_key(send, batch_no, recipient)
-        for call in range(1, worker.max_attempts + 1):
-            started = time.perf_counter()
-            try:
-                outcome = deliver_once(recipient, key)
-            except ProviderRejected:
-                worker.metric("ProviderErrors", 1, "Count", send.kind)
-                # Misconfiguration (e.g. a revoked key): fail this recipient resendably and refund, rather
-                # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
-                logger.exception("provider rejected the request")
-                return recipient.rid, Outcome("FAILED", "PROVIDER_ERROR", calls=call)
-            except ProviderUnavailable:
-                worker.metric("ProviderErrors", 1, "Count", send.kind)
-                if call == worker.max_attempts:
-                    return recipient.rid, Outcome("FAILED", "PROVIDER_ERROR", calls=call)
-                worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
-                continue
-            finally:
-                worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", send.kind)
-            return recipient.rid, replace(outcome, calls=call)
-        raise AssertionError("unreachable")
+        return deliver_in_bulk(worker, [recipient], send, key, lambda k, _: {recipient.rid: deliver_once(recipient, k)})
 
     if not recipients:
         return {}
+    outcomes: dict[str, Outcome] = {}
     with ThreadPoolExecutor(max_workers=min(worker.concurrency, len(recipients))) as pool:
-        return dict(pool.map(one, recipients))
+        for outcome in pool.map(one, recipients):
+            outcomes |= outcome
+    return outcomes
 
 
 def deliver_in_bulk(
@@ -259,6 +243,8 @@ def deliver_in_bulk(
             results = deliver_batch(batch_key, waiting)
         except ProviderRejected:
             worker.metric("ProviderErrors", 1, "Count", send.kind)
+            # Misconfiguration (e.g. a revoked key): fail these recipients resendably and refund, rather
+            # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
             logger.exception("provider rejected the request")
             results = {r.rid: Outcome("FAILED", "PROVIDER_ERROR") for r in waiting}
         except ProviderUnavailable:
