@@ -1,14 +1,24 @@
-"""The benchmark: one 10,000-recipient gift send and one 10,000-recipient notification send, API call to SENT,
+"""The benchmark: one 10,000-recipient gift send and three 10,000-recipient notification sends, API call to SENT,
 run by the real handlers in-process against MiniStack's AWS APIs on 127.0.0.1 (started here on its own
-port), every AWS request counted from botocore's own events. Prints a table and writes bench/results.json.
+port), every AWS request counted from botocore's own request events. Prints a table and writes bench/results.json.
 
 Why MiniStack and not moto: moto copies every table for each TransactWriteItems (its rollback), so its
 cost grows with the table and says nothing about this service; `--engine moto` is still there for a
 network-free run.
 
 Providers: gifts use an instant in-process gift provider (the sandbox one keeps its provider-side state in
-DynamoDB, which would be counted and timed as ours); notifications use the real sandbox sender in front
-of SNS and SES (on moto), whose delivery requests are reported apart, as the floor of one per message.
+DynamoDB, which would be counted and timed as ours). Notifications go through the senders the service builds
+from its settings, in batches of NOTIFICATION_RECIPIENTS_PER_BATCH (200):
+
+- sms, Solapi (NOTIFICATION_PROVIDER=solapi): the real SolapiSender against the Solapi wire fake
+  (tests/fakes/solapi_server.py) on 127.0.0.1 in this process; its delivery requests are the HTTP requests the
+  fake counts. The group-tracking item the sender keeps per batch is DynamoDB, counted as the service's own.
+- email, SES bulk (the same settings): the real SesBulkEmailSender against MiniStack's SES; delivery requests are
+  ``sesv2.SendBulkEmail`` (50 recipients each).
+- sms, SNS sandbox (NOTIFICATION_PROVIDER=sandbox): the sandbox sender in front of SNS, one ``sns.Publish`` per
+  message: the floor of 1.0, reported apart, with no target.
+
+Bulk delivery target: at most BULK_DELIVERY_TARGET requests per recipient for the first two.
 
 Run: make bench   (or .venv/bin/python -m bench.run [recipients])
 """
@@ -20,10 +30,13 @@ import json
 import os
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +46,43 @@ from moto import mock_aws
 from bench.aws_calls import CallCounter
 from scripts import ministack_server
 from tests.conftest import table_definition
+from tests.fakes.solapi_server import API_KEY, API_SECRET, SENDER_NUMBER, FakeSolapiServer
 
 TABLE, IDEMPOTENCY_TABLE = "bench-data", "bench-idempotency"
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DYNAMODB_ITEM_WRITES_PER_SECOND = 1_000  # the per-item (per-partition) write limit on real DynamoDB
 CONSUMER_CONCURRENCY = int(os.environ.get("BENCH_CONSUMER_CONCURRENCY", "1"))
-DELIVERY_OPERATIONS = ("sns.Publish", "sesv2.SendEmail")
+DELIVERY_OPERATIONS = ("sns.Publish", "sesv2.SendEmail", "sesv2.SendBulkEmail")
+SOLAPI_ENDPOINTS = ("create", "add", "send", "group", "list")  # the fake's per-endpoint request counters
+BULK_DELIVERY_TARGET = 0.03
+SANDBOX_DELIVERY_FLOOR = 1.0
+SENDER_DOMAIN = "win-notifications.example"
 TARGETS = {
     "aws_requests_per_recipient": 0.3,
     "write_units_per_recipient": 2.5,
     "balance_writes_per_recipient": 0.04,
     "ceiling_ratio": 0.5,
     "api_requests": 50,
+    "delivery_requests_per_recipient": BULK_DELIVERY_TARGET,  # the bulk paths only; the sandbox is its floor
 }
+
+
+@dataclass(frozen=True)
+class NotificationPath:
+    """One measured notification send: its channel, the provider setting, and its delivery target (None: floor)."""
+
+    key: str
+    label: str
+    channel: str
+    provider: str
+    delivery_target: float | None
+
+
+NOTIFICATION_PATHS = (
+    NotificationPath("sms_solapi", "sms solapi", "sms", "solapi", BULK_DELIVERY_TARGET),
+    NotificationPath("email_ses_bulk", "email ses bulk", "email", "solapi", BULK_DELIVERY_TARGET),
+    NotificationPath("sms_sns_sandbox", "sms sns sandbox", "sms", "sandbox", None),
+)
 
 
 class InstantGiftProvider:
@@ -73,6 +110,7 @@ def _environment() -> None:
             "TABLE_NAME": TABLE,
             "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
             "RECIPIENTS_PER_BATCH": "50",
+            "NOTIFICATION_RECIPIENTS_PER_BATCH": "200",
             "PROVIDER_RETRY_BASE_SECONDS": "0",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR",
@@ -80,6 +118,8 @@ def _environment() -> None:
             "POWERTOOLS_SERVICE_NAME": "bench",
             "EVENT_BUS_NAME": "default",
             "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+            "EMAIL_FROM_ADDRESS": f"no-reply@{SENDER_DOMAIN}",
+            "SMS_SENDER_NUMBER": SENDER_NUMBER,
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -107,6 +147,17 @@ def _fresh_clients() -> None:
     notification_consumer.processing.cache_clear()
     settings.gift_consumer_settings.cache_clear()
     settings.notification_consumer_settings.cache_clear()
+
+
+def _use_notification_provider(provider: str) -> None:
+    """Rebuilds the notification consumer with ``provider`` (API clients stay: their set-up is not measured)."""
+    from functions.send_notification import handler as notification_consumer
+    from shared import settings
+
+    os.environ["NOTIFICATION_PROVIDER"] = provider
+    settings.notification_consumer_settings.cache_clear()
+    notification_consumer.processing.cache_clear()
+    notification_consumer.processing()  # built before the run: reading Solapi's secret is a cold start's
 
 
 def _engine_ceiling(recipients: int) -> float:
@@ -149,7 +200,9 @@ def _measure(
     create: Callable[[], dict[str, Any]],
     queue_url: str,
     consume: Callable[[dict[str, Any]], Any],
+    http_delivery: Callable[[], Counter[str]],
 ) -> dict[str, Any]:
+    """``http_delivery``: the delivery requests made over HTTP so far (the Solapi fake's counters), by endpoint."""
     from tests.lambda_events import drain_queue, sqs_event
 
     sqs = boto3.client("sqs")
@@ -168,12 +221,14 @@ def _measure(
     counter.reset()
     # BENCH_CONSUMER_CONCURRENCY > 1 runs invocations at once, as Lambda can (they then race on the balance).
     batches = [sqs_event(messages[start : start + 5]) for start in range(0, len(messages), 5)]
+    http_before = http_delivery()
     with ThreadPoolExecutor(max_workers=CONSUMER_CONCURRENCY) as pool:
         list(pool.map(consume, batches))
     seconds = time.perf_counter() - started - drain_seconds
     by_operation = dict(counter.requests)
-    delivery = {op: n for op, n in by_operation.items() if op in DELIVERY_OPERATIONS}
-    own = counter.total() - sum(delivery.values()) + api_requests
+    aws_delivery = {op: n for op, n in by_operation.items() if op in DELIVERY_OPERATIONS}
+    own = counter.total() - sum(aws_delivery.values()) + api_requests
+    delivery = aws_delivery | {op: n for op, n in (http_delivery() - http_before).items() if n}
     units = counter.write_units + api_units
     balance = counter.balance_writes + api_balance
     peak = _peak_memory_of_one_batch(consume, messages[:5])
@@ -183,7 +238,7 @@ def _measure(
         "recipients": recipients,
         "api_requests": api_requests,
         "api_requests_by_operation": api_by_operation,
-        "background_requests_by_operation": {op: n for op, n in by_operation.items() if op not in delivery},
+        "background_requests_by_operation": {op: n for op, n in by_operation.items() if op not in aws_delivery},
         "delivery_requests_by_operation": delivery,
         "delivery_requests_per_recipient": round(sum(delivery.values()) / recipients, 4),
         "aws_requests_per_recipient": round(own / recipients, 4),
@@ -214,7 +269,9 @@ def ministack() -> Iterator[None]:
 
 def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
     _environment()
-    with ministack() if engine == "ministack" else mock_aws():
+    # moto implements no sesv2 SendBulkEmail: its network-free run leaves the email path out.
+    paths = [path for path in NOTIFICATION_PATHS if engine == "ministack" or path.channel != "email"]
+    with ministack() if engine == "ministack" else mock_aws(), FakeSolapiServer() as solapi:
         _fresh_clients()
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(**table_definition("DataTable", TABLE))
@@ -222,23 +279,40 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
         sqs = boto3.client("sqs")
         gift_queue = sqs.create_queue(QueueName="bench-gift-sends")["QueueUrl"]
         notification_queue = sqs.create_queue(QueueName="bench-notification-sends")["QueueUrl"]
-        os.environ.update({"GIFT_SEND_QUEUE_URL": gift_queue, "NOTIFICATION_SEND_QUEUE_URL": notification_queue})
-        boto3.client("sesv2").create_email_identity(EmailIdentity="win-notifications.example")
+        boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER_DOMAIN)
+        secret = boto3.client("secretsmanager").create_secret(
+            Name="bench-solapi", SecretString=json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
+        )
+        os.environ.update(
+            {
+                "GIFT_SEND_QUEUE_URL": gift_queue,
+                "NOTIFICATION_SEND_QUEUE_URL": notification_queue,
+                "SOLAPI_ENDPOINT": solapi.url,
+                "SOLAPI_SECRET_ARN": secret["ARN"],
+            }
+        )
         _fresh_clients()
 
+        def solapi_requests() -> Counter[str]:
+            return Counter({f"solapi.{endpoint}": solapi.calls(endpoint) for endpoint in SOLAPI_ENDPOINTS})
+
+        sms_sends = sum(path.channel == "sms" for path in paths)
+        email_sends = sum(path.channel == "email" for path in paths)
         _call("POST", "/admin/catalog/sync", None, "admin")
         account_id = _call("POST", "/admin/accounts", {"name": "Bench"}, "admin")["body"]["account_id"]
         _call("POST", f"/admin/accounts/{account_id}/gift-approval", {"approved": True}, "admin")
         _call(
             "POST",
             f"/admin/accounts/{account_id}/credits",
-            {"amount": 4_500 * recipients + 20 * recipients, "reference": "bench"},
+            {"amount": (4_500 + 20 * sms_sends + 5 * email_sends) * recipients, "reference": "bench"},
             "admin",
         )
-        _call("POST", "/charges", {"channel": "sms", "quantity": recipients}, "account", account_id)
+        for channel, count in (("sms", sms_sends), ("email", email_sends)):
+            _call("POST", "/charges", {"channel": channel, "quantity": count * recipients}, "account", account_id)
         promotion = _call("POST", "/promotions", {"name": "Bench"}, "account", account_id)["body"]["promotion_id"]
-        # Never ending 0000, 8888 or 9999: every recipient is deliverable in the sandbox.
+        # Never ending 0000, 8888 or 9999: every recipient is deliverable in the sandbox (and accepted by the fake).
         phones = [f"010-{5000 + i // 5_000:04d}-{1000 + i % 5_000:04d}" for i in range(recipients)]
+        emails = [f"winner{i:05d}@{SENDER_DOMAIN}" for i in range(recipients)]
 
         from functions.send_gift import handler as gift_consumer
         from functions.send_notification import handler as notification_consumer
@@ -270,42 +344,74 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
                 ),
                 gift_queue,
                 lambda event: gift_consumer.lambda_handler(event, LambdaContextStub()),
+                solapi_requests,
             )
         finally:
             gift_consumer.processing = original
-        notification_body = {
-            "promotion_id": promotion,
-            "channel": "sms",
-            "content": "{name}, you won!",
-            "recipients": [{"phone": p, "name": "Kim"} for p in phones],
-        }
-        notification = _measure(
-            counter,
-            recipients,
-            lambda: _call(
-                "POST",
-                "/notification-sends",
-                notification_body,
-                "account",
-                account_id,
-                headers={"Idempotency-Key": "bench-notification"},
-            ),
-            notification_queue,
-            lambda event: notification_consumer.lambda_handler(event, LambdaContextStub()),
-        )
+
+        sends: dict[str, dict[str, Any]] = {"gift": gift}
+        for path in paths:
+            _use_notification_provider(path.provider)
+            if path.channel == "email":
+                addressed = [{"email": e, "name": "Kim"} for e in emails]
+                body = {"title": "{name}, you won", "content": "{name}, you won! Details inside."}
+            else:
+                addressed = [{"phone": p, "name": "Kim"} for p in phones]
+                body = {"content": "{name}, you won!"}
+            notification_body = {"promotion_id": promotion, "channel": path.channel, "recipients": addressed, **body}
+            result = _measure(
+                counter,
+                recipients,
+                partial(
+                    _call,
+                    "POST",
+                    "/notification-sends",
+                    notification_body,
+                    "account",
+                    account_id,
+                    headers={"Idempotency-Key": f"bench-{path.key}"},
+                ),
+                notification_queue,
+                lambda event: notification_consumer.lambda_handler(event, LambdaContextStub()),
+                solapi_requests,
+            )
+            result.update(_delivery_verdict(result["delivery_requests_per_recipient"], path.delivery_target))
+            sends[path.key] = result
+        solapi_sms = sum(path.channel == "sms" and path.provider == "solapi" for path in paths)
+        assert len(solapi.sent_messages()) == solapi_sms * recipients, "the Solapi fake sent another number"
         ceiling = _engine_ceiling(recipients)
-        for result, path in ((gift, "gift-sends"), (notification, "notification-sends")):
-            counts = _call("GET", f"/{path}/{result['send_id']}", None, "account", account_id)["body"]["counts"]
-            assert counts["sent"] == recipients, counts
+        for key, result in sends.items():
+            kind = "gift-sends" if key == "gift" else "notification-sends"
+            counts = _call("GET", f"/{kind}/{result['send_id']}", None, "account", account_id)["body"]["counts"]
+            assert counts["sent"] == recipients, (key, counts)
             result["engine_ceiling_per_second"] = round(ceiling, 1)
             result["ceiling_ratio"] = round(result["recipients_per_second"] / ceiling, 3)
         where = f"MiniStack on 127.0.0.1:{BENCH_PORT}" if engine == "ministack" else "moto (mock_aws)"
         return {
-            "engine": f"handlers in-process, AWS APIs of {where}",
-            "gift": gift,
-            "notification": notification,
+            "engine": f"handlers in-process, AWS APIs of {where}, Solapi wire fake on {solapi.url}",
+            **sends,
+            "delivery_requests_per_recipient": {
+                path.key: {
+                    "value": sends[path.key]["delivery_requests_per_recipient"],
+                    "target": path.delivery_target,
+                    "floor": None if path.delivery_target is not None else SANDBOX_DELIVERY_FLOOR,
+                    "passed": sends[path.key]["delivery_target_met"],
+                }
+                for path in paths
+            },
             "targets": TARGETS,
         }
+
+
+def _delivery_verdict(per_recipient: float, target: float | None) -> dict[str, Any]:
+    """Bulk paths against the target; the sandbox path has none (None), its floor is one request per message."""
+    return {
+        "delivery_target": target,
+        "delivery_target_met": per_recipient <= target if target is not None else None,
+    }
+
+
+LABELS = {"gift": "gift", **{path.key: path.label for path in NOTIFICATION_PATHS}}
 
 
 def _table(results: dict[str, Any]) -> str:
@@ -321,10 +427,23 @@ def _table(results: dict[str, Any]) -> str:
         "ceiling_ratio",
         "consumer_peak_memory_bytes_per_batch",
     ]
-    lines = [f"{'figure':40} {'gift':>14} {'notification':>14} {'target':>10}"]
+    paths = [path for path in NOTIFICATION_PATHS if path.key in results]
+    columns = ["gift", *(path.key for path in paths)]
+    header = "".join(f"{LABELS[column]:>16}" for column in columns)
+    lines = [f"{'figure':38}{header} {'target':>12}"]
     for row in rows:
-        target = TARGETS.get(row, "")
-        lines.append(f"{row:40} {results['gift'][row]!s:>14} {results['notification'][row]!s:>14} {target!s:>10}")
+        values = "".join(f"{results[column][row]!s:>16}" for column in columns)
+        target = f"{TARGETS[row]} (bulk)" if row == "delivery_requests_per_recipient" else TARGETS.get(row, "")
+        lines.append(f"{row:38}{values} {target!s:>12}")
+    lines.append("")
+    for path in paths:
+        verdict = results["delivery_requests_per_recipient"][path.key]
+        if path.delivery_target is None:
+            judged = f"floor {SANDBOX_DELIVERY_FLOOR} (one request per message), no target"
+        else:
+            judged = f"target <= {path.delivery_target}: {'PASS' if verdict['passed'] else 'FAIL'}"
+        operations = results[path.key]["delivery_requests_by_operation"]
+        lines.append(f"delivery, {path.label:16} {verdict['value']!s:>8} per recipient  {judged}  {operations}")
     return "\n".join(lines)
 
 
