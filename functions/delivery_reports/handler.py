@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -51,6 +52,8 @@ def record_handler(record: dict[str, Any]) -> None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(
-        event=event, record_handler=lambda r: record_handler(r.raw_event), processor=processor, context=context
-    )
+
+    def handle(record: SQSRecord) -> None:  # the processor passes it by this name
+        record_handler(record.raw_event)
+
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
