@@ -119,9 +119,9 @@ def _apply_to_batch(
         elif recipient.status != "SENT" or recipient.delivered_at is not None:
             effects[n] = ReportEffect.UNCHANGED  # settled by an earlier report
         elif report.outcome == "DELIVERED":
-            recipients[attempt.rid] = recipient.model_copy(
-                update={"delivered_at": report.occurred_at, "updated_at": now}
-            )
+            # Never before sent_at: a provider may date the report at acceptance, before our write.
+            delivered_at = max(report.occurred_at, recipient.sent_at or report.occurred_at)
+            recipients[attempt.rid] = recipient.model_copy(update={"delivered_at": delivered_at, "updated_at": now})
             effects[n] = ReportEffect.DELIVERED
         else:
             failed = _failed(recipient, report, retry, now)
