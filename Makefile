@@ -101,11 +101,15 @@ help:
 	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes)"
 	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
 	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
+	@echo "make test-e2e-providers  the stack with GiftProvider=giftishow NotificationProvider=solapi on its own"
+	@echo "                  MiniStack (\$${PROVIDERS_MINISTACK_PORT:-4588}) against the Giftishow and Solapi fakes,"
+	@echo "                  pytest tests/e2e/providers, then both fakes and MiniStack stopped"
 	@echo "make scan-iac     checkov over template.yaml and its CloudFormation translation (IAM roles)"
 	@echo "make verify       fault injection (10,000 scenarios), model-based test, schemathesis, tenant matrix"
 	@echo "                  and log scan on the local stack; writes reliability/results.json (< 20 min)"
 	@echo "make verify-bounded  the same with small budgets (part of make test)"
-	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + verify-bounded (what .ci/run runs)"
+	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + test-e2e-providers + verify-bounded"
+	@echo "                  (what .ci/run runs)"
 	@echo "make venv         create/refresh the project venv (.venv) from uv.lock"
 	@echo "make lock         re-lock after editing pyproject.toml or scripts/requirements-*.in"
 	@echo "make lock-upgrade re-lock everything at the newest versions the ranges allow"
@@ -256,7 +260,7 @@ redrive: $(VENV)/.installed
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
-.PHONY: validate scan-iac lint test-unit test-e2e test verify verify-bounded
+.PHONY: validate scan-iac lint test-unit test-e2e test-e2e-providers test verify verify-bounded
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint
 
@@ -295,7 +299,22 @@ test-e2e: $(VENV)/.installed
 		$(MAKE) stack-down || true; \
 		if [ $$rc -eq 5 ]; then echo "(no e2e tests collected)"; rc=0; fi; exit $$rc
 
-test: lint test-unit validate scan-iac test-e2e verify-bounded
+# tests/e2e/providers/stack.py: both provider fakes as processes on free loopback ports, the providers' secrets and a
+# deploy with their parameters on a MiniStack of its own (state in .local/providers), so it never meets `make stack-up`.
+PROVIDERS_MINISTACK_PORT ?= 4588
+PROVIDERS_STATE := .local/providers
+PROVIDERS_STACK := MINISTACK_PORT=$(PROVIDERS_MINISTACK_PORT) LOCAL_STACK_DIR=$(PROVIDERS_STATE) \
+	$(VENV)/bin/python -m tests.e2e.providers.stack
+
+test-e2e-providers: build-local $(VENV)/.installed $(VENV_MS)/.installed
+	@rc=0; $(PROVIDERS_STACK) up || rc=$$?; \
+		if [ $$rc -eq 0 ]; then \
+			WN_STACK_ENV=$(PROVIDERS_STATE)/stack.env $(VENV)/bin/python -m pytest tests/e2e/providers || rc=$$?; \
+		fi; \
+		$(PROVIDERS_STACK) down || true; \
+		exit $$rc
+
+test: lint test-unit validate scan-iac test-e2e test-e2e-providers verify-bounded
 
 # reliability/verify.py starts (and stops) the local stack itself; figures in reliability/results.json.
 VERIFY_ARGS ?=

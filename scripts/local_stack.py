@@ -12,7 +12,10 @@ ready it writes .local/stack.env (scripts/stack_env.py: API_URL, ADMIN_API_KEY, 
 DEMO_ACCOUNT_ID, the AWS_* settings that reach MiniStack, the send queues and their dead-letter queues, ...).
 
 Environment: MINISTACK_PORT (default 4566), STACK_NAME (default win-notifications),
-LOG_LEVEL for the Lambdas (default INFO), MINISTACK_LOG_LEVEL (default INFO).
+LOG_LEVEL for the Lambdas (default INFO), MINISTACK_LOG_LEVEL (default INFO),
+LOCAL_STACK_DIR (default .local: the pid, logs and stack.env; another directory keeps a second local
+stack apart from the first), STACK_PARAMETERS (extra template parameters, `Name=value` separated by
+spaces, e.g. "GiftProvider=giftishow GiftProviderEndpoint=http://127.0.0.1:8710/bizApi ...").
 
 If `up` finds the MiniStack of an earlier `up` still running it redeploys into it (and keeps
 the admin key) instead of starting another one.
@@ -38,11 +41,6 @@ from scripts import ministack_server, stack_env
 from scripts.ministack_server import DUMMY_CREDENTIALS, REGION
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_DIR = ROOT / ".local"
-PID_FILE = LOCAL_DIR / "ministack.pid"
-LOG_FILE = LOCAL_DIR / "ministack.log"
-DEPLOY_LOG = LOCAL_DIR / "deploy.log"
-ENV_FILE = stack_env.STACK_ENV
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build-local" / "template.yaml"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 SAMCONFIG = ROOT / "samconfig.toml"
@@ -61,6 +59,42 @@ def log(message: str) -> None:
 
 def port() -> int:
     return int(os.environ.get("MINISTACK_PORT", "4566"))
+
+
+def state_dir() -> Path:
+    """Where this stack's MiniStack runs (its cwd) and keeps its pid, logs and stack.env."""
+    return ROOT / os.environ.get("LOCAL_STACK_DIR", ".local")
+
+
+def pid_file() -> Path:
+    return state_dir() / "ministack.pid"
+
+
+def log_file() -> Path:
+    return state_dir() / "ministack.log"
+
+
+def deploy_log() -> Path:
+    return state_dir() / "deploy.log"
+
+
+def env_file() -> Path:
+    return state_dir() / stack_env.STACK_ENV.name
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def stack_parameters() -> dict[str, str]:
+    """STACK_PARAMETERS as a dict (`Name=value` words)."""
+    parameters: dict[str, str] = {}
+    for word in os.environ.get("STACK_PARAMETERS", "").split():
+        name, equals, value = word.partition("=")
+        if not name or not equals:
+            raise StackError(f"STACK_PARAMETERS: {word!r} is not Name=value")
+        parameters[name] = value
+    return parameters
 
 
 def endpoint() -> str:
@@ -91,24 +125,24 @@ def aws_client(service: str) -> Any:
 
 
 def _is_ministack(pid: int) -> bool:
-    """True while `pid` is a MiniStack this script started for this checkout (cwd .local/)."""
-    return ministack_server.is_running(pid, LOCAL_DIR)
+    """True while `pid` is a MiniStack this script started for this checkout (cwd: the state dir)."""
+    return ministack_server.is_running(pid, state_dir())
 
 
 def recorded_pid() -> int | None:
-    """The pid in .local/ministack.pid if that process is alive and is MiniStack."""
+    """The pid in the state dir's ministack.pid if that process is alive and is MiniStack."""
     try:
-        pid = int(PID_FILE.read_text().strip())
+        pid = int(pid_file().read_text().strip())
     except (OSError, ValueError):
         return None
     return pid if _is_ministack(pid) else None
 
 
 def start_ministack() -> int:
-    log(f"MiniStack starting on {endpoint()} (log {LOG_FILE.relative_to(ROOT)})")
+    log(f"MiniStack starting on {endpoint()} (log {_shown(log_file())})")
     try:
         pid = ministack_server.start(
-            port(), LOCAL_DIR, LOG_FILE, os.environ.get("MINISTACK_LOG_LEVEL", "INFO"), pid_file=PID_FILE
+            port(), state_dir(), log_file(), os.environ.get("MINISTACK_LOG_LEVEL", "INFO"), pid_file=pid_file()
         )
     except ministack_server.MiniStackError as err:
         raise StackError(f"{err} (another port: MINISTACK_PORT=4577 make run)") from err
@@ -117,9 +151,9 @@ def start_ministack() -> int:
 
 
 def stop_ministack(pid: int) -> None:
-    ministack_server.stop(pid, LOCAL_DIR)
-    PID_FILE.unlink(missing_ok=True)
-    ENV_FILE.unlink(missing_ok=True)
+    ministack_server.stop(pid, state_dir())
+    pid_file().unlink(missing_ok=True)
+    env_file().unlink(missing_ok=True)
     log(f"MiniStack (pid {pid}) stopped")
 
 
@@ -138,7 +172,9 @@ def put_admin_key(admin_key: str) -> None:
     )
 
 
-def sam_deploy() -> float:
+def sam_deploy(parameters: dict[str, str] | None = None) -> float:
+    """`sam deploy` of the local build; ``parameters`` (then STACK_PARAMETERS) add to or override the
+    template parameters this script sets itself."""
     if not BUILT_TEMPLATE.exists():
         raise StackError(f"{BUILT_TEMPLATE.relative_to(ROOT)} is missing: run `make build-local` first")
     env = {**os.environ, **aws_env(), "SAM_CLI_TELEMETRY": "0"}
@@ -154,20 +190,24 @@ def sam_deploy() -> float:
         "--no-confirm-changeset",
         "--no-fail-on-empty-changeset",
         "--no-progressbar",
-        "--parameter-overrides",
-        f"AdminApiKeyParameterName={ADMIN_KEY_PARAMETER}",
-        f"LogLevel={os.environ.get('LOG_LEVEL', 'INFO')}",
     ]  # fmt: skip
-    log(f"sam deploy -> MiniStack (stack {stack_name()}, log {DEPLOY_LOG.relative_to(ROOT)})")
+    overrides = {
+        "AdminApiKeyParameterName": ADMIN_KEY_PARAMETER,
+        "LogLevel": os.environ.get("LOG_LEVEL", "INFO"),
+        **(parameters or {}),
+        **stack_parameters(),
+    }
+    cmd += ["--parameter-overrides", *(f"{name}={value}" for name, value in overrides.items())]
+    log(f"sam deploy -> MiniStack (stack {stack_name()}, log {_shown(deploy_log())})")
     started = time.monotonic()
-    with DEPLOY_LOG.open("w") as out:
+    with deploy_log().open("w") as out:
         result = subprocess.run(
             cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             timeout=900, check=False,
         )  # fmt: skip
     elapsed = time.monotonic() - started
     if result.returncode != 0:
-        tail = "\n".join(DEPLOY_LOG.read_text(errors="replace").splitlines()[-40:])
+        tail = "\n".join(deploy_log().read_text(errors="replace").splitlines()[-40:])
         raise StackError(f"sam deploy failed (exit {result.returncode}):\n{tail}")
     log(f"deployed in {elapsed:.1f} s")
     return elapsed
@@ -292,7 +332,7 @@ def wait_for_health(api: Api, timeout: float = 120) -> None:
         if status == 200:
             return
         time.sleep(1)
-    raise StackError(f"GET /health never answered 200 (last: {status} {payload}); see {LOG_FILE}")
+    raise StackError(f"GET /health never answered 200 (last: {status} {payload}); see {log_file()}")
 
 
 def bootstrap(api: Api) -> dict[str, str]:
@@ -317,27 +357,30 @@ def bootstrap(api: Api) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def bring_up(serve: bool) -> tuple[int, bool]:
-    """Start (or reuse) MiniStack, deploy, bootstrap. Returns (pid, started_here)."""
+def bring_up(
+    serve: bool, parameters: dict[str, str] | None = None, extra_env: dict[str, str] | None = None
+) -> tuple[int, bool]:
+    """Start (or reuse) MiniStack, deploy (with ``parameters`` besides the usual ones), bootstrap; ``extra_env``
+    goes into stack.env too. Returns (pid, started_here)."""
     from scripts import redrive  # boto3 and pydantic: only in .venv-ministack, not needed by `down`
 
-    LOCAL_DIR.mkdir(exist_ok=True)
+    state_dir().mkdir(parents=True, exist_ok=True)
     pid = recorded_pid()
-    previous = stack_env.read(ENV_FILE)
+    previous = stack_env.read(env_file())
     started_here = pid is None
     if pid is None:
-        PID_FILE.unlink(missing_ok=True)
+        pid_file().unlink(missing_ok=True)
         pid = start_ministack()
         admin_key = secrets.token_urlsafe(32)
     else:
         if not ministack_server.healthy(port()):
-            raise StackError(f"MiniStack pid {pid} (from {PID_FILE}) does not answer on {endpoint()}")
+            raise StackError(f"MiniStack pid {pid} (from {pid_file()}) does not answer on {endpoint()}")
         log(f"reusing running MiniStack pid {pid} on {endpoint()}")
         admin_key = previous.get("ADMIN_API_KEY") or secrets.token_urlsafe(32)
 
     try:
         put_admin_key(admin_key)
-        sam_deploy()
+        sam_deploy(parameters)
         sync_gateway_responses()
         outputs = stack_outputs()
         queue_urls = redrive.stack_queue_urls(aws_client("cloudformation"), stack_name())
@@ -357,8 +400,9 @@ def bring_up(serve: bool) -> tuple[int, bool]:
         "IDEMPOTENCY_TABLE_NAME": outputs.get("IdempotencyTableName", ""),
         **redrive.stack_env_values(queue_urls),  # the send queues and their dead-letter queues (make redrive)
         "EVENT_BUS_NAME": outputs.get("EventBusName", ""),
+        **(extra_env or {}),
     }
-    stack_env.write(values, ENV_FILE)  # usable even if the bootstrap below fails
+    stack_env.write(values, env_file())  # usable even if the bootstrap below fails
 
     api = Api(values["API_URL"], admin_key)
     try:
@@ -369,8 +413,8 @@ def bring_up(serve: bool) -> tuple[int, bool]:
             if started_here:
                 stop_ministack(pid)
             raise StackError(message) from err
-        log(f"WARNING: {message}\n  MiniStack keeps serving so you can look into it (log: {LOG_FILE}).")
-    stack_env.write(values, ENV_FILE)
+        log(f"WARNING: {message}\n  MiniStack keeps serving so you can look into it (log: {log_file()}).")
+    stack_env.write(values, env_file())
     print_summary(values, serve)
     return pid, started_here
 
@@ -378,7 +422,7 @@ def bring_up(serve: bool) -> tuple[int, bool]:
 def print_summary(values: dict[str, str], serve: bool) -> None:
     width = max(len(key) for key in values)
     print("\n" + "=" * 78)
-    print(f"Local stack ready - these values are in {ENV_FILE.relative_to(ROOT)}:")
+    print(f"Local stack ready - these values are in {_shown(env_file())}:")
     for key, value in values.items():
         print(f"  {key.ljust(width)}  {value}")
     print("\nTry:")
@@ -387,10 +431,11 @@ def print_summary(values: dict[str, str], serve: bool) -> None:
         print(f"  curl -s -H 'Authorization: Bearer {values['DEMO_API_KEY']}' {values['API_URL']}/account")
     admin = f"curl -s -H 'Authorization: Bearer {values['ADMIN_API_KEY']}' -H 'Content-Type: application/json'"
     print(f'  {admin} -X POST {values["API_URL"]}/admin/accounts -d \'{{"name": "Acme"}}\'')
-    print("  or, in a shell:  set -a; . .local/stack.env; set +a")
+    print(f"  or, in a shell:  set -a; . {_shown(env_file())}; set +a")
     print('                   curl -s -H "Authorization: Bearer $DEMO_API_KEY" "$API_URL/gifts"')
-    print(f"\nMiniStack log: {LOG_FILE.relative_to(ROOT)}")
-    print("Stop: Ctrl-C" if serve else "Stop: make stack-down")
+    print(f"\nMiniStack log: {_shown(log_file())}")
+    elsewhere = f" (LOCAL_STACK_DIR={os.environ['LOCAL_STACK_DIR']})" if "LOCAL_STACK_DIR" in os.environ else ""
+    print("Stop: Ctrl-C" if serve else f"Stop: make stack-down{elsewhere}")
     print("=" * 78, flush=True)
 
 
@@ -408,8 +453,8 @@ def cmd_run() -> int:
         while _is_ministack(pid):
             ministack_server.reap(pid)
             time.sleep(1)
-        log(f"MiniStack (pid {pid}) exited; see {LOG_FILE}")
-        PID_FILE.unlink(missing_ok=True)
+        log(f"MiniStack (pid {pid}) exited; see {log_file()}")
+        pid_file().unlink(missing_ok=True)
         return 1
     except KeyboardInterrupt:
         print()
@@ -431,8 +476,8 @@ def cmd_up() -> int:
 def cmd_down() -> int:
     pid = recorded_pid()
     if pid is None:
-        log("no MiniStack recorded in .local/ministack.pid is running")
-        PID_FILE.unlink(missing_ok=True)
+        log(f"no MiniStack recorded in {_shown(pid_file())} is running")
+        pid_file().unlink(missing_ok=True)
         return 0
     stop_ministack(pid)
     return 0

@@ -51,7 +51,7 @@ def notification_sender_from_settings(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
     if settings.notification_provider == "solapi":
-        solapi, _ = solapi_from_settings(settings, dynamodb_client, table_name)
+        solapi = SolapiSender(solapi_api(settings), dynamodb_client, table_name, settings.sms_sender_number)
         return ChannelRouter(sms=solapi, email=email)
     sns = SnsSmsSender(aws_client("sns", retries=False))
     return SandboxNotificationSender(
@@ -67,18 +67,12 @@ def report_source_from_settings(
 ) -> ReportSource:
     """Where the SMS provider's delivery reports are fetched from (email reports are pushed by SES)."""
     if settings.notification_provider == "solapi":
-        return solapi_from_settings(settings, dynamodb_client, table_name)[1]
+        # Reading reports needs no sender number: the poller is not given one.
+        return SolapiReportSource(solapi_api(settings), dynamodb_client, table_name)
     return SandboxReportSource(dynamodb_client, table_name)
 
 
-def solapi_from_settings(
-    settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
-) -> tuple[SolapiSender, SolapiReportSource]:
-    """Solapi's sender (sms, lms) and its report source, sharing one API client; credentials come from the
-    Secrets Manager secret ``{"api_key", "api_secret"}``, the sender number from SMS_SENDER_NUMBER."""
+def solapi_api(settings: NotificationProviderSettings) -> SolapiApi:
+    """Solapi's API client; credentials from the Secrets Manager secret ``{"api_key", "api_secret"}``."""
     credentials = SolapiCredentials.model_validate_json(_secret(settings.solapi_secret_arn))
-    api = SolapiApi(settings.solapi_endpoint, credentials)
-    return (
-        SolapiSender(api, dynamodb_client, table_name, settings.sms_sender_number),
-        SolapiReportSource(api, dynamodb_client, table_name),
-    )
+    return SolapiApi(settings.solapi_endpoint, credentials)

@@ -7,7 +7,8 @@ An unknown path is a 404 NOT_FOUND, another method a 405 METHOD_NOT_ALLOWED.
 
 Test controls: ``respond_next`` scripts the raw response to the next request (state untouched); ``hang_next``
 processes the next request normally but holds its response back (longer than a client timeout, or until stop);
-``requests`` records every request received.
+``requests`` records every request received. A fake started as its own process offers some of them over HTTP under
+``/_fake/`` (see CONTROL_PREFIX).
 """
 
 from __future__ import annotations
@@ -70,6 +71,24 @@ def idempotent_json(headers: dict[str, str], body: bytes) -> tuple[str, Any] | R
 
 
 RouteHandler = Callable[[dict[str, str], bytes], Reply]  # (lower-cased headers, body) -> reply
+
+# Test controls of a fake running as its own process (an e2e run): paths under this prefix, no provider auth, served
+# only while the fake listens on a loopback address.
+CONTROL_PREFIX = "/_fake/"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def serves_controls(server: ThreadingHTTPServer | None) -> bool:
+    return server is not None and str(server.server_address[0]) in _LOOPBACK
+
+
+def control_json(body: bytes) -> dict[str, Any] | None:
+    """A control request's JSON object (an empty body is ``{}``), or None when it is not one."""
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 class FakeJsonServer:

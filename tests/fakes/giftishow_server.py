@@ -13,13 +13,16 @@ wrong token E0009, the wrong api_code E0007, a missing or wrong user_id ERR0301,
     /coupons  0201  the coupon of a tr_id (an empty couponInfoList when there is none)
     /cancel   0202  cancels a tr_id's coupon (pinStatusCd 07) and gives its price back
 
-Fault controls, besides the base's: ``drop_next_response(status)`` processes the next request (a send issues its
-coupon) but answers ``status`` with an HTML body; ``hang_next(seconds)`` processes it and holds the answer longer
-than a client's timeout. ``calls(api_code)`` counts requests per api_code; ``coupon(tr_id)``, ``issue_count`` and
-``issued_tr_ids`` show what was issued; ``biz_money`` is the balance sends draw on.
+Fault controls, besides the base's: ``drop_next_response(status, api_code=None)`` processes the next request (of that
+api_code, if given; a send issues its coupon) but answers ``status`` with an HTML body; ``hang_next(seconds)``
+processes it and holds the answer longer than a client's timeout. ``calls(api_code)`` counts requests per api_code;
+``coupon(tr_id)``, ``issue_count`` and ``issued_tr_ids`` show what was issued; ``biz_money`` is the balance sends
+draw on.
 
 Standalone, for a stack deployed against it: ``python -m tests.fakes.giftishow_server --port 8710`` prints the
-endpoint (GiftProviderEndpoint) and serves until interrupted.
+endpoint (GiftProviderEndpoint) and serves until interrupted. Its controls over HTTP (loopback only, no auth):
+``POST /_fake/drop-next`` ``{"status"?: 500, "api_code"?: "0204"}`` is ``drop_next_response``; ``GET /_fake/calls``
+answers ``{"calls": {api_code: count}, "issued": issue_count, "biz_money": ...}``.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ class FakeGiftishowServer(FakeJsonServer):
         self._goods = default_goods()
         self._coupons: dict[str, Coupon] = {}
         self._calls_by_code: dict[str, int] = {}
-        self._drops: list[int] = []
+        self._drops: list[tuple[int, str | None]] = []  # (status, only for this api_code)
         self.biz_money = 10_000_000
 
     def start(self) -> Self:
@@ -132,10 +135,11 @@ class FakeGiftishowServer(FakeJsonServer):
         with self._lock:
             self._goods = rows
 
-    def drop_next_response(self, status: int = 500) -> None:
-        """The next request is processed as usual, but its answer is lost: the client gets ``status``."""
+    def drop_next_response(self, status: int = 500, api_code: str | None = None) -> None:
+        """The next request (to ``api_code``'s path, if given) is processed as usual, but its answer is lost: the
+        client gets ``status``."""
         with self._lock:
-            self._drops.append(status)
+            self._drops.append((status, api_code))
 
     def calls(self, api_code: str) -> int:
         with self._lock:
@@ -164,6 +168,8 @@ class FakeGiftishowServer(FakeJsonServer):
         raise NotImplementedError  # handle() routes by path and api_code
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if path.startswith(base.CONTROL_PREFIX) and base.serves_controls(self._server):
+            return self._control(method, path, body)
         with self._lock:
             self._requests.append(RecordedRequest(method, path, headers, body))
             hang = self._hangs.popleft() if self._hangs else 0.0
@@ -171,10 +177,32 @@ class FakeGiftishowServer(FakeJsonServer):
                 reply = self._scripted.popleft()
             else:
                 reply = self._serve(method, path, headers, body)
-                if self._drops:
-                    reply = Reply(self._drops.pop(0), b"<html><body>upstream error</body></html>")
+                drop = self._take_drop(API_CODES.get(path.removeprefix(PREFIX)))
+                if drop is not None:
+                    reply = Reply(drop, b"<html><body>upstream error</body></html>")
         reply.hang_seconds = hang
         return reply
+
+    def _take_drop(self, api_code: str | None) -> int | None:
+        for n, (status, only) in enumerate(self._drops):
+            if only is None or only == api_code:
+                del self._drops[n]
+                return status
+        return None
+
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
+        request = base.control_json(body)
+        if path == base.CONTROL_PREFIX + "calls" and method == "GET":
+            with self._lock:
+                calls, issued, money = dict(self._calls_by_code), len(self._coupons), self.biz_money
+            return json_reply(200, {"calls": calls, "issued": issued, "biz_money": money})
+        if path == base.CONTROL_PREFIX + "drop-next" and method == "POST" and request is not None:
+            status, api_code = request.get("status", 500), request.get("api_code")
+            if not isinstance(status, int) or not (api_code is None or isinstance(api_code, str)):
+                return json_reply(400, {"code": "400", "message": "status: int, api_code: str"})
+            self.drop_next_response(status, api_code)
+            return json_reply(200, {"dropping": status, "api_code": api_code})
+        return json_reply(404, {"code": "404", "message": "no such control"})
 
     def _serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if not path.startswith(PREFIX + "/") or path[len(PREFIX) :] not in API_CODES:

@@ -24,7 +24,8 @@ Faults, per endpoint (``create``, ``add``, ``send``, ``group``, ``list``): ``fai
 doing the work, ``slow_next`` does the work and holds the answer, ``drop_next`` does the work and closes the
 connection without answering. ``calls`` counts the requests per endpoint; ``requests`` records them all.
 
-Standalone: ``python -m tests.fakes.solapi_server --port 8123`` prints its URL and serves until interrupted.
+Standalone: ``python -m tests.fakes.solapi_server --port 8123`` prints its URL and serves until interrupted. Its
+controls over HTTP (loopback only, no auth): ``GET /_fake/calls`` answers ``{"calls": {endpoint: count}}``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.base import RecordedRequest, Reply, json_reply
+from tests.fakes.base import CONTROL_PREFIX, RecordedRequest, Reply, json_reply, serves_controls
 
 API_KEY = "NCSFAKEAPIKEY0001"
 API_SECRET = "FAKESECRET0123456789ABCDEFGHIJKLMNOP"
@@ -238,6 +239,8 @@ class FakeSolapiServer:
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[Reply | None, float]:
         """(reply, seconds to hold it); a None reply means: close the connection without answering."""
         parts = urlsplit(target)
+        if parts.path.startswith(CONTROL_PREFIX) and serves_controls(self._server):
+            return self._control(method, parts.path), 0.0
         endpoint, route = self._route(method, parts.path)
         with self._lock:
             self._requests.append(RecordedRequest(method, target, headers, body))
@@ -257,6 +260,12 @@ class FakeSolapiServer:
 
     def wait_released(self, seconds: float) -> None:
         self._released.wait(seconds)
+
+    def _control(self, method: str, path: str) -> Reply:
+        if path == CONTROL_PREFIX + "calls" and method == "GET":
+            with self._lock:
+                return json_reply(200, {"calls": dict(self._calls)})
+        return _error(404, "NotFound", "no such control")
 
     def _route(self, method: str, path: str) -> tuple[str | None, Any]:
         if path.rstrip("/") == "/messages/v4/groups":
