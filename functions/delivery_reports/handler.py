@@ -52,5 +52,8 @@ def record_handler(record: dict[str, Any]) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
-        event=event, record_handler=lambda r: record_handler(r.raw_event), processor=processor, context=context
+        event=event,
+        record_handler=lambda record: record_handler(record.raw_event),  # Powertools passes it by name
+        processor=processor,
+        context=context,
     )
