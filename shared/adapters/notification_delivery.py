@@ -109,7 +109,9 @@ class SnsSmsSender:
     AWS has no bulk form of SMS, so a batch is one Publish per message (a few at a time). AWS SMS has no LMS
     either: an lms is published as one longer SMS with its title on the first line (``[title]``). Korean carriers
     deliver real LMS only through a Korean messaging gateway (shared.adapters.solapi). SNS accepts a message for
-    delivery; whether the number exists is not known synchronously, and SNS does not deduplicate."""
+    delivery; whether the number exists is not known synchronously, and SNS does not deduplicate. Each Publish is
+    answered on its own: throttling or a 5xx is RETRY, a refusal (an opted-out number, a bad parameter, access
+    denied) is REJECTED for that message; send_batch itself never raises for one."""
 
     def __init__(self, sns_client: Any, sender_id: str | None = None, concurrency: int = 8) -> None:
         self._client = sns_client
@@ -138,7 +140,9 @@ class SnsSmsSender:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             failure = aws_failure("SNS", "Publish", exc)
             if isinstance(failure, ProviderRejected):
-                raise failure from exc
+                # This message only: the batch's other publishes may have gone already, so raising here would
+                # fail (and later resend) messages SNS took.
+                return MessageResult(MessageStatus.REJECTED, code=failure.code or type(exc).__name__)
             return MessageResult(MessageStatus.RETRY, code=type(exc).__name__)
         return MessageResult(MessageStatus.ACCEPTED, response.get("MessageId"))
 

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import table_definition, use_test_aws
+from tests.integration.moto_ses import add_send_bulk_email
 
 TABLE = "test-data"
 IDEMPOTENCY_TABLE = "test-idempotency"
@@ -19,7 +20,8 @@ ADMIN_PARAMETER = "/win-notifications/admin-api-key"
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto with the template's tables, the send queue and the admin key parameter."""
+    """moto (with SendBulkEmail) and the template's tables, the send queues and the admin key parameter."""
+    add_send_bulk_email(monkeypatch)
     use_test_aws(
         monkeypatch,
         TABLE_NAME=TABLE,
@@ -27,6 +29,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         ADMIN_API_KEY_PARAMETER=ADMIN_PARAMETER,
         EVENT_BUS_NAME="default",
         RECIPIENTS_PER_BATCH="5",
+        NOTIFICATION_RECIPIENTS_PER_BATCH="5",
         PROVIDER_RETRY_BASE_SECONDS="0",
         POWERTOOLS_SERVICE_NAME="win-notifications-test",
         POWERTOOLS_METRICS_NAMESPACE="WinNotificationsTest",
@@ -59,7 +62,9 @@ def _clear_caches() -> None:
 
     from functions.api import dependencies
     from functions.authorizer import handler as authorizer
+    from functions.delivery_reports import handler as delivery_reports
     from functions.dispatch_due import handler as dispatch_due
+    from functions.report_poller import handler as report_poller
     from functions.send_gift import handler as send_gift
     from functions.send_notification import handler as send_notification
     from shared import settings
@@ -70,6 +75,8 @@ def _clear_caches() -> None:
     send_gift.processing.cache_clear()
     send_notification.processing.cache_clear()
     dispatch_due.dependencies.cache_clear()
+    delivery_reports.dependencies.cache_clear()
+    report_poller.dependencies.cache_clear()
     for cached in (
         settings.api_settings,
         settings.authorizer_settings,
@@ -77,6 +84,8 @@ def _clear_caches() -> None:
         settings.catalog_sync_settings,
         settings.dispatcher_settings,
         settings.notification_consumer_settings,
+        settings.delivery_report_settings,
+        settings.report_poller_settings,
     ):
         cached.cache_clear()
     parameters.clear_caches()

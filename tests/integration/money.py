@@ -38,7 +38,7 @@ def recipients_of(store: DataStore, account_id: str, send_id: str, kind: SendKin
 
 
 def assert_send_consistent(store: DataStore, account_id: str, send_id: str, kind: SendKind = SendKind.GIFT) -> None:
-    """Counters agree with the recipients, and every charge belongs to a SENT recipient."""
+    """Counters (retries waiting included) agree with the recipients, and every charge belongs to a SENT recipient."""
     send = store.get_send(account_id, kind, send_id)
     assert send is not None
     recipients = recipients_of(store, account_id, send_id, kind)
@@ -48,6 +48,7 @@ def assert_send_consistent(store: DataStore, account_id: str, send_id: str, kind
     assert counts.sent == sum(r.status == "SENT" for r in recipients)
     assert counts.failed == sum(r.status == "FAILED" for r in recipients)
     assert counts.resendable == sum(r.resendable for r in recipients)
+    assert counts.retrying == sum(r.retry_at is not None for r in recipients)
     for r in recipients:
         if r.status != "SENT":
             assert r.charged == 0

@@ -1,124 +1,108 @@
-"""Notification delivery adapters: SES v2 and SNS against moto, error mapping with botocore's Stubber, the sandbox
-rules with provider state in (moto) DynamoDB."""
+"""The batch notification port: the sandbox sender's rules and idempotency with its provider state in (moto)
+DynamoDB, its SMS reports collected by SandboxReportSource.poll and its email reports handed to the event
+callback; SnsSmsSender.send_batch against moto SNS and botocore's Stubber; ChannelRouter's split by family."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import (
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ParamValidationError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 from shared.adapters.notification_delivery import (
     ChannelRouter,
-    DeliveryOutcome,
-    DeliveryResult,
+    MessageResult,
+    MessageStatus,
     NotificationMessage,
-    SandboxNotificationSender,
-    SesEmailSender,
     SnsSmsSender,
     sms_text,
 )
-from shared.errors import ProviderRejected, ProviderUnavailable
-from tests.conftest import table_definition, use_test_aws
-from tests.integration.http_providers import unused_port_url
+from shared.adapters.sandbox_notifications import REPORT_DELAY, SandboxNotificationSender, SandboxReportSource
+from shared.clock import utc_now
+from shared.errors import ProviderUnavailable
+from shared.models.reports import DeliveryReport, ReportOutcome
+from tests.integration.conftest import TABLE
 
 REGION = "ap-northeast-2"
-TABLE = "test-data"
-SENDER = "noreply@win.example"
 PHONE = "+821012345678"
 EMAIL = "winner@example.com"
 
 
-def sms(key: str = "send-1:r1:0", phone: str = PHONE, body: str = "당첨을 축하합니다!") -> NotificationMessage:
-    return NotificationMessage(idempotency_key=key, channel="sms", destination=phone, body=body)
+def key(n: int, round_: int = 0) -> str:
+    return f"nsnd_0193abcdef12aabbccddeeff-0-r{n:05d}-{round_}"
+
+
+def sms(n: int = 1, phone: str = PHONE, body: str = "당첨을 축하합니다!", round_: int = 0) -> NotificationMessage:
+    return NotificationMessage(key(n, round_), "sms", phone, body)
 
 
 def lms(
-    key: str = "send-1:r1:0", phone: str = PHONE, title: str | None = "당첨 안내", body: str = "축하합니다. " * 30
+    n: int = 1, phone: str = PHONE, title: str | None = "당첨 안내", body: str = "축하합니다. " * 30
 ) -> NotificationMessage:
-    return NotificationMessage(idempotency_key=key, channel="lms", destination=phone, title=title, body=body)
+    return NotificationMessage(key(n), "lms", phone, body, title=title)
 
 
 def email(
-    key: str = "send-1:r1:0",
-    address: str = EMAIL,
-    title: str = "당첨을 축하합니다 🎉",
-    body: str = "홍길동님, 1등에 당첨되셨습니다.\n감사합니다.",
+    n: int = 1, address: str = EMAIL, title: str = "당첨을 축하합니다 🎉", body: str = "홍길동님"
 ) -> NotificationMessage:
-    return NotificationMessage(idempotency_key=key, channel="email", destination=address, title=title, body=body)
+    return NotificationMessage(key(n), "email", address, body, title=title)
+
+
+class Recording:
+    """The real senders behind the sandbox: records what reached them, accepts it (or answers ``status``)."""
+
+    def __init__(self, status: MessageStatus = MessageStatus.ACCEPTED) -> None:
+        self.status = status
+        self.batches: list[tuple[str, list[NotificationMessage]]] = []
+
+    @property
+    def sent(self) -> list[NotificationMessage]:
+        return [m for _, batch in self.batches for m in batch]
+
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        self.batches.append((batch_key, list(messages)))
+        if self.status is not MessageStatus.ACCEPTED:
+            return {m.idempotency_key: MessageResult(self.status) for m in messages}
+        return {m.idempotency_key: MessageResult(MessageStatus.ACCEPTED, f"id-{m.idempotency_key}") for m in messages}
+
+
+EmailEvent = tuple[str, str, ReportOutcome, datetime]
+
+
+class World:
+    def __init__(self, dynamodb: Any) -> None:
+        self.dynamodb = dynamodb
+        self.delivery = Recording()
+        self.email_events: list[EmailEvent] = []
+        self.sandbox = self.sender()
+        self.reports = SandboxReportSource(dynamodb, TABLE)
+
+    def sender(self, delivery: Any = None) -> SandboxNotificationSender:
+        """Another sandbox instance (a Lambda restart) over the same provider state."""
+        return SandboxNotificationSender(delivery or self.delivery, self.dynamodb, TABLE, self.email_events.extend)
+
+    def poll(self, after: timedelta) -> list[DeliveryReport]:
+        published: list[DeliveryReport] = []
+        assert self.reports.poll(utc_now() + after, published.extend) == len(published)
+        return published
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto with the template's data table and a verified SES sender."""
-    use_test_aws(monkeypatch, REGION)
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(**table_definition("DataTable", TABLE))
-        sesv2 = boto3.client("sesv2", region_name=REGION)
-        sesv2.create_email_identity(EmailIdentity=SENDER)
-        yield {"dynamodb": dynamodb, "sesv2": sesv2, "sns": boto3.client("sns", region_name=REGION)}
+def world(aws: dict[str, Any]) -> World:
+    return World(aws["dynamodb"])
 
 
-def sent_emails() -> list[Any]:
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+DUE = REPORT_DELAY + timedelta(seconds=2)
 
 
-def sent_sms() -> list[tuple[str, str]]:
-    return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
-
-
-def offline_client(
-    service: Literal["sesv2", "sns"], endpoint_url: str | None = None, config: Config | None = None
-) -> Any:
-    """A client outside moto (for botocore's Stubber, or an endpoint of its own): dummy credentials."""
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint_url,
-        config=config,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-
-
-class RecordingSender:
-    """A NotificationSender that records what reached it."""
-
-    def __init__(self) -> None:
-        self.sent: list[NotificationMessage] = []
-
-    def send(self, message: NotificationMessage) -> DeliveryResult:
-        self.sent.append(message)
-        return DeliveryResult(DeliveryOutcome.DELIVERED, f"id-{len(self.sent)}")
-
-
-class RaisingClient:
-    """A stand-in boto3 client whose every call raises ``error`` (transport failures Stubber cannot script)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def send_email(self, **_: Any) -> Any:
-        raise self.error
-
-    def publish(self, **_: Any) -> Any:
-        raise self.error
+def status_of(results: dict[str, MessageResult]) -> dict[str, MessageStatus]:
+    return {k: r.status for k, r in results.items()}
 
 
 # -- the message ----------------------------------------------------------------------------------------------------
@@ -134,167 +118,222 @@ def test_message_shape_is_checked() -> None:
     with pytest.raises(ValueError, match="destination"):
         NotificationMessage("k", "lms", "", "body")
     assert NotificationMessage("k", "lms", PHONE, "body").title is None  # an lms title is optional
+    assert sms_text(lms(title="T", body="B")) == "[T]\nB"
+    assert sms_text(lms(title=None, body="B")) == "B"
 
 
-# -- SES ------------------------------------------------------------------------------------------------------------
+# -- sandbox rules ----------------------------------------------------------------------------------------------------
 
 
-def test_ses_sends_a_simple_utf8_email(aws: dict[str, Any]) -> None:
-    result = SesEmailSender(aws["sesv2"], SENDER).send(email())
+@pytest.mark.parametrize(
+    "message",
+    [
+        sms(phone="+821012340000"),
+        lms(phone="+821012340000"),
+        email(address="a@invalid.example"),
+        email(address="X@Invalid.Example"),
+    ],
+)
+def test_unknown_recipients_are_not_found_and_not_delivered(world: World, message: NotificationMessage) -> None:
+    results = world.sandbox.send_batch("b", [message])
+    assert results == {
+        message.idempotency_key: MessageResult(MessageStatus.RECIPIENT_NOT_FOUND, code="SANDBOX_NOT_FOUND")
+    }
+    assert world.delivery.batches == [] and world.email_events == []
+    assert world.poll(DUE) == []
 
-    assert result.outcome is DeliveryOutcome.DELIVERED and result.provider_message_id
-    [sent] = sent_emails()
-    assert sent.id == result.provider_message_id
-    assert (sent.source, sent.destinations, sent.subject, sent.body) == (
-        SENDER,
-        {"ToAddresses": [EMAIL]},
-        "당첨을 축하합니다 🎉",
-        "홍길동님, 1등에 당첨되셨습니다.\n감사합니다.",
+
+@pytest.mark.parametrize(
+    "message", [sms(phone="+821012349999"), lms(phone="+821012349999"), email(address="w@fail.example")]
+)
+def test_failing_recipients_are_retry_on_every_call(world: World, message: NotificationMessage) -> None:
+    for _ in range(4):
+        assert status_of(world.sandbox.send_batch("b", [message])) == {message.idempotency_key: MessageStatus.RETRY}
+    assert world.delivery.sent == [] and world.email_events == []
+    assert world.sandbox.calls(message.idempotency_key) == 4
+    assert world.poll(DUE) == []
+
+
+def test_8888_is_retry_twice_per_key_even_across_instances_then_accepted(world: World) -> None:
+    flaky = sms(2, phone="+821012348888")
+    assert status_of(world.sandbox.send_batch("b", [flaky])) == {flaky.idempotency_key: MessageStatus.RETRY}
+    assert status_of(world.sender().send_batch("b", [flaky])) == {flaky.idempotency_key: MessageStatus.RETRY}
+    third = world.sender()
+    assert third.send_batch("b", [flaky]) == {
+        flaky.idempotency_key: MessageResult(MessageStatus.ACCEPTED, f"id-{flaky.idempotency_key}")
+    }
+    assert world.delivery.sent == [flaky]
+    assert third.calls(flaky.idempotency_key) == 3
+    resend = sms(2, phone="+821012348888", round_=1)  # a new key (a resend round) starts over
+    assert status_of(third.send_batch("b", [resend])) == {resend.idempotency_key: MessageStatus.RETRY}
+    [report] = world.poll(DUE)
+    assert (report.attempt, report.outcome) == (flaky.idempotency_key, "DELIVERED")
+
+
+def test_one_batch_of_every_rule_delivers_only_the_deliverable_in_one_call(world: World) -> None:
+    batch = [
+        sms(1),
+        sms(2, phone="+821012340000"),
+        sms(3, phone="+821012349999"),
+        sms(4, phone="+821012348888"),
+        sms(5, phone="+821012347777"),
+        lms(6, phone="+821012346666"),
+    ]
+    results = world.sandbox.send_batch("batch-1", batch)
+    assert status_of(results) == {
+        key(1): MessageStatus.ACCEPTED,
+        key(2): MessageStatus.RECIPIENT_NOT_FOUND,
+        key(3): MessageStatus.RETRY,
+        key(4): MessageStatus.RETRY,
+        key(5): MessageStatus.ACCEPTED,
+        key(6): MessageStatus.ACCEPTED,
+    }
+    assert world.delivery.batches == [("batch-1", [batch[0], batch[4], batch[5]])]
+
+
+# -- idempotency ----------------------------------------------------------------------------------------------------
+
+
+def test_a_second_batch_with_the_same_keys_delivers_nothing_more_and_answers_the_same(world: World) -> None:
+    batch = [sms(1), lms(2), email(3), email(4, address="b@bounce.example")]
+    first = world.sandbox.send_batch("batch-1", batch)
+    events = list(world.email_events)
+    again = world.sender(Recording()).send_batch("batch-1", batch)  # a redelivered job, another instance
+
+    assert again == first
+    assert {r.status for r in first.values()} == {MessageStatus.ACCEPTED}
+    assert len({r.provider_message_id for r in first.values()}) == 4
+    assert world.delivery.sent == batch  # delivered once per key
+    assert world.email_events == events  # and reported once
+    assert len(world.poll(DUE)) == 2  # one report per sms/lms, not one per call
+
+
+def test_a_key_reused_for_other_content_is_rejected(world: World) -> None:
+    world.sandbox.send_batch("b", [sms(1)])
+    for reused in (
+        sms(1, phone="+821099998877"),
+        sms(1, body="다른 내용"),
+        NotificationMessage(key(1), "lms", PHONE, "당첨을 축하합니다!"),
+    ):
+        assert world.sandbox.send_batch("b", [reused]) == {
+            key(1): MessageResult(MessageStatus.REJECTED, code="IDEMPOTENCY_KEY_REUSED")
+        }
+    assert world.delivery.sent == [sms(1)]
+
+
+def test_what_the_real_sender_did_not_take_is_delivered_by_a_later_call(world: World) -> None:
+    for refused in (Recording(MessageStatus.RETRY), Recording(MessageStatus.REJECTED)):
+        results = world.sender(refused).send_batch("b", [sms(1), email(2)])
+        assert status_of(results) == {key(1): refused.status, key(2): refused.status}
+
+    class Down:
+        def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+            raise ProviderUnavailable("down")
+
+    with pytest.raises(ProviderUnavailable):
+        world.sender(Down()).send_batch("b", [sms(1), email(2)])
+    assert world.email_events == [] and world.poll(DUE) == []  # nothing was recorded as accepted
+
+    assert {r.status for r in world.sandbox.send_batch("b", [sms(1), email(2)]).values()} == {MessageStatus.ACCEPTED}
+    assert world.delivery.sent == [sms(1), email(2)]
+
+
+def test_the_provider_state_keeps_a_digest_not_the_message(world: World, aws: dict[str, Any]) -> None:
+    world.sandbox.send_batch("b", [sms(1)])
+    world.sandbox.send_batch("b", [sms(1)])
+    item = aws["dynamodb"].get_item(
+        TableName=TABLE, Key={"pk": {"S": f"SANDBOX_PROVIDER#NOTIFY#{key(1)}"}, "sk": {"S": "NOTIFY"}}
+    )["Item"]
+    assert item["calls"]["N"] == "2" and "expires_at" in item
+    assert PHONE not in str(item) and "축하" not in str(item)
+
+
+# -- reports --------------------------------------------------------------------------------------------------------
+
+
+def test_sms_reports_come_due_after_the_delay_once_each(world: World) -> None:
+    world.sandbox.send_batch(
+        "b",
+        [
+            sms(1),
+            sms(2, phone="+821012347777"),
+            lms(3, phone="+821012346666"),
+            sms(4, phone="+821012340000"),
+            sms(5, phone="+821012349999"),
+            email(6),
+        ],
     )
+    accepted_at = utc_now()
+    assert world.poll(timedelta(seconds=REPORT_DELAY.total_seconds() - 5)) == []
+    reports = world.poll(DUE)
+
+    assert sorted((r.attempt, r.outcome, r.code) for r in reports) == [
+        (key(1), "DELIVERED", "SANDBOX_DELIVERED"),
+        (key(2), "RECIPIENT_NOT_FOUND", "SANDBOX_RECIPIENT_NOT_FOUND"),
+        (key(3), "UNDELIVERED", "SANDBOX_UNDELIVERED"),
+    ]
+    assert {r.provider for r in reports} == {"sandbox"}
+    for report in reports:
+        assert timedelta(0) <= accepted_at + REPORT_DELAY - report.occurred_at < timedelta(seconds=5)
+    assert world.poll(DUE) == []  # not again
+    assert world.poll(timedelta(days=1)) == []
 
 
-def test_ses_request_shape() -> None:
-    client = offline_client("sesv2")
-    with Stubber(client) as stub:
-        stub.add_response(
-            "send_email",
-            {"MessageId": "m-1"},
-            {
-                "FromEmailAddress": SENDER,
-                "Destination": {"ToAddresses": ["kim@xn--3e0b707e.kr"]},  # an IDN domain goes as punycode
-                "Content": {
-                    "Simple": {
-                        "Subject": {"Data": "제목", "Charset": "UTF-8"},
-                        "Body": {"Text": {"Data": "본문", "Charset": "UTF-8"}},
-                    }
-                },
-                "EmailTags": [{"Name": "notification", "Value": "send-1_r1_0"}],
-                "ConfigurationSetName": "win-events",
-            },
-        )
-        result = SesEmailSender(client, SENDER, configuration_set="win-events").send(
-            email("send-1:r1:0", "kim@한국.kr", "제목", "본문")
-        )
-        stub.assert_no_pending_responses()
-    assert result == DeliveryResult(DeliveryOutcome.DELIVERED, "m-1")
+def test_reports_stay_due_until_published(world: World) -> None:
+    world.sandbox.send_batch("b", [sms(1), sms(2)])
+
+    def queue_down(reports: Sequence[DeliveryReport]) -> None:
+        raise ConnectionError("queue unavailable")
+
+    with pytest.raises(ConnectionError):
+        world.reports.poll(utc_now() + DUE, queue_down)
+    assert sorted(r.attempt for r in world.poll(DUE)) == [key(1), key(2)]
 
 
-def test_ses_unverified_sender_is_rejected(aws: dict[str, Any]) -> None:
-    with pytest.raises(ProviderRejected) as raised:
-        SesEmailSender(aws["sesv2"], "someone@unverified.example").send(email())
-    assert (raised.value.status, raised.value.code) == (400, "MessageRejected")
-    assert "unverified.example" not in str(raised.value)  # SES's message names addresses; ours does not
-    assert sent_emails() == []
-
-
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("TooManyRequestsException", 429),
-        ("ThrottlingException", 400),
-        ("Throttling", 400),
-        ("InternalFailure", 500),
-        ("ServiceUnavailable", 503),
-        ("SomethingNew", 502),
-        ("RequestTimeout", 408),
-    ],
-)
-def test_ses_throttling_and_5xx_are_unavailable(code: str, status: int) -> None:
-    client = offline_client("sesv2")
-    with Stubber(client) as stub:
-        stub.add_client_error(
-            "send_email",
-            service_error_code=code,
-            service_message="Maximum sending rate exceeded",
-            http_status_code=status,
-        )
-        with pytest.raises(ProviderUnavailable):
-            SesEmailSender(client, SENDER).send(email())
-
-
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("MessageRejected", 400),
-        ("MailFromDomainNotVerifiedException", 400),
-        ("AccountSuspendedException", 400),
-        ("SendingPausedException", 400),
-        ("NotFoundException", 404),
-        ("BadRequestException", 400),
-        ("LimitExceededException", 400),
-        ("AccessDeniedException", 403),
-        ("UnrecognizedClientException", 403),
-    ],
-)
-def test_ses_refusals_are_rejected(code: str, status: int) -> None:
-    client = offline_client("sesv2")
-    with Stubber(client) as stub:
-        stub.add_client_error(
-            "send_email", service_error_code=code, service_message="Illegal address winner@x", http_status_code=status
-        )
-        with pytest.raises(ProviderRejected) as raised:
-            SesEmailSender(client, SENDER).send(email())
-    assert not isinstance(raised.value, ProviderUnavailable)
-    assert (raised.value.status, raised.value.code) == (status, code)
-    assert "winner@x" not in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        EndpointConnectionError(endpoint_url="https://email.example"),
-        ConnectTimeoutError(endpoint_url="https://email.example"),
-        ReadTimeoutError(endpoint_url="https://email.example"),
-        CredentialRetrievalError(provider="container-role", error_msg="timed out"),
-    ],
-)
-def test_transport_failures_are_unavailable(error: Exception) -> None:
-    with pytest.raises(ProviderUnavailable):
-        SesEmailSender(RaisingClient(error), SENDER).send(email())
-    with pytest.raises(ProviderUnavailable):
-        SnsSmsSender(RaisingClient(error)).send(sms())
-
-
-@pytest.mark.parametrize("error", [NoCredentialsError(), ParamValidationError(report="bad")])
-def test_client_misconfiguration_is_rejected(error: Exception) -> None:
-    with pytest.raises(ProviderRejected) as raised:
-        SesEmailSender(RaisingClient(error), SENDER).send(email())
-    assert raised.value.code == type(error).__name__
-
-
-def test_an_unreachable_endpoint_is_unavailable() -> None:
-    config = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
-    client = offline_client("sns", endpoint_url=unused_port_url(), config=config)
-    with pytest.raises(ProviderUnavailable):
-        SnsSmsSender(client).send(sms())
-
-
-def test_ses_sends_only_email(aws: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="email"):
-        SesEmailSender(aws["sesv2"], SENDER).send(sms())
+def test_email_reports_go_to_the_event_callback_with_key_message_id_and_outcome(world: World) -> None:
+    before = utc_now()
+    results = world.sandbox.send_batch(
+        "b", [email(1), email(2, address="b@bounce.example"), email(3, address="n@invalid.example"), sms(4)]
+    )
+    events = [(k, m, o) for k, m, o, _ in world.email_events]
+    assert events == [
+        (key(1), results[key(1)].provider_message_id, "DELIVERED"),
+        (key(2), results[key(2)].provider_message_id, "RECIPIENT_NOT_FOUND"),
+    ]
+    assert all(before <= at <= utc_now() for *_, at in world.email_events)
+    assert [r.attempt for r in world.poll(DUE)] == [key(4)]  # emails are not polled
 
 
 # -- SNS ------------------------------------------------------------------------------------------------------------
 
 
-def test_sns_publishes_an_sms_to_the_phone(aws: dict[str, Any]) -> None:
-    result = SnsSmsSender(aws["sns"]).send(sms(body="[당첨] 축하합니다"))
-
-    assert result.outcome is DeliveryOutcome.DELIVERED and result.provider_message_id
-    assert sent_sms() == [(PHONE, "[당첨] 축하합니다")]
+def sent_sms() -> list[tuple[str, str]]:
+    return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
 
 
-def test_sns_sends_an_lms_as_one_longer_message_with_its_title_first(aws: dict[str, Any]) -> None:
-    sender = SnsSmsSender(aws["sns"])
-    sender.send(lms(title="당첨 안내", body="본문 " * 200))
-    sender.send(lms(key="k2", title=None, body="제목 없는 lms"))
+def test_sns_publishes_each_sms_and_lms_of_a_batch(aws: dict[str, Any]) -> None:
+    batch = [
+        sms(1, body="[당첨] 축하합니다"),
+        lms(2, title="당첨 안내", body="본문 " * 200),
+        lms(3, title=None, body="제목 없음"),
+    ]
+    results = SnsSmsSender(boto3.client("sns"), concurrency=2).send_batch("b", batch)
 
-    assert sent_sms() == [(PHONE, "[당첨 안내]\n" + "본문 " * 200), (PHONE, "제목 없는 lms")]
-    assert sms_text(lms(title="T", body="B")) == "[T]\nB"
+    assert set(results) == {key(1), key(2), key(3)}
+    assert {r.status for r in results.values()} == {MessageStatus.ACCEPTED}
+    assert len({r.provider_message_id for r in results.values()}) == 3
+    assert sorted(sent_sms()) == sorted(
+        [(PHONE, "[당첨] 축하합니다"), (PHONE, "[당첨 안내]\n" + "본문 " * 200), (PHONE, "제목 없음")]
+    )
+    assert SnsSmsSender(boto3.client("sns")).send_batch("b", []) == {}
+
+
+def offline_sns() -> Any:
+    return boto3.client("sns", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
 
 
 def test_sns_request_shape() -> None:
-    client = offline_client("sns")
+    client = offline_sns()
     with Stubber(client) as stub:
         stub.add_response(
             "publish",
@@ -308,168 +347,69 @@ def test_sns_request_shape() -> None:
                 },
             },
         )
-        result = SnsSmsSender(client, sender_id="WINNERS").send(sms(body="본문"))
+        results = SnsSmsSender(client, sender_id="WINNERS").send_batch("b", [sms(body="본문")])
         stub.assert_no_pending_responses()
-    assert result == DeliveryResult(DeliveryOutcome.DELIVERED, "sns-1")
-
-
-def test_sns_invalid_number_is_rejected(aws: dict[str, Any]) -> None:
-    with pytest.raises(ProviderRejected) as raised:
-        SnsSmsSender(aws["sns"]).send(sms(phone="01012345678"))  # not E.164
-    assert raised.value.status == 400
+    assert results == {key(1): MessageResult(MessageStatus.ACCEPTED, "sns-1")}
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "transient"),
+    ("code", "status", "answer"),
     [
-        ("Throttled", 429, True),
-        ("ThrottledException", 400, True),
-        ("InternalError", 500, True),
-        ("KMSThrottling", 400, True),
-        ("AuthorizationError", 403, False),
-        ("InvalidParameter", 400, False),
-        ("OptedOut", 400, False),
+        ("Throttled", 429, MessageStatus.RETRY),
+        ("ThrottledException", 400, MessageStatus.RETRY),
+        ("InternalError", 500, MessageStatus.RETRY),
+        ("KMSThrottling", 400, MessageStatus.RETRY),
+        ("AuthorizationError", 403, MessageStatus.REJECTED),
+        ("InvalidParameter", 400, MessageStatus.REJECTED),
+        ("OptedOut", 400, MessageStatus.REJECTED),
     ],
 )
-def test_sns_error_mapping(code: str, status: int, transient: bool) -> None:
-    client = offline_client("sns")
+def test_a_failed_publish_answers_for_its_message_only(code: str, status: int, answer: MessageStatus) -> None:
+    client = offline_sns()
     with Stubber(client) as stub:
-        stub.add_client_error("publish", service_error_code=code, http_status_code=status)
-        with pytest.raises(ProviderUnavailable if transient else ProviderRejected):
-            SnsSmsSender(client).send(sms())
+        stub.add_response("publish", {"MessageId": "sns-1"})
+        stub.add_client_error(
+            "publish", service_error_code=code, service_message=f"{PHONE} refused", http_status_code=status
+        )
+        stub.add_response("publish", {"MessageId": "sns-3"})
+        results = SnsSmsSender(client, concurrency=1).send_batch("b", [sms(1), sms(2), sms(3)])
+    # The messages SNS took stay taken: a whole-batch failure would have them resent.
+    assert status_of(results) == {key(1): MessageStatus.ACCEPTED, key(2): answer, key(3): MessageStatus.ACCEPTED}
+    assert PHONE not in str(results)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [EndpointConnectionError(endpoint_url="https://sns.example"), ReadTimeoutError(endpoint_url="https://sns.example")],
+)
+def test_transport_failures_are_retry(error: Exception) -> None:
+    class Raising:
+        def publish(self, **_: Any) -> Any:
+            raise error
+
+    assert status_of(SnsSmsSender(Raising()).send_batch("b", [sms(1), lms(2)])) == {
+        key(1): MessageStatus.RETRY,
+        key(2): MessageStatus.RETRY,
+    }
 
 
 def test_sns_sends_only_sms_and_lms(aws: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="sms and lms"):
-        SnsSmsSender(aws["sns"]).send(email())
+        SnsSmsSender(boto3.client("sns")).send_batch("b", [email()])
 
 
 # -- routing --------------------------------------------------------------------------------------------------------
 
 
-def test_router_hands_each_channel_to_its_sender() -> None:
-    phones, emails, long_ones = RecordingSender(), RecordingSender(), RecordingSender()
-    ChannelRouter(sms=phones, email=emails).send(lms())
-    ChannelRouter(sms=phones, email=emails, lms=long_ones).send(lms(key="k2"))
-    ChannelRouter(sms=phones, email=emails, lms=long_ones).send(email())
-    ChannelRouter(sms=phones, email=emails, lms=long_ones).send(sms())
-    assert [m.channel for m in phones.sent] == ["lms", "sms"]
-    assert [m.channel for m in long_ones.sent] == ["lms"]
-    assert [m.channel for m in emails.sent] == ["email"]
+def test_router_hands_each_family_its_own_batch_under_the_same_key() -> None:
+    phones, emails = Recording(), Recording()
+    router = ChannelRouter(sms=phones, email=emails)
+    batch = [sms(1), email(2), lms(3), email(4)]
+    results = router.send_batch("batch-1", batch)
 
-
-# -- sandbox --------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def recording() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-def sandbox(aws: dict[str, Any], recording: RecordingSender) -> SandboxNotificationSender:
-    return SandboxNotificationSender(recording, aws["dynamodb"], TABLE)
-
-
-@pytest.mark.parametrize(
-    "message",
-    [
-        sms(phone="+821012340000"),
-        lms(phone="+821012340000"),
-        email(address="nobody@invalid.example"),
-        email(address="X@Invalid.Example"),
-    ],
-)
-def test_sandbox_unknown_recipients_are_not_found(
-    sandbox: SandboxNotificationSender, recording: RecordingSender, message: NotificationMessage
-) -> None:
-    assert sandbox.send(message) == DeliveryResult(DeliveryOutcome.RECIPIENT_NOT_FOUND)
-    assert recording.sent == []
-
-
-@pytest.mark.parametrize(
-    "message", [sms(phone="+821012349999"), lms(phone="+821012349999"), email(address="winner@fail.example")]
-)
-def test_sandbox_failing_recipients_always_fail(
-    sandbox: SandboxNotificationSender, recording: RecordingSender, message: NotificationMessage
-) -> None:
-    for _ in range(4):
-        with pytest.raises(ProviderUnavailable):
-            sandbox.send(message)
-    assert recording.sent == []
-    assert sandbox.calls(message.idempotency_key) == 4
-
-
-def test_sandbox_8888_fails_twice_per_key_even_across_instances(
-    aws: dict[str, Any], recording: RecordingSender
-) -> None:
-    flaky = sms("send-1:r2:0", phone="+821012348888")
-    with pytest.raises(ProviderUnavailable):  # a Lambda instance tries once and dies
-        SandboxNotificationSender(recording, aws["dynamodb"], TABLE).send(flaky)
-    with pytest.raises(ProviderUnavailable):  # another one, after a restart
-        SandboxNotificationSender(RecordingSender(), aws["dynamodb"], TABLE).send(flaky)
-    third = SandboxNotificationSender(recording, aws["dynamodb"], TABLE)
-    result = third.send(flaky)
-
-    assert result == DeliveryResult(DeliveryOutcome.DELIVERED, "id-1")
-    assert recording.sent == [flaky]
-    assert third.calls("send-1:r2:0") == 3
-    with pytest.raises(ProviderUnavailable):  # a new key (a resend round) starts over
-        third.send(sms("send-1:r2:1", phone="+821012348888"))
-
-
-def test_sandbox_delivers_others_and_is_idempotent_per_key(
-    sandbox: SandboxNotificationSender, recording: RecordingSender, aws: dict[str, Any]
-) -> None:
-    first = sandbox.send(sms("k1"))
-    replay = SandboxNotificationSender(RecordingSender(), aws["dynamodb"], TABLE).send(sms("k1"))
-    other = sandbox.send(email("k2"))
-
-    assert first == replay == DeliveryResult(DeliveryOutcome.DELIVERED, "id-1")
-    assert other == DeliveryResult(DeliveryOutcome.DELIVERED, "id-2")
-    assert recording.sent == [sms("k1"), email("k2")]  # delivered once per key
-    item = aws["dynamodb"].get_item(
-        TableName=TABLE, Key={"pk": {"S": "SANDBOX_PROVIDER#NOTIFY#k1"}, "sk": {"S": "NOTIFY"}}
-    )["Item"]
-    assert item["calls"]["N"] == "2" and "expires_at" in item
-    assert PHONE not in str(item) and "축하" not in str(item)  # the provider keeps a digest, not the message
-
-
-def test_sandbox_key_reused_for_another_message_is_rejected(
-    sandbox: SandboxNotificationSender, recording: RecordingSender
-) -> None:
-    sandbox.send(sms("k1"))
-    with pytest.raises(ProviderRejected) as raised:
-        sandbox.send(sms("k1", phone="+821099998877"))
-    assert (raised.value.status, raised.value.code) == (409, "IDEMPOTENCY_KEY_REUSED")
-    assert len(recording.sent) == 1
-
-
-def test_sandbox_passes_on_the_real_senders_failures(aws: dict[str, Any]) -> None:
-    class Down:
-        def send(self, message: NotificationMessage) -> DeliveryResult:
-            raise ProviderUnavailable("down")
-
-    sandbox = SandboxNotificationSender(Down(), aws["dynamodb"], TABLE)
-    with pytest.raises(ProviderUnavailable):
-        sandbox.send(sms("k1"))
-    up = RecordingSender()
-    assert SandboxNotificationSender(up, aws["dynamodb"], TABLE).send(sms("k1")).outcome is DeliveryOutcome.DELIVERED
-    assert up.sent == [sms("k1")]  # nothing was recorded as delivered by the failed attempt
-
-
-def test_sandbox_in_front_of_ses_and_sns(aws: dict[str, Any]) -> None:
-    """The sandbox as deployed: deliverable messages reach SES / SNS (MiniStack there, moto here)."""
-    real = ChannelRouter(sms=SnsSmsSender(aws["sns"]), email=SesEmailSender(aws["sesv2"], SENDER))
-    sandbox = SandboxNotificationSender(real, aws["dynamodb"], TABLE)
-
-    assert sandbox.send(sms("a")).outcome is DeliveryOutcome.DELIVERED
-    assert sandbox.send(lms("b", title="안내", body="긴 본문")).outcome is DeliveryOutcome.DELIVERED
-    assert sandbox.send(email("c")).outcome is DeliveryOutcome.DELIVERED
-    assert sandbox.send(email("c")).outcome is DeliveryOutcome.DELIVERED  # a replay: not sent again
-    assert sandbox.send(sms("d", phone="+821012340000")).outcome is DeliveryOutcome.RECIPIENT_NOT_FOUND
-    with pytest.raises(ProviderUnavailable):
-        sandbox.send(email("e", address="a@fail.example"))
-
-    assert sent_sms() == [(PHONE, "당첨을 축하합니다!"), (PHONE, "[안내]\n긴 본문")]
-    assert [(m.destinations["ToAddresses"], m.subject) for m in sent_emails()] == [([EMAIL], "당첨을 축하합니다 🎉")]
+    assert phones.batches == [("batch-1", [batch[0], batch[2]])]
+    assert emails.batches == [("batch-1", [batch[1], batch[3]])]
+    assert set(results) == {key(1), key(2), key(3), key(4)}
+    only_email = Recording()
+    ChannelRouter(sms=only_email, email=emails).send_batch("batch-2", [email(5)])
+    assert only_email.batches == []  # no empty batch for a family without messages

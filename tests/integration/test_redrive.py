@@ -152,7 +152,7 @@ def _issued_coupons(send_id: str) -> dict[str, int]:
     return {
         i["coupon_id"]["S"]: int(i["issued_count"]["N"])
         for i in items
-        if i["pk"]["S"].startswith(f"SANDBOX_PROVIDER#ISSUE#{send_id}:") and "coupon_id" in i
+        if i["pk"]["S"].startswith(f"SANDBOX_PROVIDER#ISSUE#{send_id}-") and "coupon_id" in i
     }
 
 
