@@ -1,89 +1,62 @@
-"""What every fake provider server shares: a real ThreadingHTTPServer on 127.0.0.1 (a free port) in a background
-thread, JSON in and out, a log of every request, bearer-key checking, and the test controls.
+"""The loopback HTTP server every provider fake runs on: a ThreadingHTTPServer on a chosen host and port (default
+127.0.0.1 and a free port) in a background thread, a log of every request, the test controls, and the standalone
+process.
 
-A fake subclasses `FakeJsonServer` and lists its `routes`: path -> method -> handler. A handler answers an
-authorised request that no test scripted; it is called with the fake's lock held, so it may change state freely.
-An unknown path is a 404 NOT_FOUND, another method a 405 METHOD_NOT_ALLOWED.
+A fake subclasses `LoopbackFake` and implements its protocol in ``answer`` (routing, its own kind of auth, its own
+error bodies); ``answer`` is called with the fake's lock held, so it may change state freely. A `Reply` may hold its
+answer back (``hang_seconds``) or lose it (``lost``: the work is done, the connection closes unanswered).
 
 Test controls: ``respond_next`` scripts the raw response to the next request (state untouched); ``hang_next``
 processes the next request normally but holds its response back (longer than a client timeout, or until stop);
-``requests`` records every request received. A fake started as its own process offers some of them over HTTP under
-``/_fake/`` (see CONTROL_PREFIX).
+``requests`` records every request received. A fake started as its own process offers the controls it lists in
+``controls`` over HTTP under ``/_fake/`` (CONTROL_PREFIX), only while it listens on a loopback address.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
 import json
-import re
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self, TypedDict, Unpack, cast
+from urllib.parse import urlsplit
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+CONTROL_PREFIX = "/_fake/"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
-    path: str
+    path: str  # the request target, query included
     headers: dict[str, str]  # names lower-cased
     body: bytes
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
-    def json(self) -> Any:
-        return json.loads(self.body)
 
-
-@dataclass
+@dataclass(frozen=True)
 class Reply:
     status: int
     body: bytes
-    hang_seconds: float = 0.0
+    hang_seconds: float = 0.0  # hold the answer this long (or until stop)
+    lost: bool = False  # close the connection without answering
 
 
 def json_reply(status: int, payload: Any) -> Reply:
     return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
 
 
-def error_reply(status: int, code: str, message: str = "") -> Reply:
-    """The providers' error body: ``{"code", "message"}``."""
-    return json_reply(status, {"code": code, "message": message or code})
-
-
-def idempotent_json(headers: dict[str, str], body: bytes) -> tuple[str, Any] | Reply:
-    """(Idempotency-Key, JSON body) of a request, or what a provider answers instead: 400 without the key,
-    415 for another media type, 400 for a body that is not JSON."""
-    key = headers.get("idempotency-key")
-    if not key:
-        return error_reply(400, "IDEMPOTENCY_KEY_REQUIRED")
-    if not (headers.get("content-type") or "").startswith("application/json"):
-        return error_reply(415, "UNSUPPORTED_MEDIA_TYPE")
-    try:
-        return key, json.loads(body)
-    except ValueError:
-        return error_reply(400, "VALIDATION_ERROR", "body is not JSON")
-
-
-RouteHandler = Callable[[dict[str, str], bytes], Reply]  # (lower-cased headers, body) -> reply
-
-# Test controls of a fake running as its own process (an e2e run): paths under this prefix, no provider auth, served
-# only while the fake listens on a loopback address.
-CONTROL_PREFIX = "/_fake/"
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def serves_controls(server: ThreadingHTTPServer | None) -> bool:
-    return server is not None and str(server.server_address[0]) in _LOOPBACK
-
-
-def control_json(body: bytes) -> dict[str, Any] | None:
-    """A control request's JSON object (an empty body is ``{}``), or None when it is not one."""
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request's JSON object (an empty body is ``{}``), or None when it is not one."""
     try:
         parsed = json.loads(body) if body else {}
     except ValueError:
@@ -91,26 +64,35 @@ def control_json(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-class FakeJsonServer:
-    """Start with ``with Fake(api_key) as server:``; ``server.url`` is the endpoint."""
+class Address(TypedDict, total=False):
+    """Where a fake listens: ``host`` (default 127.0.0.1) and ``port`` (default 0, a free one)."""
 
-    thread_name = "fake-json-server"
+    host: str
+    port: int
 
-    def __init__(self, api_key: str) -> None:
-        self.api_key = api_key
+
+Control = Callable[[dict[str, Any]], Reply]  # the control request's JSON object -> reply
+
+
+class LoopbackFake:
+    """Start with ``with Fake(...) as fake:``; ``fake.url`` is the endpoint."""
+
+    thread_name = "loopback-fake"
+
+    def __init__(self, **address: Unpack[Address]) -> None:
+        self._address = (address.get("host", "127.0.0.1"), address.get("port", 0))
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[Reply] = deque()
         self._hangs: deque[float] = deque()
         self._released = threading.Event()  # set on stop: lets held responses go
-        self._calls: dict[str, int] = {}  # sandbox-ruled calls per Idempotency-Key
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> Self:
-        self._server = _Server(self)
+        self._server = _Server(self, self._address)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
         )
@@ -157,65 +139,65 @@ class FakeJsonServer:
         with self._lock:
             return list(self._requests)
 
-    def calls_for(self, idempotency_key: str) -> int:
-        with self._lock:
-            return self._calls.get(idempotency_key, 0)
+    # -- the protocol (a subclass's part) ----------------------------------------------------------------------
+
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        """The reply to a request no test scripted (called with the lock held)."""
+        raise NotImplementedError
+
+    def controls(self) -> dict[tuple[str, str], Control]:
+        """(method, name under CONTROL_PREFIX) -> control; called without the lock."""
+        return {}
 
     # -- request handling (called from the server's threads) ---------------------------------------------------
 
-    def routes(self) -> dict[str, dict[str, RouteHandler]]:
-        raise NotImplementedError
-
-    def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        by_method = self.routes().get(path)
-        if by_method is None:
-            return error_reply(404, "NOT_FOUND", "no such resource")
-        handler = by_method.get(method)
-        return handler(headers, body) if handler else error_reply(405, "METHOD_NOT_ALLOWED")
-
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        path = urlsplit(target).path
+        if path.startswith(CONTROL_PREFIX) and self.serves_controls():
+            return self._control(method, path.removeprefix(CONTROL_PREFIX), body)
         with self._lock:
-            self._requests.append(RecordedRequest(method, path, headers, body))
+            self._requests.append(RecordedRequest(method, target, headers, body))
             hang = self._hangs.popleft() if self._hangs else 0.0
-            if self._scripted:
-                reply = self._scripted.popleft()
-            elif headers.get("authorization") != f"Bearer {self.api_key}":
-                reply = error_reply(401, "UNAUTHORIZED", "missing or invalid API key")
-            else:
-                reply = self._route(method, path, headers, body)
-        reply.hang_seconds = hang
-        return reply
+            reply = self._scripted.popleft() if self._scripted else self.answer(method, target, headers, body)
+        return dataclasses.replace(reply, hang_seconds=max(hang, reply.hang_seconds)) if hang else reply
+
+    def serves_controls(self) -> bool:
+        return self._server is not None and str(self._server.server_address[0]) in _LOOPBACK
 
     def wait_released(self, seconds: float) -> None:
         self._released.wait(seconds)
 
-    def sandbox_refusal(self, idempotency_key: str, phone: str) -> Reply | None:
-        """The contract's sandbox rules by the phone's last four digits (call with the lock held): ...0000 is
-        404 RECIPIENT_NOT_FOUND; ...9999 is 503 on every call; ...8888 is 503 on the first two calls per key."""
-        if phone.endswith("0000"):
-            return error_reply(404, "RECIPIENT_NOT_FOUND", "no subscriber for this number")
-        calls = self._calls[idempotency_key] = self._calls.get(idempotency_key, 0) + 1
-        if phone.endswith("9999") or (phone.endswith("8888") and calls <= 2):
-            return error_reply(503, "SERVICE_UNAVAILABLE", "try again later")
-        return None
+    def _control(self, method: str, name: str, body: bytes) -> Reply:
+        control = self.controls().get((method, name))
+        if control is None:
+            return control_error(404, "no such control")
+        request = json_object(body)
+        return control(request) if request is not None else control_error(400, "the body must be a JSON object")
+
+
+def control_error(status: int, message: str) -> Reply:
+    return json_reply(status, {"error": message})
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: FakeJsonServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, fake: LoopbackFake, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
         self.fake = fake
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+    protocol_version = "HTTP/1.1"  # keep-alive, as the clients' connection pools expect
     timeout = 30  # idle keep-alive connections are dropped eventually
 
     def do_GET(self) -> None:
         self._serve()
 
     def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
         self._serve()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -227,6 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = fake.handle(self.command, self.path, headers, body)
+        if reply.lost:
+            self.close_connection = True
+            self.connection.close()
+            return
         if reply.hang_seconds:
             fake.wait_released(reply.hang_seconds)
         try:
@@ -237,3 +223,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (timed out) meanwhile
+
+
+# -- a fake as its own process ---------------------------------------------------------------------------------
+
+
+def standalone_arguments(description: str | None) -> argparse.ArgumentParser:
+    """The arguments every fake's ``python -m`` takes: ``--host``, ``--port`` (0: a free one)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    return parser
+
+
+def serve_standalone(fake: LoopbackFake) -> None:
+    """Prints the fake's URL once it listens (a launcher reads that line) and serves until SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with fake:
+        print(fake.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()

@@ -27,20 +27,15 @@ answers ``{"calls": {api_code: count}, "issued": issue_count, "biz_money": ...}`
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import secrets
-import signal
-import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Unpack
 from urllib.parse import parse_qs
 
 from shared.clock import SEOUL, utc_now
 from tests.fakes import base
-from tests.fakes.base import FakeJsonServer, RecordedRequest, Reply, RouteHandler, json_reply
+from tests.fakes.base import Control, LoopbackFake, RecordedRequest, Reply, json_reply
 
 AUTH_CODE = "REAL-fake-auth-code-3f9a1c"
 AUTH_TOKEN = "fake-auth-token-Q2hlY2s="
@@ -94,7 +89,7 @@ def _answer(code: str, message: str = "", result: Any = None) -> Reply:
     return json_reply(200, {"code": code, "message": message or None, "result": result})
 
 
-class FakeGiftishowServer(FakeJsonServer):
+class FakeGiftishowServer(LoopbackFake):
     """Start with ``with FakeGiftishowServer() as server:``; ``server.url`` is the endpoint (…/bizApi)."""
 
     thread_name = "fake-giftishow"
@@ -104,26 +99,15 @@ class FakeGiftishowServer(FakeJsonServer):
         auth_code: str = AUTH_CODE,
         auth_token: str = AUTH_TOKEN,
         user_id: str = USER_ID,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **address: Unpack[base.Address],
     ) -> None:
-        super().__init__(auth_code)
+        super().__init__(**address)
         self.auth_code, self.auth_token, self.user_id = auth_code, auth_token, user_id
-        self._address = (host, port)
         self._goods = default_goods()
         self._coupons: dict[str, Coupon] = {}
         self._calls_by_code: dict[str, int] = {}
         self._drops: list[tuple[int, str | None]] = []  # (status, only for this api_code)
         self.biz_money = 10_000_000
-
-    def start(self) -> Self:
-        self._server = _Server(self, self._address)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
-        )
-        self._thread.start()
-        return self
 
     @property
     def url(self) -> str:
@@ -164,24 +148,10 @@ class FakeGiftishowServer(FakeJsonServer):
 
     # -- request handling --------------------------------------------------------------------------------------
 
-    def routes(self) -> dict[str, dict[str, RouteHandler]]:
-        raise NotImplementedError  # handle() routes by path and api_code
-
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        if path.startswith(base.CONTROL_PREFIX) and base.serves_controls(self._server):
-            return self._control(method, path, body)
-        with self._lock:
-            self._requests.append(RecordedRequest(method, path, headers, body))
-            hang = self._hangs.popleft() if self._hangs else 0.0
-            if self._scripted:
-                reply = self._scripted.popleft()
-            else:
-                reply = self._serve(method, path, headers, body)
-                drop = self._take_drop(API_CODES.get(path.removeprefix(PREFIX)))
-                if drop is not None:
-                    reply = Reply(drop, b"<html><body>upstream error</body></html>")
-        reply.hang_seconds = hang
-        return reply
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._serve(method, target, headers, body)
+        drop = self._take_drop(API_CODES.get(target.removeprefix(PREFIX)))
+        return Reply(drop, b"<html><body>upstream error</body></html>") if drop is not None else reply
 
     def _take_drop(self, api_code: str | None) -> int | None:
         for n, (status, only) in enumerate(self._drops):
@@ -190,19 +160,20 @@ class FakeGiftishowServer(FakeJsonServer):
                 return status
         return None
 
-    def _control(self, method: str, path: str, body: bytes) -> Reply:
-        request = base.control_json(body)
-        if path == base.CONTROL_PREFIX + "calls" and method == "GET":
-            with self._lock:
-                calls, issued, money = dict(self._calls_by_code), len(self._coupons), self.biz_money
-            return json_reply(200, {"calls": calls, "issued": issued, "biz_money": money})
-        if path == base.CONTROL_PREFIX + "drop-next" and method == "POST" and request is not None:
-            status, api_code = request.get("status", 500), request.get("api_code")
-            if not isinstance(status, int) or not (api_code is None or isinstance(api_code, str)):
-                return json_reply(400, {"code": "400", "message": "status: int, api_code: str"})
-            self.drop_next_response(status, api_code)
-            return json_reply(200, {"dropping": status, "api_code": api_code})
-        return json_reply(404, {"code": "404", "message": "no such control"})
+    def controls(self) -> dict[tuple[str, str], Control]:
+        return {("GET", "calls"): self._calls_control, ("POST", "drop-next"): self._drop_control}
+
+    def _calls_control(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            calls, issued, money = dict(self._calls_by_code), len(self._coupons), self.biz_money
+        return json_reply(200, {"calls": calls, "issued": issued, "biz_money": money})
+
+    def _drop_control(self, request: dict[str, Any]) -> Reply:
+        status, api_code = request.get("status", 500), request.get("api_code")
+        if not isinstance(status, int) or not (api_code is None or isinstance(api_code, str)):
+            return base.control_error(400, "status: int, api_code: str")
+        self.drop_next_response(status, api_code)
+        return json_reply(200, {"dropping": status, "api_code": api_code})
 
     def _serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if not path.startswith(PREFIX + "/") or path[len(PREFIX) :] not in API_CODES:
@@ -312,28 +283,15 @@ class FakeGiftishowServer(FakeJsonServer):
         return _answer("0000")
 
 
-class _Server(base._Server):
-    """The base's server on a chosen address (the standalone process takes a fixed port)."""
-
-    def __init__(self, fake: FakeJsonServer, address: tuple[str, int]) -> None:
-        ThreadingHTTPServer.__init__(self, address, base._Handler)
-        self.fake = fake
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser = base.standalone_arguments(__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--auth-code", default=AUTH_CODE)
     parser.add_argument("--auth-token", default=AUTH_TOKEN)
     parser.add_argument("--user-id", default=USER_ID)
     args = parser.parse_args()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with FakeGiftishowServer(args.auth_code, args.auth_token, args.user_id, host=args.host, port=args.port) as fake:
-        print(fake.url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+    base.serve_standalone(
+        FakeGiftishowServer(args.auth_code, args.auth_token, args.user_id, host=args.host, port=args.port)
+    )
 
 
 if __name__ == "__main__":

@@ -30,23 +30,19 @@ controls over HTTP (loopback only, no auth): ``GET /_fake/calls`` answers ``{"ca
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import hashlib
 import hmac
-import json
 import re
 import secrets
-import threading
-import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Unpack
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.base import CONTROL_PREFIX, RecordedRequest, Reply, json_reply, serves_controls
+from tests.fakes import base
+from tests.fakes.base import Control, LoopbackFake, Reply, json_object, json_reply
 
 API_KEY = "NCSFAKEAPIKEY0001"
 API_SECRET = "FAKESECRET0123456789ABCDEFGHIJKLMNOP"
@@ -134,8 +130,10 @@ class FakeGroup:
     messages: list[FakeMessage] = field(default_factory=list)
 
 
-class FakeSolapiServer:
+class FakeSolapiServer(LoopbackFake):
     """Start with ``with FakeSolapiServer() as solapi:``; ``solapi.url`` is the endpoint."""
+
+    thread_name = "fake-solapi"
 
     def __init__(
         self,
@@ -144,56 +142,19 @@ class FakeSolapiServer:
         *,
         senders: tuple[str, ...] = (SENDER_NUMBER,),
         delivery_seconds: float = 60.0,
-        port: int = 0,
+        **address: Unpack[base.Address],
     ) -> None:
+        super().__init__(**address)
         self.api_key = api_key
         self.api_secret = api_secret
         self.senders = set(senders)
         self.delivery = timedelta(seconds=delivery_seconds)
         self.intake_codes: dict[str, str] = {}  # last four digits -> intake status code
-        self._port = port
-        self._lock = threading.Lock()
         self._offset = timedelta()
         self._groups: dict[str, FakeGroup] = {}
         self._signatures: dict[str, datetime] = {}
-        self._requests: list[RecordedRequest] = []
         self._calls: Counter[str] = Counter()
         self._faults: dict[str, deque[tuple[str, float, int]]] = {}
-        self._released = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._server = _Server(self, self._port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-solapi", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # -- test controls and inspection --------------------------------------------------------------------------
 
@@ -216,11 +177,6 @@ class FakeSolapiServer:
             return self._calls[endpoint] if endpoint else sum(self._calls.values())
 
     @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
     def groups(self) -> list[FakeGroup]:
         with self._lock:
             return list(self._groups.values())
@@ -236,36 +192,29 @@ class FakeSolapiServer:
 
     # -- request handling --------------------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[Reply | None, float]:
-        """(reply, seconds to hold it); a None reply means: close the connection without answering."""
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         parts = urlsplit(target)
-        if parts.path.startswith(CONTROL_PREFIX) and serves_controls(self._server):
-            return self._control(method, parts.path), 0.0
         endpoint, route = self._route(method, parts.path)
-        with self._lock:
-            self._requests.append(RecordedRequest(method, target, headers, body))
-            if endpoint:
-                self._calls[endpoint] += 1
-            refusal = self._authenticate(headers.get("authorization"))
-            if refusal is not None:
-                return refusal, 0.0
-            faults = self._faults.get(endpoint or "")
-            fault = faults.popleft() if faults else None
-            if fault is not None and fault[0].startswith("fail:"):
-                return _error(fault[2], fault[0].removeprefix("fail:")), 0.0
-            reply = route(parts.path, parse_qs(parts.query), body) if route else _error(404, "NotFound")
+        if endpoint:
+            self._calls[endpoint] += 1
+        refusal = self._authenticate(headers.get("authorization"))
+        if refusal is not None:
+            return refusal
+        faults = self._faults.get(endpoint or "")
+        fault = faults.popleft() if faults else None
+        if fault is not None and fault[0].startswith("fail:"):
+            return _error(fault[2], fault[0].removeprefix("fail:"))
+        reply = route(parts.path, parse_qs(parts.query), body) if route else _error(404, "NotFound")
         if fault is not None and fault[0] == "drop":
-            return None, 0.0
-        return reply, fault[1] if fault is not None else 0.0
+            return dataclasses.replace(reply, lost=True)
+        return dataclasses.replace(reply, hang_seconds=fault[1]) if fault is not None else reply
 
-    def wait_released(self, seconds: float) -> None:
-        self._released.wait(seconds)
+    def controls(self) -> dict[tuple[str, str], Control]:
+        return {("GET", "calls"): self._calls_control}
 
-    def _control(self, method: str, path: str) -> Reply:
-        if path == CONTROL_PREFIX + "calls" and method == "GET":
-            with self._lock:
-                return json_reply(200, {"calls": dict(self._calls)})
-        return _error(404, "NotFound", "no such control")
+    def _calls_control(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            return json_reply(200, {"calls": dict(self._calls)})
 
     def _route(self, method: str, path: str) -> tuple[str | None, Any]:
         if path.rstrip("/") == "/messages/v4/groups":
@@ -315,7 +264,7 @@ class FakeSolapiServer:
         return None
 
     def _create(self, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
-        request = _json_object(body) or {}
+        request = json_object(body) or {}
         now = self._now()
         group_id = f"G4V{now:%Y%m%d%H%M%S}{secrets.token_hex(8).upper()[:15]}"
         group = FakeGroup(group_id, bool(request.get("allowDuplicates")), now)
@@ -332,7 +281,7 @@ class FakeSolapiServer:
             return _error(404, "ResourceNotFound")
         if group.status != "PENDING":
             return _error(400, "InvalidGroupStatus")
-        request = _json_object(body)
+        request = json_object(body)
         messages = request.get("messages") if request else None
         if not isinstance(messages, list):
             return _error(400, "ValidationError", "messages must be an array")
@@ -469,69 +418,14 @@ class FakeSolapiServer:
         }
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(body) if body else None
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def _valid_custom_fields(custom: Any) -> bool:
     return isinstance(custom, dict) and all(
         isinstance(k, str) and len(k) <= 30 and isinstance(v, str) and len(v) <= 100 for k, v in custom.items()
     )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeSolapiServer, port: int) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _serve(self) -> None:
-        fake = cast(_Server, self.server).fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        reply, hold = fake.handle(self.command, self.path, headers, body)
-        if reply is None:  # the work is done; the answer is lost
-            self.close_connection = True
-            self.connection.close()
-            return
-        if hold:
-            fake.wait_released(hold)
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A fake Solapi message API v4 on 127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser = base.standalone_arguments("A fake Solapi message API v4 on 127.0.0.1")
     parser.add_argument("--api-key", default=API_KEY)
     parser.add_argument("--api-secret", default=API_SECRET)
     parser.add_argument("--sender", action="append", help=f"registered sender number (default {SENDER_NUMBER})")
@@ -542,15 +436,10 @@ def main() -> None:
         args.api_secret,
         senders=tuple(args.sender or [SENDER_NUMBER]),
         delivery_seconds=args.delivery_seconds,
+        host=args.host,
         port=args.port,
     )
-    with fake:
-        print(fake.url, flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    base.serve_standalone(fake)
 
 
 if __name__ == "__main__":
