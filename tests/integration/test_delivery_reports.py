@@ -163,7 +163,7 @@ def test_delivered_sets_delivered_at_and_changes_no_balance(world: World) -> Non
     send_id = world.send(2)
     world.process()
     before = world.state(send_id)
-    at = utc_now() - timedelta(seconds=3)
+    at = utc_now() + timedelta(seconds=3)
 
     assert world.apply(report(send_id, "r00000", "DELIVERED", at=at)) == [ReportEffect.DELIVERED]
 
@@ -495,3 +495,16 @@ def test_the_sandbox_sms_reports_take_the_real_path(aws: dict[str, Any]) -> None
     assert states == [("SENT", None, True), ("FAILED", "INVALID_RECIPIENT", False), ("FAILED", "PROVIDER_ERROR", False)]
     assert world.sms_count() == 9
     world.consistent(send_id)
+
+
+def test_a_report_dated_before_the_send_was_written_is_delivered_at_sent_at(world: World) -> None:
+    """A provider may date its report at acceptance, a moment before the batch's write recorded sent_at."""
+    world.buy(5)
+    send_id = world.send(1)
+    world.process()
+    sent_at = world.recipients(send_id)["r00000"].sent_at
+    assert sent_at is not None
+
+    world.apply(report(send_id, "r00000", "DELIVERED", at=sent_at - timedelta(seconds=1)))
+
+    assert world.recipients(send_id)["r00000"].delivered_at == sent_at
