@@ -9,9 +9,10 @@ What an event says, and what it becomes:
 
 - ``Delivery`` (detail-type Email Delivered): DELIVERED, at ``delivery.timestamp``.
 - ``Bounce`` (Email Bounced) Permanent, subtype General, NoEmail, Suppressed or OnAccountSuppressionList:
-  RECIPIENT_NOT_FOUND. Permanent of another subtype, or Undetermined: UNDELIVERED.
+  RECIPIENT_NOT_FOUND. Permanent of another subtype, Transient (SES publishes a soft bounce only once it has
+  stopped retrying) or Undetermined: UNDELIVERED.
 - ``Reject`` (Email Rejected: SES found a virus) and ``Rendering Failure`` (Email Rendering Failed): UNDELIVERED.
-- ``Bounce`` Transient, ``DeliveryDelay``, ``Send``, ``Open``, ``Click``, ``Subscription``: nothing, not final.
+- ``DeliveryDelay``, ``Send``, ``Open``, ``Click``, ``Subscription``: nothing, not final.
 - ``Complaint`` (Email Complaint Received): nothing. SES sends it for a message that was delivered (the recipient
   marked it as spam); its Delivery event settles it, and a refund would pay back a delivered email.
 
@@ -34,10 +35,10 @@ Provider facts, and where they were checked:
   included when SES fails to deliver the email after retrying for a period of time"
   (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_EventDestination.html).
 
-A Transient bounce settles nothing here: the bounce types table says a later send may succeed, and an automatic
-reply to a delivered message can also arrive as one, so counting it as non-delivery could refund a delivered
-email. Not confirmed: whether SES ever delivers a message after publishing its Transient bounce; if never, such a
-recipient stays SENT with its count spent.
+A Transient bounce is a final non-delivery of this message (a resend may still succeed: PROVIDER_ERROR is
+resendable). Should one follow a delivered message (an automatic reply reported as a bounce), the recipient's
+delivered_at is set already and the domain's first-final-report rule leaves it delivered. Not confirmed: whether
+SES ever reports an automatic reply as a Transient bounce.
 
 Not confirmed: whether a receiving server's late bounce can follow a Delivery event for the same message (the
 domain's apply-once rule decides which report counts); the exact envelope of an EventBridge SES event beyond the
@@ -146,8 +147,6 @@ def _outcome(detail: _Detail) -> tuple[ReportOutcome, str, datetime | None] | No
             raise ValueError("SES Bounce event without its bounce")
         bounce = detail.bounce
         code = f"Bounce:{bounce.bounce_type}:{bounce.bounce_sub_type}"[:64]
-        if bounce.bounce_type == "Transient":
-            return None
         if bounce.bounce_type == "Permanent" and bounce.bounce_sub_type in _NOT_FOUND_SUBTYPES:
             return "RECIPIENT_NOT_FOUND", code, bounce.timestamp
         return "UNDELIVERED", code, bounce.timestamp

@@ -145,11 +145,10 @@ def test_a_report_that_came_too_early_is_handed_back_and_applied_later(setup: Se
 def test_events_that_settle_nothing_are_taken_and_malformed_ones_kept(setup: Setup) -> None:
     mail = setup.send("email", [NotificationRecipientInput(email="park@example.com")])
     other_source = {"source": "aws.s3", "detail-type": "Object Created", "detail": {}}
-    transient = sandbox_ses_event(attempt(mail), "ses-3", "RECIPIENT_NOT_FOUND", utc_now())
-    transient["detail"]["bounce"]["bounceType"] = "Transient"
+    foreign = sandbox_ses_event("not-an-attempt-of-ours", "ses-3", "RECIPIENT_NOT_FOUND", utc_now())
     malformed = {"source": "aws.ses", "detail-type": "Email Bounced", "detail": {"eventType": "Bounce"}}
 
-    assert consume(json.dumps(other_source), json.dumps(transient), json.dumps(malformed)) == {
+    assert consume(json.dumps(other_source), json.dumps(foreign), json.dumps(malformed)) == {
         "batchItemFailures": [{"itemIdentifier": "m-2"}]
     }
     assert setup.recipient(mail).status == "SENT"
