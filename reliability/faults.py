@@ -5,7 +5,22 @@ at a step boundary of the gift or notification path, one fault:
   SQS redelivers the job;
 - ``duplicate``: a job that was processed is delivered again (at-least-once delivery);
 - ``timeout_took_effect`` / ``timeout_lost``: a provider call times out after (or before) it reached the provider;
-- ``conflict``: a DynamoDB transaction is cancelled as if a concurrent writer won.
+- ``conflict``: a DynamoDB transaction is cancelled as if a concurrent writer won;
+- ``partial_batch``: a bulk notification call partly succeeds: some of its messages come back RETRY, either never
+  handed to the provider or taken by it with the answer lost;
+- ``report_early``: delivery reports are applied while their batch is still being sent (ReportNotReady: they stay
+  queued and are applied later);
+- ``report_replayed``: every report is delivered twice, in a shuffled order, next to a contradictory one for the
+  same attempt (DELIVERED against RECIPIENT_NOT_FOUND or UNDELIVERED, earlier or later);
+- ``report_crash``: the Lambda dies inside the store's commit_report, just before or just after the write; the
+  report is delivered again;
+- ``report_race``: reports are held back until the automatic retry of another recipient of their batch is under
+  way, then applied while its reservation is in flight (after the reservation, or after the provider call), or
+  between a report's read of the batch and its write (the retry's whole settlement wins first).
+
+A notification world runs its send's jobs, takes the delivery reports (the sandbox's SMS reports through the
+report source, its SES-shaped email events from an in-harness bus) and applies them, runs the retry job for the
+provider errors with their jobs, and applies the new round's reports together with the earlier round's once more.
 
 Each scenario starts from a prepared world (an account, its balance and a send with its queued batch jobs). The
 worlds are built once per process and restored from a snapshot of moto's table, so a scenario costs only its own
@@ -13,7 +28,10 @@ processing. A fault-free run of each world records its step boundaries (every AW
 step that made it); the scenario picks its fault point among them, so every scenario injects a fault. Crashes
 go round-robin over the union of all boundaries (see run_scenario), so a run of a few hundred scenarios already
 crashes before and after every one of them; the run reports which crash points were hit. After each scenario
-the contract's five invariants are checked (reliability/invariants.py).
+the contract's invariants are checked (reliability/invariants.py), and so is the history the harness saw: a report
+changed a recipient at most once (never a delivery time or a final failure already there), and no message was
+delivered twice except after a crash between the provider's acceptance and the sandbox's record of it (SNS
+takes no idempotency key; counted apart as ``repeated_deliveries_after_crash``).
 
 Run:    .venv/bin/python -m reliability.faults --scenarios 10000 [--seed N] [--workers N]
 Replay: .venv/bin/python -m reliability.faults --replay SCENARIO_SEED
@@ -29,8 +47,10 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -47,11 +67,22 @@ from moto.dynamodb.responses import DynamoHandler
 
 from reliability.invariants import check_invariants, state_from_items, violations
 from shared.adapters.gift_provider import SandboxGiftProvider
-from shared.adapters.notification_delivery import ChannelRouter, SandboxNotificationSender, SesEmailSender, SnsSmsSender
+from shared.adapters.notification_delivery import (
+    ChannelRouter,
+    MessageResult,
+    MessageStatus,
+    NotificationMessage,
+    NotificationSender,
+    SnsSmsSender,
+)
 from shared.adapters.queue import WorkQueue
+from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore
-from shared.domain import accounts, catalog, charges
+from shared.clock import utc_now
+from shared.domain import accounts, catalog, charges, send_actions
+from shared.domain.attempts import RecipientAttempt
 from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.delivery_reports import ReportNotReady, RetryPolicy, apply_reports
 from shared.domain.gift_processing import GiftPayment
 from shared.domain.gift_sends import create_gift_send
 from shared.domain.notification_processing import NotificationPayment
@@ -61,6 +92,8 @@ from shared.domain.sends import BatchJob
 from shared.errors import ProviderUnavailable
 from shared.models.api import GiftSendRequest, NotificationSendRequest
 from shared.models.common import Channel, SendKind
+from shared.models.items import BatchItem, RecipientState
+from shared.models.reports import DeliveryReport, ReportOutcome
 from tests.conftest import table_definition
 
 REGION = "ap-northeast-2"
@@ -70,10 +103,31 @@ SMS_UNIT = 20
 BATCH_SIZE = 50  # the template's RecipientsPerBatch
 SMALL_BATCH_SIZE = 2  # in a quarter of the worlds: several jobs per send, so faults land between batches too
 WORLDS = 64  # prepared worlds per process; each scenario picks one by its seed
-# Sandbox outcomes by the last four digits: success, not found, always fails, fails twice then succeeds.
-PHONES = ["010-{n}-1234", "010-{n}-0000", "010-{n}-9999", "010-{n}-8888", "02-{n}-5678"]
-EMAILS = ["w{n}@winners.example", "w{n}@invalid.example", "w{n}@fail.example"]
-FAULTS = ("crash_before", "crash_after", "duplicate", "timeout_took_effect", "timeout_lost", "conflict")
+# Sandbox outcomes by the last four digits: success, not found, always fails, fails twice then succeeds,
+# accepted then reported unknown, accepted then reported undelivered.
+PHONES = ["010-{n}-1234", "010-{n}-0000", "010-{n}-9999", "010-{n}-8888", "010-{n}-7777", "010-{n}-6666", "02-{n}-5678"]
+EMAILS = ["w{n}@winners.example", "w{n}@invalid.example", "w{n}@fail.example", "w{n}@bounce.example"]
+CRASHES = ("crash_before", "crash_after")
+FAULTS = (
+    *CRASHES,
+    "duplicate",
+    "timeout_took_effect",
+    "timeout_lost",
+    "conflict",
+    "partial_batch",
+    "report_early",
+    "report_replayed",
+    "report_crash",
+    "report_race",
+)
+# Faults only a notification world has (its bulk provider calls, its delivery reports).
+# Crashes take a larger share, so a bounded run still crashes at every step boundary.
+SCHEDULE = (*FAULTS, *CRASHES, *CRASHES)
+NOTIFICATION_FAULTS = frozenset({"partial_batch", "report_early", "report_replayed", "report_crash", "report_race"})
+RACE_POINTS = ("reserved", "issued", "read_then_settled")
+AUTO_RETRY_ROUNDS = 3
+RETRY_POLICY = RetryPolicy(rounds=AUTO_RETRY_ROUNDS, base_seconds=60)
+RETRY_JOB_LATER = timedelta(days=1)  # when the retry job runs: every provider error's backoff has passed
 SHARED_SOURCE = str(Path(__file__).resolve().parent.parent / "shared")
 # The table's generic operations (get, transact, ...) are every step's plumbing: the step is the caller.
 TABLE_SOURCE = str(Path(SHARED_SOURCE) / "adapters" / "store" / "table.py")
@@ -121,6 +175,7 @@ class Injector:
 
     fault: str | None = None
     at: int = -1
+    variant: str = ""  # how a partial_batch, report_crash or report_race fault plays out
     requests: int = 0
     transactions: int = 0
     fired: str | None = None
@@ -169,31 +224,113 @@ class Injector:
 
 
 class FaultyProvider:
-    """Wraps the sandbox provider: at call `at`, a timeout that did (or did not) reach the provider."""
+    """Wraps the sandbox provider. At call `at`: a timeout that did (or did not) reach the provider, for the whole
+    call; for the bulk notification call also a call that partly succeeded (``partial_batch``), or, right after the
+    provider took the call, the delivery reports applied before the batch is settled (``report_early``)."""
 
     def __init__(self, inner: Any, method: str) -> None:
         self.inner, self.method = inner, method
         self.injector = Injector()
         self.calls = 0
+        self.after_call: Callable[[dict[str, MessageResult]], None] | None = None
 
-    def _call(self, request: Any) -> Any:
-        fault, call = self.injector.fault, self.calls
+    def _call(self, call: Callable[[], Any]) -> Any:
+        fault, number = self.injector.fault, self.calls
         self.calls += 1
-        if fault and fault.startswith("timeout") and not self.injector.fired and call == self.injector.at:
+        if fault and fault.startswith("timeout") and not self.injector.fired and number == self.injector.at:
             self.injector.fired = f"{fault}:{self.method}"
             if fault == "timeout_took_effect":
-                getattr(self.inner, self.method)(request)
+                call()
             raise ProviderUnavailable("timeout")
-        return getattr(self.inner, self.method)(request)
+        return call()
 
     def issue(self, request: Any) -> Any:
-        return self._call(request)
+        return self._call(lambda: self.inner.issue(request))
 
-    def send(self, message: Any) -> Any:
-        return self._call(message)
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        injector, number = self.injector, self.calls
+        due = not injector.fired and number == injector.at
+        if due and injector.fault == "partial_batch":
+            self.calls += 1
+            injector.fired = f"partial_batch:{injector.variant}:send_batch"
+            answered = [m.idempotency_key for m in messages[: len(messages) // 2]]
+            # "unsent": the provider took only the first half; "answer_lost": it took all, half the answers were lost.
+            taken = messages[: len(answered)] if injector.variant == "unsent" else messages
+            took: dict[str, MessageResult] = self.inner.send_batch(batch_key, taken) if taken else {}
+            retry = MessageResult(MessageStatus.RETRY, code="PARTIAL")
+            return {
+                m.idempotency_key: took[m.idempotency_key] if m.idempotency_key in answered else retry for m in messages
+            }
+        results: dict[str, MessageResult] = self._call(lambda: self.inner.send_batch(batch_key, messages))
+        if due and injector.fault == "report_early" and self.after_call is not None:
+            injector.fired = "report_early:send_batch"
+            self.after_call(results)
+        return results
 
     def catalog(self) -> list[Any]:
         return list(self.inner.catalog())
+
+
+class AcceptingEmailSender:
+    """SES SendBulkEmail's stand-in (moto's sesv2 has no SendBulkEmail): accepts every message of the batch."""
+
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        return {m.idempotency_key: MessageResult(MessageStatus.ACCEPTED, f"ses-{m.idempotency_key}") for m in messages}
+
+
+class CountingSender:
+    """Counts the messages handed to the real sender, by idempotency key: a key handed over twice is a message the
+    winner got twice."""
+
+    def __init__(self, inner: NotificationSender) -> None:
+        self.inner = inner
+        self.deliveries: Counter[str] = Counter()
+
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        self.deliveries.update(m.idempotency_key for m in messages)
+        return self.inner.send_batch(batch_key, messages)
+
+
+class ReportStoreProbe:
+    """The store as apply_reports sees it. Records every report write that landed, so the harness sees a recipient
+    changed twice or a settled one overwritten; crashes inside commit_report (``report_crash``); and can let a
+    concurrent writer in between a report's read of its batch and its write (``on_read``)."""
+
+    def __init__(self, store: DataStore, harness: Harness) -> None:
+        self.store, self.harness = store, harness
+        self.commits = 0
+        self.crash = ""  # "before" / "after" the write, at commit number crash_at
+        self.crash_at = -1
+        self.on_read: Callable[[], None] | None = None
+
+    def get_batch(self, send_id: str, batch_no: int) -> BatchItem | None:
+        batch = self.store.get_batch(send_id, batch_no)
+        if self.on_read is not None:
+            hook, self.on_read = self.on_read, None
+            hook()
+        return batch
+
+    def get_balance(self, account_id: str) -> Any:
+        return self.store.get_balance(account_id)
+
+    def commit_report(self, batch: BatchItem, settlement: Any, refund: Any) -> None:
+        number = self.commits
+        self.commits += 1
+        injector = self.harness.injector
+        crash = self.crash if number == self.crash_at and injector and not injector.fired else ""
+        if crash == "before":
+            injector.fired = "report_crash:before:DataStore.commit_report"  # type: ignore[union-attr]
+            raise SimulatedCrash("commit_report")
+        try:
+            self.store.commit_report(batch, settlement, refund)
+        except SimulatedCrash:
+            if injector and (injector.fired or "").startswith("crash_after"):
+                self.harness.report_landed(batch, settlement.recipients)
+            raise
+        self.harness.report_landed(batch, settlement.recipients)
+        if crash == "after":
+            injector.fired = "report_crash:after:DataStore.commit_report"  # type: ignore[union-attr]
+            raise SimulatedCrash("commit_report")
 
 
 @dataclass
@@ -208,6 +345,17 @@ class World:
     boundaries: list[str] = field(default_factory=list)
     transactions: int = 0
     provider_calls: int = 0
+    reports: int = 0  # delivery reports applied
+    report_commits: int = 0  # report writes (commit_report calls)
+    retry_jobs: int = 0  # batch jobs the retry job queued
+
+
+def _attempt(batch: BatchItem, recipient: RecipientState) -> str:
+    return RecipientAttempt(batch.send_id, batch.batch_no, recipient.rid, recipient.round).key
+
+
+def _settled_view(recipient: RecipientState) -> tuple[Any, ...]:
+    return recipient.status, recipient.reason, recipient.delivered_at
 
 
 class Harness:
@@ -221,20 +369,44 @@ class Harness:
             SendKind.GIFT: WorkQueue(sqs, sqs.create_queue(QueueName="faults-gift")["QueueUrl"]),
             SendKind.NOTIFICATION: WorkQueue(sqs, sqs.create_queue(QueueName="faults-notification")["QueueUrl"]),
         }
-        sesv2 = boto3.client("sesv2", region_name=REGION)
-        sesv2.create_email_identity(EmailIdentity="win-notifications.example")
         sns = boto3.client("sns", region_name=REGION)
         self.store = DataStore(self.dynamodb, TABLE)
         self.gift_provider = FaultyProvider(SandboxGiftProvider(self.dynamodb, TABLE), "issue")
-        router = ChannelRouter(sms=SnsSmsSender(sns), email=SesEmailSender(sesv2, "no-reply@win-notifications.example"))
-        self.sender = FaultyProvider(SandboxNotificationSender(router, self.dynamodb, TABLE), "send")
+        self.sms = CountingSender(SnsSmsSender(sns, concurrency=1))
+        self.email = CountingSender(AcceptingEmailSender())
+        sandbox = SandboxNotificationSender(
+            ChannelRouter(sms=self.sms, email=self.email), self.dynamodb, TABLE, self._email_events
+        )
+        self.sender = FaultyProvider(sandbox, "send_batch")
+        self.sender.after_call = self._reports_too_early
+        self.report_source = SandboxReportSource(self.dynamodb, TABLE)
+        self.report_store = ReportStoreProbe(self.store, self)
         self.injector: Injector | None = None  # set while a world's jobs are processed
-        for client in (self.dynamodb, sns, sesv2):
+        for client in (self.dynamodb, sns):
             client.meta.events.register("before-call", self._before)
             client.meta.events.register("after-call", self._after)
         self.worlds: dict[int, World] = {}
         self._occurrences: dict[str, list[tuple[World, int]]] = {}
         self._labels: list[str] = []
+        self._new_scenario(None, random.Random(0))
+
+    def _new_scenario(self, injector: Injector | None, rng: random.Random) -> None:
+        self.rng = rng
+        self.found: list[str] = []  # what the harness itself saw go wrong (the history the state does not keep)
+        self.reports: list[list[DeliveryReport]] = []  # the report queue: one list per message
+        self.applied: list[list[DeliveryReport]] = []  # messages applied so far (replayed after the resend)
+        self.reports_applied = 0
+        self.changed: Counter[str] = Counter()  # attempt key -> report writes that changed its recipient
+        self.in_retry = False
+        self.current_job: BatchJob | None = None
+        self.repeated_after_crash = 0
+        self.retry_jobs = 0
+        self.report_store.commits = 0
+        self.report_store.crash = injector.variant if injector and injector.fault == "report_crash" else ""
+        self.report_store.crash_at = injector.at if injector and self.report_store.crash else -1
+        self.report_store.on_read = None
+        self.sms.deliveries.clear()
+        self.email.deliveries.clear()
 
     def _before(self, **kwargs: Any) -> None:
         if self.injector:
@@ -253,12 +425,105 @@ class Harness:
 
     def check(self, world: World) -> list[str]:
         """The invariants over the world's account, read straight from moto's table (the product's own reads
-        are checked by check_invariants in the model-based test; here they would double a scenario's cost)."""
+        are checked by check_invariants in the model-based test; here they would double a scenario's cost), and
+        what the harness saw happen on the way."""
         try:
             items = [item.to_regular_json() for item in self._tables[TABLE].all_items()]
-            return violations(state_from_items(items, world.account_id))
+            return violations(state_from_items(items, world.account_id)) + self.found
         except ValueError as error:  # a stored item no longer validates (e.g. a negative balance)
-            return [f"unreadable state: {error}"]
+            return [f"unreadable state: {error}", *self.found]
+
+    # --- delivery reports ---------------------------------------------------------------------------------------
+
+    def _email_events(self, events: Sequence[tuple[str, str, ReportOutcome, datetime]]) -> None:
+        """The sandbox's SES-shaped events, one queue message each (EventBridge -> SQS), read as SES's parser would."""
+        for key, _, outcome, when in events:
+            self.reports.append([DeliveryReport(attempt=key, outcome=outcome, occurred_at=when, provider="ses")])
+
+    def _publish(self, reports: Sequence[DeliveryReport]) -> None:
+        self.reports.append(list(reports))
+
+    def report_landed(self, batch: BatchItem, recipients: list[RecipientState]) -> None:
+        """A report write landed: every recipient it changed was SENT and undelivered, and changes only once."""
+        for old, new in zip(batch.recipients, recipients, strict=True):
+            if _settled_view(old) == _settled_view(new):
+                continue
+            key = _attempt(batch, old)
+            self.changed[key] += 1
+            if old.status != "SENT" or old.delivered_at is not None:
+                self.found.append(f"8: a report overwrote the settled recipient {key}")
+            if self.changed[key] > 1:
+                self.found.append(f"8: reports changed the recipient {key} more than once")
+
+    def _apply_queued(self, now: Callable[[DeliveryReport], bool] = lambda report: True) -> None:
+        """The report poller runs, then the report consumer takes every queued message (the reports `now` picks;
+        the rest wait); a message whose recipient is not settled yet stays queued, and one the consumer died on is
+        delivered again."""
+        while True:
+            try:
+                self.report_source.poll(utc_now() + RETRY_JOB_LATER, self._publish)
+                break
+            except SimulatedCrash:
+                continue  # the poller runs again a minute later: what it had published comes once more
+        messages = [part for m in self.reports if (part := [r for r in m if now(r)])]
+        self.reports = [part for m in self.reports if (part := [r for r in m if not now(r)])]
+        if self.injector and self.injector.fault == "report_replayed" and messages:
+            self.injector.fired = "report_replayed:apply_reports"
+            messages = self._replayed(messages)
+        for message in messages:
+            while True:
+                try:
+                    apply_reports(self.report_store, message, RETRY_POLICY)
+                    self.applied.append(message)
+                    self.reports_applied += len(message)
+                except SimulatedCrash:
+                    continue
+                except ReportNotReady:
+                    self.reports.append(message)
+                break
+
+    def _replayed(self, messages: list[list[DeliveryReport]]) -> list[list[DeliveryReport]]:
+        """Every message twice, shuffled, and for about half the reports a contradictory one for the same attempt."""
+        outcomes: tuple[ReportOutcome, ...] = ("DELIVERED", "RECIPIENT_NOT_FOUND", "UNDELIVERED")
+        replayed = [m for message in messages for m in (message, message)]
+        for message in messages:
+            for report in message:
+                if self.rng.random() < 0.5:
+                    other = self.rng.choice([o for o in outcomes if o != report.outcome])
+                    when = report.occurred_at + timedelta(seconds=self.rng.choice((-1, 1)))
+                    replayed.append([report.model_copy(update={"outcome": other, "occurred_at": when})])
+        self.rng.shuffle(replayed)
+        return replayed
+
+    def _reports_too_early(self, results: dict[str, MessageResult]) -> None:
+        """report_early: right after the provider took the call, before the batch is settled."""
+        self._apply_queued()
+        accepted = {key for key, result in results.items() if result.status is MessageStatus.ACCEPTED}
+        waiting = {report.attempt for message in self.reports for report in message}
+        if accepted and not accepted & waiting:
+            self.found.append("8: a report was applied before its recipient was settled")
+
+    def _checkpoint(self, step: str) -> None:
+        """report_race at "reserved" / "issued": the reports come while the retry's reservation is in flight."""
+        injector = self.injector
+        if not (injector and injector.fault == "report_race" and self.in_retry and not injector.fired):
+            return
+        if injector.variant != step or self.current_job is None:
+            return
+        injector.fired = f"report_race:{step}"
+        job = self.current_job
+        reservation = self._batch(job).reservation
+        self._apply_queued()
+        after = self._batch(job).reservation
+        if reservation is not None and (after is None or after.entry_id != reservation.entry_id):
+            self.found.append(f"9: a report's write dropped the reservation of batch {job.batch_no}")
+
+    def _batch(self, job: BatchJob) -> BatchItem:
+        batch = self.store.get_batch(job.send_id, job.batch_no)
+        assert batch is not None
+        return batch
+
+    # --- worlds -------------------------------------------------------------------------------------------------
 
     def world(self, number: int) -> World:
         if number not in self.worlds:
@@ -328,6 +593,8 @@ class Harness:
         world.boundaries = reference.boundaries
         world.transactions = sum(1 for b in reference.boundaries if ":TransactWriteItems#" in b)
         world.provider_calls = self._provider(kind).calls
+        world.reports, world.report_commits = self.reports_applied, self.report_store.commits
+        world.retry_jobs = self.retry_jobs if kind == SendKind.NOTIFICATION else 0
         if found := check_invariants(self.store, world.account_id) + self.check(world):
             raise AssertionError(f"world {number} breaks an invariant without any fault: {found}")
         return world
@@ -345,52 +612,141 @@ class Harness:
     def _provider(self, kind: SendKind) -> FaultyProvider:
         return self.gift_provider if kind == SendKind.GIFT else self.sender
 
-    def _process(self, world: World, injector: Injector, duplicate: int | None) -> None:
+    def _process(
+        self, world: World, injector: Injector, duplicate: int | None, rng: random.Random | None = None
+    ) -> None:
         """Runs every job of the world's send as the SQS consumer would: redelivered after a crash, and job
-        `duplicate` delivered once more after it succeeded."""
+        `duplicate` delivered once more after it succeeded. A notification world then goes on with its delivery
+        reports, the retry job and the next round's reports (see the module docstring)."""
         self.restore(world)
+        self._new_scenario(injector, rng or random.Random(0))
         provider = self._provider(world.kind)
         provider.injector, provider.calls = injector, 0
         self.injector = injector
         payment = GiftPayment(provider) if world.kind == SendKind.GIFT else NotificationPayment(provider)
-        worker = BatchWorker(store=self.store, payment=payment, retry_base_seconds=0, concurrency=1)
+        worker = BatchWorker(
+            store=self.store,
+            payment=payment,
+            retry_base_seconds=0,
+            concurrency=1,
+            auto_retry_rounds=AUTO_RETRY_ROUNDS,
+            checkpoint=self._checkpoint,
+        )
         try:
-            for index, job in enumerate(world.jobs):
-                deliveries = 2 if index == duplicate else 1
-                while deliveries:
-                    injector.new_job()
-                    try:
-                        process_batch(worker, job)
-                    except SimulatedCrash:
-                        continue  # the message was not deleted: SQS delivers it again
-                    deliveries -= 1
+            self._run_jobs(worker, injector, world.jobs, duplicate)
+            if world.kind == SendKind.NOTIFICATION:
+                self._reports_and_retry(worker, injector)
+                repeated = sum(n - 1 for d in (self.sms, self.email) for n in d.deliveries.values() if n > 1)
+                if repeated and injector.fault in CRASHES:
+                    self.repeated_after_crash = repeated  # SNS takes no idempotency key (see the module docstring)
+                elif repeated:
+                    self.found.append(f"3: {repeated} message(s) handed to the provider twice")
         finally:
             self.injector = None
+
+    def _run_jobs(self, worker: BatchWorker, injector: Injector, jobs: list[BatchJob], duplicate: int | None) -> None:
+        for index, job in enumerate(jobs):
+            deliveries = 2 if index == duplicate else 1
+            while deliveries:
+                injector.new_job()
+                self.current_job = job
+                try:
+                    process_batch(worker, job)
+                except SimulatedCrash:
+                    continue  # the message was not deleted: SQS delivers it again
+                deliveries -= 1
+        self.current_job = None
+
+    def _reports_and_retry(self, worker: BatchWorker, injector: Injector) -> None:
+        race = injector.variant if injector.fault == "report_race" else ""
+        if race:
+            # A race holds the first round's reports back until the retry is under way, all but the undelivered
+            # ones: those make the provider errors the retry job picks up.
+            self._apply_queued(lambda report: report.outcome == "UNDELIVERED")
+        else:
+            self._apply_queued()
+        first_round = list(self.applied)
+        # The retry job itself runs without faults: a crash between its write (recipients back to PENDING) and its
+        # enqueue would leave them with no job, which nothing picks up again (reported, not yet handled).
+        self.injector = None
+        send_actions.retry_provider_errors(self.store, self.queues, utc_now() + RETRY_JOB_LATER, AUTO_RETRY_ROUNDS)
+        self.injector = injector
+        jobs = self._take_jobs(SendKind.NOTIFICATION)
+        self.retry_jobs = len(jobs)
+        self.in_retry = True
+        if race == "read_then_settled" and jobs:
+            # The retry's whole batch settles between a report's read of its batch and the report's write.
+            def settle_first() -> None:
+                injector.fired = "report_race:read_then_settled"
+                self._run_jobs(worker, injector, jobs, None)
+
+            self.report_store.on_read = settle_first
+            self._apply_queued()
+            if self.report_store.on_read is not None:  # no report to race with
+                self.report_store.on_read = None
+                self._run_jobs(worker, injector, jobs, None)
+        else:
+            self._run_jobs(worker, injector, jobs, None)
+        self.in_retry = False
+        # The new round's reports, and the earlier round's once more: about an attempt that is no longer current.
+        self.reports.extend(first_round)
+        self._apply_queued()
+
+
+def _crash_turn(scenario_seed: int) -> int:
+    """How many scenarios of the same crash kind came before this one (crashes take 6 of every 15 seeds)."""
+    cycle, slot = divmod(scenario_seed, len(SCHEDULE))
+    same = [n for n, kind in enumerate(SCHEDULE) if kind == SCHEDULE[slot]]
+    return cycle * len(same) + same.index(slot)
 
 
 def run_scenario(harness: Harness, scenario_seed: int) -> tuple[list[str], str, str | None]:
     """One seeded scenario: (invariant violations, fault kind, the fault point that fired).
 
-    The fault kind, and for a crash its step boundary, go round-robin over consecutive seeds, so any run of
-    len(FAULTS) x (number of boundaries) scenarios crashes at every boundary, before and after the request;
-    the world that has the boundary and everything else is drawn from the seed."""
+    The fault kind goes round-robin over consecutive seeds (SCHEDULE), and for a crash so does its step boundary,
+    so any run of 15 x (number of boundaries) / 3 scenarios crashes at every boundary, before and after the
+    request; the world that has the boundary and everything else is drawn from the seed."""
     rng = random.Random(scenario_seed)
-    fault = FAULTS[scenario_seed % len(FAULTS)]
-    if fault.startswith("crash"):
+    fault = SCHEDULE[scenario_seed % len(SCHEDULE)]
+    variant = ""
+    if fault in CRASHES:
         labels = harness.boundary_labels()
-        world, at = rng.choice(harness.occurrences(labels[(scenario_seed // len(FAULTS)) % len(labels)]))
+        world, at = rng.choice(harness.occurrences(labels[_crash_turn(scenario_seed) % len(labels)]))
     else:
-        world = harness.world(rng.randrange(WORLDS))
+        if fault in NOTIFICATION_FAULTS:
+            world = harness.world(2 * rng.randrange(WORLDS // 2) + 1)
+        else:
+            world = harness.world(rng.randrange(WORLDS))
+        if fault in ("partial_batch", "report_early") and not world.provider_calls:
+            fault = "report_replayed"
+        if (fault == "report_crash" and not world.report_commits) or (fault == "report_race" and not world.retry_jobs):
+            fault = "report_replayed"
+        if fault == "report_replayed" and not world.reports:
+            fault = "duplicate"
         if fault.startswith("timeout") and not world.provider_calls:
             fault = "crash_after"  # nothing reaches the provider in this world (e.g. no credits for anyone)
         if fault == "conflict" and not world.transactions:
             fault = "crash_before"
-        limit = {"conflict": world.transactions, "duplicate": len(world.jobs)}.get(
-            fault, world.provider_calls if fault.startswith("timeout") else len(world.boundaries)
-        )
+        calls = world.provider_calls if fault.startswith(("timeout", "partial", "report")) else 0
+        limit = {
+            "conflict": world.transactions,
+            "duplicate": len(world.jobs),
+            "report_crash": world.report_commits,
+            "report_replayed": 1,
+            "report_race": 1,
+        }.get(fault, calls or len(world.boundaries))
         at = rng.randrange(limit)
-    injector = Injector(fault=None if fault == "duplicate" else fault, at=at)
-    harness._process(world, injector, duplicate=at if fault == "duplicate" else None)
+        choices = {
+            "partial_batch": ("unsent", "answer_lost"),
+            "report_crash": ("before", "after"),
+            "report_race": RACE_POINTS,
+        }.get(fault)
+        variant = rng.choice(choices) if choices else ""
+    injector = Injector(fault=None if fault == "duplicate" else fault, at=at, variant=variant)
+    harness._process(world, injector, duplicate=at if fault == "duplicate" else None, rng=rng)
+    if fault == "report_race" and not injector.fired:  # no report was left to race with the retry: replay them
+        fault, injector = "report_replayed", Injector(fault="report_replayed", at=0)
+        harness._process(world, injector, duplicate=None, rng=rng)
     fired = f"duplicate:job#{at}" if fault == "duplicate" else injector.fired
     if fired:  # "crash_before:GIFT:DataStore.commit_reservation:TransactWriteItems#1"
         phase, point = fired.split(":", 1)
@@ -496,16 +852,26 @@ def _run_chunk(seed: int, numbers: range) -> dict[str, Any]:
     fired: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     failures: list[dict[str, Any]] = []
+    repeated = reports = 0
     for number in numbers:
         this_seed = scenario_seed(seed, number)
         violations, fault, point = run_scenario(harness, this_seed)
+        repeated += harness.repeated_after_crash
+        reports += harness.reports_applied
         kinds[fault] += 1
         if point:
             fired[point] += 1
         if violations:
             failures.append({"seed": this_seed, "fault": fault, "point": point, "violations": violations})
     universe = set(harness.boundary_labels())
-    return {"fired": fired, "kinds": kinds, "failures": failures, "universe": universe}
+    return {
+        "fired": fired,
+        "kinds": kinds,
+        "failures": failures,
+        "universe": universe,
+        "repeated": repeated,
+        "reports": reports,
+    }
 
 
 def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
@@ -522,11 +888,14 @@ def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
     kinds: Counter[str] = Counter()
     universe: set[str] = set()
     failures: list[dict[str, Any]] = []
+    repeated = reports = 0
     for part in parts:
         fired.update(part["fired"])
         kinds.update(part["kinds"])
         universe |= part["universe"]
         failures += part["failures"]
+        repeated += part["repeated"]
+        reports += part["reports"]
     # A crash point: a step boundary (before or after one AWS request of one domain step) of either path.
     crash_universe = {f"{phase}:{b}" for b in universe for phase in ("crash_before", "crash_after")}
     crashes_hit = {p for p in fired if p.startswith("crash")}
@@ -541,6 +910,8 @@ def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
         "crash_points_missed": sorted(crash_universe - crashes_hit),
         "fault_points": len(fired),
         "invariant_violations": sum(len(f["violations"]) for f in failures),
+        "reports_applied": reports,
+        "repeated_deliveries_after_crash": repeated,
         "failures": failures[:20],
         "seconds": round(time.perf_counter() - started, 1),
     }

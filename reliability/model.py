@@ -1,12 +1,15 @@
 """Model-based test of the whole domain: a hypothesis state machine drives the real domain code (shared/domain,
-shared/adapters) against moto, on a virtual clock, and checks the contract's five invariants
+shared/adapters) against moto, on a virtual clock, and checks the contract's invariants
 (reliability/invariants.py) plus the model's own expectations after every step.
 
-Steps: top-ups (some leaving credits short), buying and refunding counts, gift and notification sends (now, draft,
-scheduled) to the sandbox's outcome addresses with duplicates and invalid numbers, processing queued batch jobs
-(also with a crash at the Nth DynamoDB request, the job then staying queued as SQS would redeliver it, and
-duplicate deliveries of processed jobs), resends (bulk and single), submit, cancel, the dispatcher, the retry job,
-time passing and catalog changes.
+Steps: delivery reports (the sandbox's own, from its report source and SES-shaped events; made-up delivered,
+invalid-recipient and undelivered reports about a recipient's current attempt, each with its expected effect; and
+duplicates of applied reports, as they were or contradicting themselves, which change nothing; no report changes a
+recipient twice or moves a delivery time), top-ups (some leaving credits short), buying and refunding counts, gift
+and notification sends (now, draft, scheduled) to the sandbox's outcome addresses with duplicates and invalid
+numbers, processing queued batch jobs (also with a crash at the Nth DynamoDB request, the job then staying queued as
+SQS would redeliver it, and duplicate deliveries of processed jobs), resends (bulk and single), submit, cancel, the
+dispatcher, the retry job, time passing and catalog changes.
 
 The checks read the account's state straight from moto's memory (reliability.invariants.state_from_items) and apply
 the same `violations` that check_invariants applies to the product's own reads; every eighth example ends by
@@ -53,11 +56,20 @@ from moto.dynamodb.models import dynamodb_backends
 import shared.clock
 from reliability.invariants import AccountState, read_state, state_from_items, violations
 from shared.adapters.gift_provider import SANDBOX_CATALOG, SandboxGiftProvider
-from shared.adapters.notification_delivery import ChannelRouter, SandboxNotificationSender, SesEmailSender, SnsSmsSender
+from shared.adapters.notification_delivery import (
+    ChannelRouter,
+    MessageResult,
+    MessageStatus,
+    NotificationMessage,
+    SnsSmsSender,
+)
 from shared.adapters.queue import WorkQueue
+from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore, DispatchIndex, keys
 from shared.domain import accounts, catalog, charges, send_actions
+from shared.domain.attempts import RecipientAttempt
 from shared.domain.batch_processing import BatchWorker, process_batch
+from shared.domain.delivery_reports import ReportEffect, ReportNotReady, RetryPolicy, apply_reports
 from shared.domain.dispatch import dispatch_due_sends
 from shared.domain.gift_processing import GiftPayment
 from shared.domain.gift_sends import create_gift_send
@@ -86,7 +98,8 @@ from shared.models.api import (
     SendAccepted,
 )
 from shared.models.common import RESENDABLE_REASONS, Channel, RequestedChannel, SendKind
-from shared.models.items import GiftItem, RecipientState
+from shared.models.items import BatchItem, GiftItem, RecipientState
+from shared.models.reports import DeliveryReport, ReportOutcome
 from tests.conftest import table_definition
 
 TABLE = "model-data"
@@ -106,6 +119,8 @@ PHONES: dict[str, str] = {
     "010-2000-0000": "not_found",  # INVALID_RECIPIENT, free, not resendable
     "010-2000-9999": "fails",  # PROVIDER_ERROR every time
     "010-2000-8888": "flaky",  # fails the first two calls per idempotency key
+    "010-2000-7777": "late_not_found",  # accepted, then reported unknown: INVALID_RECIPIENT, count back
+    "010-2000-6666": "late_undelivered",  # accepted, then reported undelivered: PROVIDER_ERROR, count back
     "02-2000-5678": "invalid",  # a landline, not a mobile number
     "not-a-phone": "invalid",
 }
@@ -114,6 +129,7 @@ EMAILS: dict[str, str] = {
     "lee@example.com": "ok",
     "x@invalid.example": "not_found",
     "y@fail.example": "fails",
+    "z@bounce.example": "late_not_found",  # a hard bounce after SES accepted it
     "not-an-address": "invalid",
 }
 LONG_NAME = "A" * 80  # renders past the 90-byte sms limit: a 422 for sms, an lms for auto
@@ -183,9 +199,11 @@ class World:
     index: DispatchIndex
     queues: dict[SendKind, WorkQueue]
     sender: SandboxNotificationSender
+    report_source: SandboxReportSource
     memory: Any  # moto's in-memory table backend, read directly by state()
     writes: int = 0  # DynamoDB write requests so far: an unchanged count means unchanged state
     enqueues: int = 0  # SendMessageBatch requests so far: only then is there anything to read back
+    reports: list[list[DeliveryReport]] = field(default_factory=list)  # the report queue, one list per message
 
     @classmethod
     def create(cls) -> World:
@@ -195,19 +213,18 @@ class World:
         queues = {
             kind: WorkQueue(sqs, sqs.create_queue(QueueName=f"model-{kind.lower()}")["QueueUrl"]) for kind in SendKind
         }
-        sesv2 = boto3.client("sesv2")
-        sesv2.create_email_identity(EmailIdentity="win-notifications.example")
-        delivery = ChannelRouter(
-            sms=SnsSmsSender(boto3.client("sns")), email=SesEmailSender(sesv2, "no-reply@win-notifications.example")
-        )
+        delivery = ChannelRouter(sms=SnsSmsSender(boto3.client("sns"), concurrency=1), email=AcceptingEmailSender())
         aws_account = boto3.client("sts").get_caller_identity()["Account"]
+        reports: list[list[DeliveryReport]] = []
         world = cls(
             client,
             DataStore(client, TABLE),
             DispatchIndex(client, TABLE),
             queues,
-            SandboxNotificationSender(delivery, client, TABLE),
+            SandboxNotificationSender(delivery, client, TABLE, lambda events: _email_reports(reports, events)),
+            SandboxReportSource(client, TABLE),
             dynamodb_backends[aws_account][client.meta.region_name],
+            reports=reports,
         )
         client.meta.events.register("before-call.dynamodb.*", world._count_write)
         sqs.meta.events.register("before-call.sqs.SendMessageBatch", world._count_enqueue)
@@ -228,6 +245,7 @@ class World:
         catalog.sync_catalog(self.store, SandboxGiftProvider(self.client, TABLE))
         for queue in self.queues.values():
             read_jobs(queue)  # whatever a failed example left behind
+        self.reports.clear()
 
     def jobs(self) -> list[BatchJob]:
         return [job for queue in self.queues.values() for job in read_jobs(queue)]
@@ -259,6 +277,21 @@ class World:
 
 
 _WORLD: World | None = None
+
+
+class AcceptingEmailSender:
+    """SES SendBulkEmail's stand-in (moto's sesv2 has no SendBulkEmail): accepts every message of the batch."""
+
+    def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
+        return {m.idempotency_key: MessageResult(MessageStatus.ACCEPTED, f"ses-{m.idempotency_key}") for m in messages}
+
+
+def _email_reports(
+    queue: list[list[DeliveryReport]], events: Sequence[tuple[str, str, ReportOutcome, datetime]]
+) -> None:
+    """The sandbox's SES-shaped events, one queue message each (EventBridge -> SQS)."""
+    for key, _, outcome, when in events:
+        queue.append([DeliveryReport(attempt=key, outcome=outcome, occurred_at=when, provider="ses")])
 
 
 def read_jobs(queue: WorkQueue) -> list[BatchJob]:
@@ -301,6 +334,7 @@ class ModelSend:
     send_at: datetime | None
     outcomes: list[str]  # each recipient's sandbox outcome class, by position (= recipient id)
     channels: list[Channel | None]  # notifications: each recipient's expected delivery channel
+    reported: set[int] = field(default_factory=set)  # positions a made-up report settled (any outcome goes)
 
 
 @dataclass
@@ -370,6 +404,9 @@ class DomainMachine(RuleBasedStateMachine):
         self.model_sends: list[ModelSend] = []
         self.seen_enqueues = self.world.enqueues
         self.last_checked: tuple[Any, ...] | None = None
+        self.applied_reports: list[DeliveryReport] = []  # applied (not early): candidates for a duplicate
+        self.report_changes: Counter[str] = Counter()  # attempt key -> reports that changed its recipient
+        self.delivered: dict[str, datetime] = {}  # attempt key -> the delivery time its report set
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -693,6 +730,95 @@ class DomainMachine(RuleBasedStateMachine):
             return
         self._process(self.processed[pick % len(self.processed)], 3)
 
+    # --- delivery reports ---------------------------------------------------------------------
+
+    def _apply(self, message: list[DeliveryReport]) -> list[ReportEffect] | None:
+        """The report consumer on one queue message; None when a report came before its recipient was settled."""
+        try:
+            effects = apply_reports(self.world.store, message, RetryPolicy(AUTO_RETRY_ROUNDS, 60))
+        except ReportNotReady:
+            return None
+        for report, effect in zip(message, effects, strict=True):
+            if effect in (ReportEffect.DELIVERED, ReportEffect.INVALID_RECIPIENT, ReportEffect.PROVIDER_ERROR):
+                self.report_changes[report.attempt] += 1
+                assert self.report_changes[report.attempt] == 1, f"a second report changed {report.attempt}"
+                if effect is ReportEffect.DELIVERED:
+                    self.delivered[report.attempt] = report.occurred_at
+            self.applied_reports.append(report)
+        return effects
+
+    @rule()
+    @counted
+    def take_reports(self) -> None:
+        # The report poller (SMS) and the SES events (email) as the report consumer gets them.
+        self.world.report_source.poll(CLOCK.now + timedelta(minutes=1), lambda rs: self.world.reports.append(list(rs)))
+        messages = list(self.world.reports)
+        self.world.reports.clear()
+        if not messages:
+            STATS.idle_steps += 1
+        for message in messages:
+            if self._apply(list(message)) is None:
+                self.world.reports.append(message)  # the queue hands it over again later
+
+    def _current(self, send: ModelSend, position: int) -> tuple[BatchItem, RecipientState] | None:
+        if send.kind != SendKind.NOTIFICATION or position >= len(send.outcomes):
+            return None
+        batches = next(b for s, b in self.world.state(self.account_id).sends if s.send_id == send.send_id)
+        rid = recipient_id(position)
+        return next(((b, r) for b in batches for r in b.recipients if r.rid == rid), None)
+
+    def _made_up_report(self, send: ModelSend, position: int, outcome: ReportOutcome) -> None:
+        """A provider's report about the recipient's current attempt, whatever the sandbox would have said."""
+        found = self._current(send, position)
+        if found is None:
+            STATS.idle_steps += 1
+            return
+        batch, recipient = found
+        attempt = RecipientAttempt(send.send_id, batch.batch_no, recipient.rid, recipient.round).key
+        report = DeliveryReport(attempt=attempt, outcome=outcome, occurred_at=CLOCK.now, provider="sandbox")
+        effects = self._apply([report])
+        if recipient.status == "PENDING":
+            assert effects is None, "a report was applied before its recipient was settled"
+            return
+        assert effects is not None
+        if recipient.status != "SENT" or recipient.delivered_at is not None:
+            assert effects == [ReportEffect.UNCHANGED], f"a settled recipient changed: {effects}"
+            return
+        expected = {
+            "DELIVERED": ReportEffect.DELIVERED,
+            "RECIPIENT_NOT_FOUND": ReportEffect.INVALID_RECIPIENT,
+            "UNDELIVERED": ReportEffect.PROVIDER_ERROR,
+        }[outcome]
+        assert effects == [expected], f"{outcome} report: {effects}"
+        send.reported.add(position)
+
+    @rule(send=sends, position=st.integers(0, 7))
+    @counted
+    def deliver_report(self, send: ModelSend, position: int) -> None:
+        self._made_up_report(send, position, "DELIVERED")
+
+    @rule(send=sends, position=st.integers(0, 7))
+    @counted
+    def invalid_report(self, send: ModelSend, position: int) -> None:
+        self._made_up_report(send, position, "RECIPIENT_NOT_FOUND")
+
+    @rule(send=sends, position=st.integers(0, 7))
+    @counted
+    def undelivered_report(self, send: ModelSend, position: int) -> None:
+        self._made_up_report(send, position, "UNDELIVERED")
+
+    @rule(pick=st.integers(0, 15), outcome=st.sampled_from((None, "DELIVERED", "RECIPIENT_NOT_FOUND", "UNDELIVERED")))
+    @counted
+    def duplicate_report(self, pick: int, outcome: ReportOutcome | None) -> None:
+        # A report that was applied comes again, as it was or contradicting itself: nothing changes.
+        if not self.applied_reports:
+            STATS.idle_steps += 1
+            return
+        report = self.applied_reports[pick % len(self.applied_reports)]
+        if outcome is not None:
+            report = report.model_copy(update={"outcome": outcome})
+        assert self._apply([report]) in ([ReportEffect.UNCHANGED], [ReportEffect.UNKNOWN])
+
     # --- actions on existing sends ------------------------------------------------------------
 
     def _resendable(self, send: ModelSend, chosen: Callable[[RecipientState], bool]) -> int:
@@ -845,8 +971,16 @@ class DomainMachine(RuleBasedStateMachine):
             assert send.status == model.status, f"send {model.send_id}: {send.status}, expected {model.status}"
             recipients = [r for batch in batches for r in batch.recipients]
             assert [r.rid for r in recipients] == [recipient_id(i) for i in range(len(model.outcomes))]
-            for recipient, outcome, channel in zip(recipients, model.outcomes, model.channels, strict=True):
-                _check_recipient(model.kind, recipient, outcome, channel)
+            for position, (recipient, outcome, channel) in enumerate(
+                zip(recipients, model.outcomes, model.channels, strict=True)
+            ):
+                _check_recipient(model.kind, recipient, "reported" if position in model.reported else outcome, channel)
+                key = RecipientAttempt(send.send_id, 0, recipient.rid, recipient.round)
+                for batch in batches:
+                    if recipient in batch.recipients:
+                        key = RecipientAttempt(send.send_id, batch.batch_no, recipient.rid, recipient.round)
+                if key.key in self.delivered:
+                    assert recipient.delivered_at == self.delivered[key.key], f"{key.key}: delivery time changed"
                 if recipient.status == "SENT":
                     sent.append((model.kind, recipient, channel))
             if send.status == "QUEUED":
@@ -876,8 +1010,17 @@ def _check_recipient(kind: SendKind, r: RecipientState, outcome: str, channel: C
         assert r.channel == channel, f"{where}: channel {r.channel}, expected {channel}"
     assert r.reason != "GIFT_UNAVAILABLE" or kind == "GIFT", where
     assert r.status == "SENT" or r.charged == 0, where
+    if r.reason == "INVALID_RECIPIENT":
+        assert not r.resendable, where
+        assert r.charge_id is None, where
+    if outcome == "reported":
+        return  # a made-up report settled it: any outcome goes, within the rules above
     if outcome == "invalid":
         assert (r.status, r.reason) == ("FAILED", "INVALID_RECIPIENT"), where
+    elif outcome == "late_not_found":
+        assert r.reason != "PROVIDER_ERROR", where
+    elif outcome == "late_undelivered":
+        assert r.reason != "INVALID_RECIPIENT", where
     elif outcome == "not_found":
         assert r.status != "SENT", where
         assert r.reason != "PROVIDER_ERROR", where
