@@ -90,17 +90,23 @@ class SandboxNotificationSender:
     def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
         results: dict[str, MessageResult] = {}
         to_deliver: list[NotificationMessage] = []
+        now = utc_now()
+        emails: list[tuple[str, str, ReportOutcome, datetime]] = []
         for message in messages:
             answer = self._decide(message)
             if answer is None:
                 to_deliver.append(message)
-            else:
-                results[message.idempotency_key] = answer
+                continue
+            results[message.idempotency_key] = answer
+            if answer.status is MessageStatus.ACCEPTED and message.channel == "email" and answer.provider_message_id:
+                # Accepted before (its report may have been lost with a crashed call): report it again.
+                outcome = _REPORTED.get(sandbox_rule(message), "DELIVERED")
+                emails.append((message.idempotency_key, answer.provider_message_id, outcome, now))
         if not to_deliver:
+            if emails:
+                self._email_events(emails)
             return results
         delivered = self._delivery.send_batch(batch_key, to_deliver)
-        now = utc_now()
-        emails: list[tuple[str, str, ReportOutcome, datetime]] = []
         for message in to_deliver:
             result = delivered.get(message.idempotency_key, MessageResult(MessageStatus.RETRY))
             if result.status is MessageStatus.ACCEPTED:

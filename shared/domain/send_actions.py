@@ -42,7 +42,9 @@ def _resend_batch(store: SendStore, send: SendItem, batch_no: int, selects: Sele
                     "reason": None,
                     "resendable": False,
                     "round": r.round + 1,
-                    "retry_at": None,
+                    # Should this job never be queued (a Lambda dying right after this write), the retry job
+                    # finds the batch here and queues it.
+                    "retry_at": now + DISPATCH_GRACE,
                     "updated_at": now,
                 }
             )
@@ -100,7 +102,8 @@ def resend_recipient(
 def retry_provider_errors(
     store: SendStore, queues: Mapping[SendKind, WorkQueue], now: datetime, max_rounds: int
 ) -> int:
-    """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds."""
+    """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds; and a
+    batch resent (PENDING again) whose job never reached the queue is queued again."""
 
     def due(r: RecipientState) -> bool:
         return r.reason == "PROVIDER_ERROR" and r.round < max_rounds and r.retry_at is not None and r.retry_at <= now
@@ -112,6 +115,9 @@ def retry_provider_errors(
             sends[batch.send_id] = store.get_send(batch.account_id, batch.kind, batch.send_id)
         send = sends[batch.send_id]
         if send is None or send.status != "QUEUED":
+            continue
+        if batch.reservation is None and any(r.status == "PENDING" for r in batch.recipients):
+            enqueue_batches(queues[batch.kind], send, [batch.batch_no])  # a duplicate job changes nothing
             continue
         retried += resend(store, queues[batch.kind], send, batch_numbers=[batch.batch_no], now=now, selects=due)
     return retried
@@ -161,7 +167,15 @@ def close_cancelled(store: SendStore, send: SendItem) -> int:
             if batch is None or not pending:
                 return 0
             recipients = [
-                r.model_copy(update={"status": "FAILED", "reason": "CANCELLED", "resendable": False, "updated_at": now})
+                r.model_copy(
+                    update={
+                        "status": "FAILED",
+                        "reason": "CANCELLED",
+                        "resendable": False,
+                        "retry_at": None,
+                        "updated_at": now,
+                    }
+                )
                 if r.rid in pending
                 else r
                 for r in batch.recipients

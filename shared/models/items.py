@@ -146,7 +146,9 @@ class RecipientState(_Stored):
     expires_on: str | None = None
     sent_at: datetime | None = None
     updated_at: datetime
-    retry_at: datetime | None = None  # a provider error's automatic retry (None once no retry is left)
+    # A provider error's automatic retry (None once no retry is left); on a resent PENDING recipient, when the
+    # retry job queues its batch again if no job came.
+    retry_at: datetime | None = None
     delivered_at: datetime | None = None  # notifications: when the provider reported the message delivered
     charge_id: str | None = None  # notifications: the charge whose count a sent message used (for a late refund)
 

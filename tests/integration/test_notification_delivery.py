@@ -204,8 +204,10 @@ def test_a_second_batch_with_the_same_keys_delivers_nothing_more_and_answers_the
     assert {r.status for r in first.values()} == {MessageStatus.ACCEPTED}
     assert len({r.provider_message_id for r in first.values()}) == 4
     assert world.delivery.sent == batch  # delivered once per key
-    assert world.email_events == events  # and reported once
-    assert len(world.poll(DUE)) == 2  # one report per sms/lms, not one per call
+    # An email's report goes again (the call that accepted it may have crashed before reporting): the same
+    # reports, which the domain applies once; an SMS report waits once in its due item.
+    assert [e[:3] for e in world.email_events] == [e[:3] for e in events] * 2
+    assert len(world.poll(DUE)) == 2
 
 
 def test_a_key_reused_for_other_content_is_rejected(world: World) -> None:
