@@ -128,6 +128,7 @@ RACE_POINTS = ("reserved", "issued", "read_then_settled")
 AUTO_RETRY_ROUNDS = 3
 RETRY_POLICY = RetryPolicy(rounds=AUTO_RETRY_ROUNDS, base_seconds=60)
 RETRY_JOB_LATER = timedelta(days=1)  # when the retry job runs: every provider error's backoff has passed
+RETRY_JOB_NEXT_RUN = timedelta(minutes=3)  # a later run, past the grace a resent batch gets to be queued
 SHARED_SOURCE = str(Path(__file__).resolve().parent.parent / "shared")
 # The table's generic operations (get, transact, ...) are every step's plumbing: the step is the caller.
 TABLE_SOURCE = str(Path(SHARED_SOURCE) / "adapters" / "store" / "table.py")
@@ -666,11 +667,15 @@ class Harness:
         else:
             self._apply_queued()
         first_round = list(self.applied)
-        # The retry job itself runs without faults: a crash between its write (recipients back to PENDING) and its
-        # enqueue would leave them with no job, which nothing picks up again (reported, not yet handled).
-        self.injector = None
-        send_actions.retry_provider_errors(self.store, self.queues, utc_now() + RETRY_JOB_LATER, AUTO_RETRY_ROUNDS)
-        self.injector = injector
+        # The retry job runs every minute: a run that dies (e.g. between putting recipients back to PENDING and
+        # queueing their job) is followed by the next, which finds the batch again once its grace has passed.
+        at = utc_now() + RETRY_JOB_LATER
+        for _ in range(3):
+            try:
+                send_actions.retry_provider_errors(self.store, self.queues, at, AUTO_RETRY_ROUNDS)
+                break
+            except SimulatedCrash:
+                at += RETRY_JOB_NEXT_RUN
         jobs = self._take_jobs(SendKind.NOTIFICATION)
         self.retry_jobs = len(jobs)
         self.in_retry = True
