@@ -9,7 +9,9 @@ Run it through `make run` / `make stack-up` / `make stack-down`: make installs t
 builds the LOCAL flavour (.aws-sam/build-local) first. It runs under .venv-ministack's Python
 (boto3 + PyYAML); the MiniStack process is started and stopped by scripts/ministack_server.py. When
 ready it writes .local/stack.env (scripts/stack_env.py: API_URL, ADMIN_API_KEY, DEMO_API_KEY,
-DEMO_ACCOUNT_ID, the AWS_* settings that reach MiniStack, the send queues and their dead-letter queues, ...).
+DEMO_ACCOUNT_ID, DEMO_USER_EMAIL and DEMO_USER_PASSWORD (a dashboard user of the demo account, password
+set), USER_POOL_ID, USER_POOL_CLIENT_ID and COGNITO_ENDPOINT (the dashboard's sign-in), the AWS_* settings that
+reach MiniStack, the send queues and their dead-letter queues, ...).
 
 Environment: MINISTACK_PORT (default 4566), STACK_NAME (default win-notifications),
 LOG_LEVEL for the Lambdas (default INFO), MINISTACK_LOG_LEVEL (default INFO),
@@ -47,6 +49,7 @@ SAMCONFIG = ROOT / "samconfig.toml"
 
 ADMIN_KEY_PARAMETER = "/win-notifications/admin-api-key"
 DEMO_CREDITS = 100_000
+DEMO_USER_EMAIL = "demo@win-notifications.example"
 
 
 class StackError(RuntimeError):
@@ -193,6 +196,8 @@ def sam_deploy(parameters: dict[str, str] | None = None) -> float:
     ]  # fmt: skip
     overrides = {
         "AdminApiKeyParameterName": ADMIN_KEY_PARAMETER,
+        # The authorizer fetches the user pool's keys from MiniStack (the issuer keeps its AWS form).
+        "CognitoEndpoint": endpoint(),
         "LogLevel": os.environ.get("LOG_LEVEL", "INFO"),
         **(parameters or {}),
         **stack_parameters(),
@@ -349,7 +354,26 @@ def bootstrap(api: Api) -> dict[str, str]:
         {"amount": DEMO_CREDITS, "reference": f"local-bootstrap-{account_id}"},
     )
     log(f"demo account {account_id}: gift sending approved, {DEMO_CREDITS} credits")
-    return {"DEMO_ACCOUNT_ID": account_id, "DEMO_API_KEY": str(account["api_key"])}
+    return {"DEMO_ACCOUNT_ID": account_id, "DEMO_API_KEY": str(account["api_key"]), **demo_user(api, account_id)}
+
+
+def demo_user(api: Api, account_id: str) -> dict[str, str]:
+    """A dashboard user of the demo account whose password is already set (no first-sign-in change)."""
+    status, created = api.call(
+        "POST", f"/admin/accounts/{account_id}/users", {"email": DEMO_USER_EMAIL, "name": "Demo"}, key=api.admin_key
+    )
+    pool_id = stack_outputs()["UserPoolId"]
+    cognito = aws_client("cognito-idp")
+    if status == 409:  # a redeploy into the same MiniStack: the user now belongs to the new demo account
+        cognito.admin_delete_user(UserPoolId=pool_id, Username=DEMO_USER_EMAIL)
+        created = api.admin("POST", f"/admin/accounts/{account_id}/users", {"email": DEMO_USER_EMAIL}, expect=(201,))
+    elif status != 201:
+        raise StackError(f"POST /admin/accounts/{account_id}/users answered {status}: {created}")
+    # Letters, digits and a symbol: the pool's policy (template.yaml UserPool), easy to type in a demo.
+    password = f"Demo-{secrets.token_hex(4)}-{secrets.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{secrets.randbelow(10)}"
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=DEMO_USER_EMAIL, Password=password, Permanent=True)
+    log(f"demo user {DEMO_USER_EMAIL} (user {created['user_id']}) of {account_id}, password set")
+    return {"DEMO_USER_EMAIL": DEMO_USER_EMAIL, "DEMO_USER_PASSWORD": password}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,6 +424,10 @@ def bring_up(
         "IDEMPOTENCY_TABLE_NAME": outputs.get("IdempotencyTableName", ""),
         **redrive.stack_env_values(queue_urls),  # the send queues and their dead-letter queues (make redrive)
         "EVENT_BUS_NAME": outputs.get("EventBusName", ""),
+        # What the dashboard's sign-in needs (config.json "cognito").
+        "USER_POOL_ID": outputs.get("UserPoolId", ""),
+        "USER_POOL_CLIENT_ID": outputs.get("UserPoolClientId", ""),
+        "COGNITO_ENDPOINT": endpoint(),
         **(extra_env or {}),
     }
     stack_env.write(values, env_file())  # usable even if the bootstrap below fails

@@ -51,6 +51,9 @@ class InvalidState(DomainError, code="INVALID_STATE"): ...
 class IdempotencyKeyReused(DomainError, code="IDEMPOTENCY_KEY_REUSED"): ...
 
 
+class UserExists(DomainError, code="USER_EXISTS"): ...
+
+
 class InvalidInput(DomainError, code="VALIDATION_ERROR"):
     def __init__(self, message: str, details: list[dict] | None = None) -> None:
         super().__init__(message)

@@ -42,7 +42,16 @@ class NotificationProviderSettings(_EnvSettings):
     ses_configuration_set: str = Field("", alias="SES_CONFIGURATION_SET")
 
 
-class ApiSettings(GiftProviderSettings):
+class UserPoolSettings(_EnvSettings):
+    """The dashboard's Cognito user pool and app client; COGNITO_ENDPOINT is the IdP's base URL (empty: AWS's,
+    https://cognito-idp.<region>.amazonaws.com; the local stack sets MiniStack's)."""
+
+    user_pool_id: str = Field("", alias="USER_POOL_ID", pattern=r"^$|^[\w-]+_[0-9a-zA-Z]+$")
+    user_pool_client_id: str = Field("", alias="USER_POOL_CLIENT_ID")
+    cognito_endpoint: str = Field("", alias="COGNITO_ENDPOINT")
+
+
+class ApiSettings(GiftProviderSettings, UserPoolSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
@@ -55,7 +64,7 @@ class ApiSettings(GiftProviderSettings):
     email_unit_credits: int = Field(5, alias="EMAIL_UNIT_CREDITS", ge=0)
 
 
-class AuthorizerSettings(_EnvSettings):
+class AuthorizerSettings(UserPoolSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     admin_api_key_parameter: str = Field(alias="ADMIN_API_KEY_PARAMETER", min_length=1)
 

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from shared.adapters.aws_clients import aws_client
+from shared.adapters.cognito import CognitoUserDirectory
 from shared.adapters.events import EventPublisher
 from shared.adapters.gift_provider import GiftProvider
 from shared.adapters.providers import gift_provider_from_settings
@@ -47,6 +48,11 @@ def event_publisher() -> EventPublisher:
 
 
 @cache
+def user_directory() -> CognitoUserDirectory:
+    return CognitoUserDirectory(aws_client("cognito-idp"), api_settings().user_pool_id)
+
+
+@cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=api_settings().idempotency_table_name, boto3_client=dynamodb_client())
 
@@ -67,6 +73,7 @@ def clear_caches() -> None:
         gift_provider,
         idempotency_store,
         event_publisher,
+        user_directory,
     ):
         cached.cache_clear()
     api_settings.cache_clear()

@@ -1,4 +1,5 @@
-"""Lambda TOKEN authorizer: the admin key (from SSM) or an account key (looked up by its hash)."""
+"""Lambda TOKEN authorizer: the admin key (from SSM), an account key (looked up by its hash) or a dashboard user's
+ID token (verified against the user pool's keys), which acts as its account."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
+from shared.adapters.cognito import UserTokenVerifier
 from shared.adapters.store import DataStore
 from shared.domain.auth import Principal, authenticate, bearer_token
 from shared.observability import service_logger
@@ -20,6 +22,16 @@ logger = service_logger()
 @cache
 def data_store() -> DataStore:
     return DataStore(aws_client("dynamodb"), authorizer_settings().table_name)
+
+
+@cache
+def user_tokens() -> UserTokenVerifier | None:
+    """None while no user pool is configured: then only keys are accepted. Built once per container, so the
+    pool's keys are fetched once and cached."""
+    settings = authorizer_settings()
+    if not (settings.user_pool_id and settings.user_pool_client_id):
+        return None
+    return UserTokenVerifier(settings.user_pool_id, settings.user_pool_client_id, settings.cognito_endpoint)
 
 
 @cache
@@ -53,7 +65,8 @@ def policy(principal: Principal, method_arn: str) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    principal = authenticate(bearer_token(event.get("authorizationToken")), admin_api_key(), data_store())
+    token = bearer_token(event.get("authorizationToken"))
+    principal = authenticate(token, admin_api_key(), data_store(), user_tokens())
     if principal is None:
         # API Gateway turns exactly this message into a 401.
         raise Exception("Unauthorized")

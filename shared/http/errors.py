@@ -33,6 +33,7 @@ HTTP_STATUS: dict[type[errors.DomainError], int] = {
     errors.RefundNotAllowed: 409,
     errors.InvalidState: 409,
     errors.IdempotencyKeyReused: 409,
+    errors.UserExists: 409,
     errors.InvalidInput: 422,
 }
 

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.domain.recipients import contains_control_characters, contains_emoji
@@ -76,6 +77,26 @@ class AccountCreated(BaseModel):
     account_id: str
     name: str
     api_key: str
+
+
+def _sign_in_email(value: str) -> str:
+    # Cognito keeps the address as given; lower case makes one person one user.
+    try:
+        return validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False).normalized.lower()
+    except EmailNotValidError as err:
+        raise ValueError(str(err)) from err
+
+
+class CreateUserRequest(_Request):
+    email: Annotated[str, Field(max_length=254), AfterValidator(_sign_in_email)]
+    name: DisplayName | None = None
+
+
+class UserCreated(BaseModel):
+    user_id: str
+    account_id: str
+    email: str
+    temporary_password: str
 
 
 class GiftApprovalRequest(_Request):

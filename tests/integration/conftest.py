@@ -71,6 +71,7 @@ def _clear_caches() -> None:
 
     dependencies.clear_caches()
     authorizer.data_store.cache_clear()
+    authorizer.user_tokens.cache_clear()
     authorizer.parameter_store.cache_clear()
     send_gift.processing.cache_clear()
     send_notification.processing.cache_clear()

@@ -3,17 +3,19 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import Router
 
-from functions.api.dependencies import data_store, gift_provider
+from functions.api.dependencies import data_store, gift_provider, user_directory
 from functions.api.responses import PathId, created
-from shared.domain import accounts, catalog
+from shared.domain import accounts, catalog, users
 from shared.models.api import (
     AccountCreated,
     CatalogSyncResult,
     CreateAccountRequest,
+    CreateUserRequest,
     CreditsBalance,
     GiftApproval,
     GiftApprovalRequest,
     TopUpRequest,
+    UserCreated,
 )
 
 router = Router()
@@ -57,6 +59,22 @@ def set_gift_approval(account_id: PathId, body: GiftApprovalRequest) -> GiftAppr
 )
 def top_up_credits(account_id: PathId, body: TopUpRequest) -> CreditsBalance:
     return accounts.top_up_credits(data_store(), account_id, body.amount, body.reference)
+
+
+@router.post(
+    "/admin/accounts/<account_id>/users",
+    tags=["admin"],
+    responses={201: {"description": "User created"}},
+    summary="Create a dashboard user",
+    description=(
+        "Creates a person of the account who signs in to the dashboard with this email. The temporary password is "
+        "shown only in this answer; the first sign-in replaces it. A signed-in user's token works as "
+        "`Authorization: Bearer <token>` on every account route, with exactly the rights of the account's key. "
+        "404 for an unknown account, 409 USER_EXISTS for an email that already has a user. Admin key only."
+    ),
+)
+def create_user(account_id: PathId, body: CreateUserRequest) -> Response[UserCreated]:
+    return created(users.create_user(data_store(), user_directory(), account_id, body.email, body.name))
 
 
 @router.post(
