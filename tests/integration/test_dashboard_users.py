@@ -24,6 +24,7 @@ from tests.lambda_events import LambdaContextStub
 
 pytestmark = pytest.mark.integration
 
+NEW_PASSWORD = "N3w-password-ok"
 STAGE = "arn:aws:execute-api:ap-northeast-2:123456789012:abc123/v1"
 
 
@@ -106,7 +107,7 @@ def _refused(token: str) -> bool:
     return False
 
 
-def _sign_in(pool: dict[str, Any], email: str, temporary: str, new_password: str = "N3w-password-ok") -> dict[str, Any]:
+def _sign_in(pool: dict[str, Any], email: str, temporary: str) -> dict[str, Any]:
     cognito = pool["cognito"]
     first = cognito.initiate_auth(
         ClientId=pool["client_id"],
@@ -118,7 +119,7 @@ def _sign_in(pool: dict[str, Any], email: str, temporary: str, new_password: str
         ClientId=pool["client_id"],
         ChallengeName="NEW_PASSWORD_REQUIRED",
         Session=first["Session"],
-        ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": new_password},
+        ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": NEW_PASSWORD},
     )
     return dict(answered["AuthenticationResult"])
 
@@ -197,7 +198,7 @@ def test_refused_tokens(pool: dict[str, Any]) -> None:
     claims = jwt.decode(_forged(pool, account_id=account_id), options={"verify_signature": False})
     assert _refused(jwt.encode(claims, other, algorithm="RS256", headers={"kid": "dummy"}))
     # Unsigned, and HMAC-signed with the public key as the secret.
-    assert _refused(jwt.encode(claims, None, algorithm="none"))
+    assert _refused(jwt.encode(claims, "", algorithm="none"))
     assert _refused(jwt.encode(claims, "x" * 32, algorithm="HS256", headers={"kid": "dummy"}))
     assert _refused("not.a.jwt")
     assert _refused("a" * 9000 + "..")

@@ -63,6 +63,23 @@ class _Keys:
     def account_id_for_key_hash(self, api_key_hash: str) -> str | None:
         return self.known.get(api_key_hash)
 
+    def get_account(self, account_id: str) -> object | None:
+        return object() if account_id in self.known.values() else None
+
+
+class _UserTokens:
+    def account_id_for_token(self, token: str) -> str | None:
+        return {"h.good.s": "acc_1", "h.gone.s": "acc_gone"}.get(token)
+
+
+def test_user_tokens_act_as_their_account() -> None:
+    keys, tokens = _Keys({"wn_live_abc": "acc_1"}), _UserTokens()
+    assert authenticate("h.good.s", "admin-secret", keys, tokens) == Principal(role="account", account_id="acc_1")
+    assert authenticate("h.gone.s", "admin-secret", keys, tokens) is None  # its account no longer exists
+    assert authenticate("h.bad.s", "admin-secret", keys, tokens) is None
+    assert authenticate("h.good.s", "admin-secret", keys) is None  # no user pool configured
+    assert authenticate("wn_live_abc", "admin-secret", keys, tokens) == Principal(role="account", account_id="acc_1")
+
 
 def test_authentication() -> None:
     keys = _Keys({"wn_live_abc": "acc_1"})
