@@ -91,6 +91,8 @@ help:
 	@echo "                  deploy the stack (local build), bootstrap a demo account, serve until Ctrl-C"
 	@echo "make stack-up     the same, but return once ready (MiniStack pid in .local/ministack.pid)"
 	@echo "make stack-down   stop the MiniStack started by stack-up"
+	@echo "make deploy-dashboard STACK_NAME=... [AWS_REGION=...]  build the dashboard, upload it and config.json to"
+	@echo "                  that stack on AWS, invalidate its CloudFront distribution (scripts/dashboard.py)"
 	@echo "make redrive      move the send queues' dead-letter messages back to their queues (local stack;"
 	@echo "                  REDRIVE_ARGS='--queue gift --dry-run'); against AWS: README \"Dead letters\""
 	@echo "make build-local  sam build for MiniStack (.aws-sam/build-local)"
@@ -100,7 +102,8 @@ help:
 	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
 	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes)"
 	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
-	@echo "make test-e2e     stack-up, pytest tests/e2e against it, stack-down"
+	@echo "make test-e2e     stack-up (with the dashboard built), pytest tests/e2e against it (the browser tests in"
+	@echo "                  tests/e2e/dashboard need /usr/bin/chromium and are skipped without it), stack-down"
 	@echo "make test-e2e-providers  the stack with GiftProvider=giftishow NotificationProvider=solapi on its own"
 	@echo "                  MiniStack (\$${PROVIDERS_MINISTACK_PORT:-4588}) against the Giftishow and Solapi fakes,"
 	@echo "                  pytest tests/e2e/providers, then both fakes and MiniStack stopped"
@@ -239,12 +242,24 @@ build-cloud: $(VENV_SAM)/.installed
 # scripts/local_stack.py; the MiniStack process itself: scripts/ministack_server.py (the benchmark's too).
 LOCAL_STACK := $(VENV_MS)/bin/python -m scripts.local_stack
 
-.PHONY: run stack-up stack-down
-run: build-local $(VENV_MS)/.installed
+.PHONY: run stack-up stack-down dashboard-if-present deploy-dashboard
+run: build-local dashboard-if-present $(VENV_MS)/.installed
 	@$(LOCAL_STACK) run
 
-stack-up: build-local $(VENV_MS)/.installed
+stack-up: build-local dashboard-if-present $(VENV_MS)/.installed
 	@$(LOCAL_STACK) up
+
+# The stack serves dashboard/dist (the `dashboard` target builds it) once the app is in the tree.
+dashboard-if-present:
+	@if [ -f dashboard/package.json ]; then $(MAKE) dashboard; \
+	else echo "==> no dashboard/package.json: the stack serves only config.json"; fi
+
+# A stack on AWS (sam deploy first): the build and config.json into its DashboardBucket, then a CloudFront
+# invalidation. Uses the ordinary AWS credentials of the shell.
+deploy-dashboard: $(VENV)/.installed
+	@test -n "$${STACK_NAME:-}" || { echo "usage: make deploy-dashboard STACK_NAME=win-notifications [AWS_REGION=ap-northeast-2]" >&2; exit 1; }
+	@$(MAKE) dashboard
+	$(VENV)/bin/python -m scripts.dashboard deploy --stack-name "$$STACK_NAME" $${AWS_REGION:+--region "$$AWS_REGION"}
 
 stack-down:
 	@$(if $(wildcard $(VENV_MS)/bin/python),$(VENV_MS)/bin/python,$(PYTHON)) -m scripts.local_stack down

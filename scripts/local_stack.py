@@ -11,7 +11,13 @@ builds the LOCAL flavour (.aws-sam/build-local) first. It runs under .venv-minis
 ready it writes .local/stack.env (scripts/stack_env.py: API_URL, ADMIN_API_KEY, DEMO_API_KEY,
 DEMO_ACCOUNT_ID, DEMO_USER_EMAIL and DEMO_USER_PASSWORD (a dashboard user of the demo account, password
 set), USER_POOL_ID, USER_POOL_CLIENT_ID and COGNITO_ENDPOINT (the dashboard's sign-in), the AWS_* settings that
-reach MiniStack, the send queues and their dead-letter queues, ...).
+reach MiniStack, the send queues and their dead-letter queues, DASHBOARD_URL, ...).
+
+The dashboard: after each deploy its build (dashboard/dist, when there is one: `make dashboard`) and a
+config.json naming the local API and Cognito go into the stack's DashboardBucket (scripts/dashboard.py), and
+MiniStack's CloudFront serves them as on AWS (Origin Access Control, the response headers policy) at
+http://<distribution>.cloudfront.localhost:<port>/ (browsers resolve *.localhost to 127.0.0.1). The template
+parameter DashboardLocalOrigin lets that distribution answer plain HTTP, which is all MiniStack speaks.
 
 Environment: MINISTACK_PORT (default 4566), STACK_NAME (default win-notifications),
 LOG_LEVEL for the Lambdas (default INFO), MINISTACK_LOG_LEVEL (default INFO),
@@ -39,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts import ministack_server, stack_env
+from scripts import dashboard, ministack_server, stack_env
 from scripts.ministack_server import DUMMY_CREDENTIALS, REGION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,6 +205,7 @@ def sam_deploy(parameters: dict[str, str] | None = None) -> float:
         # The authorizer fetches the user pool's keys from MiniStack (the issuer keeps its AWS form).
         "CognitoEndpoint": endpoint(),
         "LogLevel": os.environ.get("LOG_LEVEL", "INFO"),
+        "DashboardLocalOrigin": endpoint(),
         **(parameters or {}),
         **stack_parameters(),
     }
@@ -287,6 +294,34 @@ def local_api_url(outputs: dict[str, str]) -> str:
     host, _, stage = api_url.removeprefix("https://").partition("/")
     api_id = host.split(".", 1)[0]
     return f"{endpoint()}/_aws/execute-api/{api_id}/{stage}"
+
+
+def local_dashboard_url(outputs: dict[str, str]) -> str:
+    """MiniStack's address for the DashboardUrl output.
+
+    DashboardUrl is https://<label>.cloudfront.net/; MiniStack serves that distribution to requests for the
+    host <label>.cloudfront.localhost on its own port.
+    """
+    host = outputs["DashboardUrl"].removeprefix("https://").split("/", 1)[0]
+    label = host.split(".", 1)[0]
+    return f"http://{label}.cloudfront.localhost:{port()}/"
+
+
+def publish_dashboard(outputs: dict[str, str], api_url: str) -> dict[str, str]:
+    """The build (if any) and config.json into the bucket; the stack.env values naming them."""
+    config = dashboard.app_config(outputs, api_url, f"{endpoint()}/", REGION)
+    keys = dashboard.publish(aws_client("s3"), outputs, config)
+    if len(keys) == 1:
+        log(f"no dashboard build in {_shown(dashboard.DIST)} (make dashboard): uploaded only config.json")
+    else:
+        log(f"dashboard: uploaded {len(keys)} files to s3://{outputs['DashboardBucket']}")
+    if "cognito" not in config:
+        log("dashboard: the stack has no UserPoolId/UserPoolClientId outputs; config.json has no sign-in settings")
+    return {
+        "DASHBOARD_URL": local_dashboard_url(outputs),
+        "DASHBOARD_BUCKET": outputs["DashboardBucket"],
+        "DASHBOARD_DISTRIBUTION_ID": outputs.get("DashboardDistributionId", ""),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,6 +443,7 @@ def bring_up(
         sync_gateway_responses()
         outputs = stack_outputs()
         queue_urls = redrive.stack_queue_urls(aws_client("cloudformation"), stack_name())
+        dashboard_values = publish_dashboard(outputs, local_api_url(outputs))
     except BaseException:
         if started_here:
             stop_ministack(pid)
@@ -428,6 +464,7 @@ def bring_up(
         "USER_POOL_ID": outputs.get("UserPoolId", ""),
         "USER_POOL_CLIENT_ID": outputs.get("UserPoolClientId", ""),
         "COGNITO_ENDPOINT": endpoint(),
+        **dashboard_values,
         **(extra_env or {}),
     }
     stack_env.write(values, env_file())  # usable even if the bootstrap below fails
@@ -453,6 +490,8 @@ def print_summary(values: dict[str, str], serve: bool) -> None:
     print(f"Local stack ready - these values are in {_shown(env_file())}:")
     for key, value in values.items():
         print(f"  {key.ljust(width)}  {value}")
+    if values.get("DASHBOARD_URL"):
+        print(f"\nDashboard: {values['DASHBOARD_URL']}")
     print("\nTry:")
     print(f"  curl -s {values['API_URL']}/health")
     if "DEMO_API_KEY" in values:
