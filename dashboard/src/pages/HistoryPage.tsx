@@ -111,14 +111,14 @@ function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: s
       <ErrorBox text={send.error ?? error} />
       {!s ? <Loading /> : (
         <>
-          <h1>{kind === "gift" ? "GIFT" : (s.channel ?? "").toUpperCase()} · <span data-testid="send-status">{s.status}</span></h1>
-          <p data-testid="send-counts">{t("history.counts")}: {s.counts.sent} / {s.counts.failed} / {s.counts.pending} ({s.counts.total})</p>
+          <h1>{kind === "gift" ? "GIFT" : (s.channel ?? "").toUpperCase()} · <span data-testid="detail-status">{s.status}</span></h1>
+          <p data-testid="detail-counts">{t("history.counts")}: {s.counts.sent} / {s.counts.failed} / {s.counts.pending} ({s.counts.total})</p>
           {s.title && <p>{t("send.title")}: {s.title}</p>}
           {s.content && <p className="message">{s.content}</p>}
           <p>{t("history.created")}: {formatDateTime(lang, s.created_at)} · {t("history.sendat")}: {formatDateTime(lang, s.send_at)}</p>
           <div className="row actions">
-            {s.status === "DRAFT" && <button type="button" data-testid="send-submit-draft" disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/submit`); return null; })}>{t("history.submit")}</button>}
-            {(s.status === "DRAFT" || s.status === "SCHEDULED") && <button type="button" data-testid="send-cancel" disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/cancel`); return null; })}>{t("history.cancel")}</button>}
+            {s.status === "DRAFT" && <button type="button" data-testid="detail-submit-draft" disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/submit`); return null; })}>{t("history.submit")}</button>}
+            {(s.status === "DRAFT" || s.status === "SCHEDULED") && <button type="button" data-testid="detail-cancel" disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/cancel`); return null; })}>{t("history.cancel")}</button>}
             {kind === "gift" && s.counts.resendable > 0 && <button type="button" data-testid="resend-failed" disabled={busy} onClick={() => resend([null])}>{t("history.resend.all")}</button>}
             {kind === "notification" && mobile.length > 0 && <button type="button" data-testid="resend-failed-mobile" disabled={busy} onClick={() => resend(mobile)}>{t("history.resend.mobile")}</button>}
             {kind === "notification" && failedChannels.has("email") && <button type="button" data-testid="resend-failed-email" disabled={busy} onClick={() => resend(["email"])}>{t("history.resend.email")}</button>}

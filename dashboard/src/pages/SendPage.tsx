@@ -66,7 +66,7 @@ export function SendPage() {
     }
     return best;
   }, [check]);
-  const limits = checkMessage(kind, kind === "sms" ? title : title, content, longestName);
+  const limits = checkMessage(kind, kind === "sms" ? "" : title, content, longestName);
 
   const onFile = async (file: File | undefined) => {
     if (!file) return;
