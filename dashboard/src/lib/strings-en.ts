@@ -32,7 +32,7 @@ export const en = {
   "problem.control": "{field} contains control characters.",
   "send.recipients": "Recipients", "send.recipients.paste": "Paste recipients (one a line: phone or email, name)",
   "send.recipients.file": "Or upload a CSV or Excel file", "send.recipients.check": "Check recipients",
-  "send.recipients.summary": "{valid} recipients ready, {problems} rows left out.",
+  "send.recipients.summary": "Recipients ready: {valid}. Rows left out: {problems}.",
   "send.report.line": "Line", "send.report.row": "Row", "send.report.issue": "Problem",
   "issue.invalid_phone": "Not a valid Korean mobile number", "issue.invalid_email": "Not a valid email address",
   "issue.missing_phone": "No phone number", "issue.missing_email": "No email address", "issue.duplicate": "Duplicate",
