@@ -83,6 +83,28 @@ DEPS_DIR := $(BUILD)/deps-$(BUILD_FLAVOUR)
 DEPS_STAMP := $(DEPS_DIR)/.complete
 
 # ---------------------------------------------------------------------------------------------
+# Dashboard (dashboard/: TypeScript + React, built by Vite from dashboard/package-lock.json)
+# ---------------------------------------------------------------------------------------------
+# `npm ci` installs exactly the lock (re-run only when the lock changes); the build into dashboard/dist is
+# redone only when a source file is newer than its stamp. Needs node >= 20.19 and npm (Debian: nodejs npm).
+DASHBOARD_SRC := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) dashboard/index.html \
+	dashboard/vite.config.ts dashboard/tsconfig.json dashboard/package.json
+
+.PHONY: dashboard dashboard-test
+dashboard: dashboard/dist/.built
+
+dashboard/node_modules/.installed: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	touch $@
+
+dashboard/dist/.built: dashboard/node_modules/.installed $(DASHBOARD_SRC)
+	cd dashboard && npm run build
+	touch $@
+
+dashboard-test: dashboard/node_modules/.installed
+	cd dashboard && npm test
+
+# ---------------------------------------------------------------------------------------------
 # Help
 # ---------------------------------------------------------------------------------------------
 .PHONY: help
@@ -100,7 +122,9 @@ help:
 	@echo "make validate     sam validate --lint"
 	@echo "make lint         ruff check + mypy + openapi-check + ruff format --check"
 	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
-	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes)"
+	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes), dashboard-test"
+	@echo "make dashboard    npm ci + vite build of the dashboard into dashboard/dist (skipped when up to date)"
+	@echo "make dashboard-test  the dashboard's unit tests (vitest)"
 	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
 	@echo "make test-e2e     stack-up (with the dashboard built), pytest tests/e2e against it (the browser tests in"
 	@echo "                  tests/e2e/dashboard need /usr/bin/chromium and are skipped without it), stack-down"
@@ -305,7 +329,7 @@ openapi-check: $(VENV)/.installed
 # pytest exits 5 when it collects nothing; an empty suite is not a failure here.
 PYTEST_OK_IF_EMPTY := rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests collected)"; rc=0; fi; exit $$rc
 
-test-unit: $(VENV)/.installed
+test-unit: $(VENV)/.installed dashboard-test
 	@$(VENV)/bin/python -m pytest -n 2 tests/unit tests/integration || { $(PYTEST_OK_IF_EMPTY); }
 
 test-e2e: $(VENV)/.installed

@@ -1,0 +1,136 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Ctx, type AppContext } from "./context";
+import { useHashRoute } from "./hooks";
+import { createApi } from "./lib/api";
+import { storeSession, storedSession, type Session } from "./lib/auth";
+import { loadConfig, type Config } from "./lib/config";
+import { initialLang, rememberLang, translate, type Key, type Lang } from "./lib/i18n";
+import { AccountPage } from "./pages/AccountPage";
+import { GiftsPage } from "./pages/GiftsPage";
+import { HistoryPage } from "./pages/HistoryPage";
+import { HomePage } from "./pages/HomePage";
+import { ManagePage } from "./pages/ManagePage";
+import { SendPage } from "./pages/SendPage";
+import { SignInPage } from "./pages/SignInPage";
+
+const NAV: [string, Key][] = [
+  ["/", "nav.home"],
+  ["/send", "nav.send"],
+  ["/history", "nav.history"],
+  ["/gifts", "nav.gifts"],
+  ["/manage", "nav.manage"],
+  ["/account", "nav.account"],
+];
+
+export function App() {
+  const [lang, setLangState] = useState<Lang>(initialLang);
+  const [config, setConfig] = useState<Config | null>(null);
+  const [configError, setConfigError] = useState(false);
+  const [session, setSession] = useState<Session | null>(() => storedSession());
+  const [message, setMessage] = useState<Key | null>(null);
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+  const route = useHashRoute();
+
+  useEffect(() => {
+    loadConfig().then(setConfig, () => setConfigError(true));
+  }, []);
+  useEffect(() => {
+    document.documentElement.lang = lang;
+  }, [lang]);
+
+  const setLang = (l: Lang) => {
+    setLangState(l);
+    rememberLang(l);
+  };
+  const t = useCallback((key: Key, vars?: Record<string, string | number>) => translate(lang, key, vars), [lang]);
+
+  const endSession = useCallback((why: Key) => {
+    storeSession(null);
+    setSession(null);
+    setMessage(why);
+  }, []);
+
+  const api = useMemo(
+    () =>
+      createApi(
+        config?.apiUrl ?? "",
+        () => {
+          const s = sessionRef.current;
+          return s && s.expiresAt > Date.now() ? s.token : null;
+        },
+        () => endSession("signin.expired"),
+      ),
+    [config, endSession],
+  );
+  const ctx: AppContext = useMemo(() => ({ lang, t, api }), [lang, t, api]);
+
+  const langSwitch = (
+    <label className="lang">
+      <span className="sr-only">{t("nav.language")}</span>
+      <select data-testid="language-select" value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
+        <option value="ko">한국어</option>
+        <option value="en">English</option>
+      </select>
+    </label>
+  );
+
+  if (configError) return <main className="page"><p className="error" role="alert">{t("signin.noconfig")}</p></main>;
+  if (!config) return <main className="page"><p role="status">{t("common.loading")}</p></main>;
+
+  if (!session) {
+    return (
+      <Ctx.Provider value={ctx}>
+        <header className="top">
+          <span className="brand">{t("app.title")}</span>
+          {langSwitch}
+        </header>
+        <SignInPage
+          config={config}
+          message={message}
+          onSignedIn={(s) => {
+            storeSession(s);
+            setSession(s);
+            setMessage(null);
+            if (!window.location.hash) window.location.hash = "#/";
+          }}
+        />
+      </Ctx.Provider>
+    );
+  }
+
+  const path = route.split("?")[0];
+  let page;
+  if (path === "/send") page = <SendPage />;
+  else if (path.startsWith("/history")) page = <HistoryPage route={route} />;
+  else if (path === "/gifts") page = <GiftsPage />;
+  else if (path === "/manage") page = <ManagePage />;
+  else if (path === "/account") page = <AccountPage />;
+  else page = <HomePage />;
+
+  return (
+    <Ctx.Provider value={ctx}>
+      <header className="top">
+        <span className="brand">{t("app.title")}</span>
+        <nav aria-label="main">
+          {NAV.map(([href, key]) => {
+            const current = href === "/" ? path === "/" : path.startsWith(href);
+            return (
+              <a key={href} href={`#${href}`} aria-current={current ? "page" : undefined} data-testid={`nav-${href === "/" ? "home" : href.slice(1)}`}>
+                {t(key)}
+              </a>
+            );
+          })}
+        </nav>
+        <span className="who">{session.email}</span>
+        {langSwitch}
+        <button type="button" data-testid="sign-out" onClick={() => endSession("signin.signedout")}>
+          {t("nav.signout")}
+        </button>
+      </header>
+      <main className="page" key={path}>
+        {page}
+      </main>
+    </Ctx.Provider>
+  );
+}

@@ -1,0 +1,8 @@
+import { defineConfig } from "vitest/config";
+
+// Relative asset paths: the same build is served from S3/CloudFront and from the local stack.
+export default defineConfig({
+  base: "./",
+  build: { outDir: "dist", emptyOutDir: true, sourcemap: false },
+  test: { include: ["test/**/*.test.ts"], environment: "node" },
+});
