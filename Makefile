@@ -133,7 +133,7 @@ help:
 	@echo "                  pytest tests/e2e/providers, then both fakes and MiniStack stopped"
 	@echo "make scan-iac     checkov over template.yaml and its CloudFormation translation (IAM roles)"
 	@echo "make verify       fault injection (10,000 scenarios), model-based test, schemathesis, tenant matrix"
-	@echo "                  and log scan on the local stack; writes reliability/results.json (< 20 min)"
+	@echo "                  and log scan on the local stack; writes reliability/results.json (about 20-25 min)"
 	@echo "make verify-bounded  the same with small budgets (part of make test)"
 	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + test-e2e-providers + verify-bounded"
 	@echo "                  (what .ci/run runs)"
