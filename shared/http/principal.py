@@ -33,6 +33,8 @@ def current_account_id(app: APIGatewayRestResolver | Router) -> str:
 def enforce_key_scope(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
     """Admin key only on /admin/*; account keys everywhere else; no key only on public paths."""
     path = app.current_event.path or "/"
+    if app.current_event.http_method == "OPTIONS":
+        return next_middleware(app)  # a CORS preflight carries no key; no route answers it, only the CORS headers
     if path.startswith(PUBLIC_PATHS):
         return next_middleware(app)
     principal = principal_of(app)

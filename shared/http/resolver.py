@@ -7,7 +7,13 @@
   authenticated route, with the contract's error envelope. A 204 is documented without a body.
 - JSON goes out as UTF-8 (Korean text as characters, not \\u escapes), labelled `charset=utf-8`.
 - The OpenAPI document served on a request names the base URL that request came in by as its server (Swagger UI's
-  "Try it out" then calls this deployment: the API Gateway stage, or MiniStack's path-style URL)."""
+  "Try it out" then calls this deployment: the API Gateway stage, or MiniStack's path-style URL).
+- CORS (`API_CORS`): the dashboard is served from another origin (CloudFront) and calls the API with
+  `Authorization` and `Idempotency-Key`. Powertools puts the headers on every response it builds, errors included,
+  and answers the preflight `OPTIONS` (routed here without the authorizer); API Gateway adds the origin header to
+  its own errors (template.yaml `GatewayResponses`). Any origin is allowed: the API authenticates by a bearer token
+  the caller must hold, never by cookies, so credentials are not allowed and a foreign page gains nothing it could
+  not do without a browser."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import re
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
@@ -39,6 +45,12 @@ ERROR_RESPONSES: dict[int, str] = {
 PUBLIC_PATHS = frozenset({"/health"})
 JSON_UTF8 = "application/json; charset=utf-8"
 dump_json = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder)
+API_CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Idempotency-Key"],  # besides Powertools' own list (Authorization, Content-Type, ...)
+    max_age=600,
+    allow_credentials=False,
+)
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # a Host header fit to put into the document
 
 
@@ -115,11 +127,11 @@ class Utf8JsonResponseBuilder(ResponseBuilder[BaseProxyEvent]):
 
 
 class JsonRestResolver(APIGatewayRestResolver):
-    """The REST resolver with JSON-only request bodies, UTF-8 JSON answers and `document_errors` plus the
-    request's base URL in its OpenAPI document."""
+    """The REST resolver with JSON-only request bodies, UTF-8 JSON answers, the API's CORS headers and
+    `document_errors` plus the request's base URL in its OpenAPI document."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**{"serializer": dump_json, **kwargs})
+        super().__init__(**{"serializer": dump_json, "cors": API_CORS, **kwargs})
         self._response_builder_class = Utf8JsonResponseBuilder
         if self._enable_validation:
             self._request_validation_middleware = JsonOnlyRequestValidation()

@@ -30,6 +30,30 @@ def test_health_needs_no_key(aws: dict[str, Any]) -> None:
     assert ApiClient(role=None).get("/health").body == {"status": "ok"}
 
 
+DASHBOARD_ORIGIN = {"Origin": "https://d1234.cloudfront.net"}
+
+
+def test_a_cors_preflight_is_answered_without_a_key(aws: dict[str, Any]) -> None:
+    headers = {**DASHBOARD_ORIGIN, "Access-Control-Request-Method": "POST"}
+    reply = ApiClient(role=None).call("OPTIONS", "/gift-sends", headers=headers)
+    assert reply.status == 204
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+    allowed = {name.strip().lower() for name in reply.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type", "idempotency-key"} <= allowed
+    assert "Access-Control-Allow-Credentials" not in reply.headers
+
+
+def test_answers_and_errors_carry_the_cors_origin(aws: dict[str, Any]) -> None:
+    client = new_account()
+    assert client.call("GET", "/account", headers=DASHBOARD_ORIGIN).headers["Access-Control-Allow-Origin"] == "*"
+    missing = client.call("GET", "/promotions/nope", headers=DASHBOARD_ORIGIN)
+    assert missing.status == 404
+    assert missing.headers["Access-Control-Allow-Origin"] == "*"
+    unauthorized = ApiClient(role=None).call("GET", "/account", headers=DASHBOARD_ORIGIN)
+    assert unauthorized.status == 401
+    assert unauthorized.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_keys_are_scoped(aws: dict[str, Any]) -> None:
     client = new_account()
     assert client.post("/admin/accounts", {"name": "x"}).status == 403

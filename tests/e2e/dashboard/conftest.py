@@ -6,7 +6,9 @@
                         skipped, saying so, when it is not installed
     open_page           open_page(path="", locale="en-US", width=1280, height=800) -> Page at DASHBOARD_URL + path,
                         in a fresh context (own cookies and sessionStorage); any console error or uncaught
-                        exception in it fails the test
+                        exception in it fails the test, unless the test allowed it with allow_console_error
+    allow_console_error allow_console_error(text_pattern, url_prefix): a console error this test expects (e.g.
+                        the browser logging Cognito's 400 for a wrong password) is not counted
     page                open_page() at the dashboard's root
     screenshot(page, name)          the full page to docs/screenshots/<name>.png (the README shows them)
     check_accessibility(page)       axe-core on the page as it is now; fails on any serious or critical violation
@@ -20,6 +22,7 @@ the page's own scripts run, outside the page's content security policy.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -120,10 +123,14 @@ class PageErrors:
     """What the pages of one test reported: console errors and uncaught exceptions."""
 
     messages: list[str] = field(default_factory=list)
+    allowed: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             location = message.location
+            url = str(location.get("url", ""))
+            if any(pattern.search(message.text) and url.startswith(prefix) for pattern, prefix in self.allowed):
+                return
             self.messages.append(
                 f"console error: {message.text} ({location.get('url', '')}:{location.get('lineNumber')})"
             )
@@ -136,8 +143,24 @@ OpenPage = Callable[..., Page]
 
 
 @pytest.fixture
-def open_page(browser: Browser, dashboard: Dashboard) -> Iterator[OpenPage]:
-    errors = PageErrors()
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+@pytest.fixture
+def allow_console_error(page_errors: PageErrors) -> Callable[[str, str], None]:
+    """Lets this test's pages log one expected kind of console error: text matching ``text_pattern`` (a regular
+    expression) reported for a URL starting with ``url_prefix``."""
+
+    def allow(text_pattern: str, url_prefix: str) -> None:
+        page_errors.allowed.append((re.compile(text_pattern), url_prefix))
+
+    return allow
+
+
+@pytest.fixture
+def open_page(browser: Browser, dashboard: Dashboard, page_errors: PageErrors) -> Iterator[OpenPage]:
+    errors = page_errors
     contexts = []
 
     def open_(path: str = "", locale: str = "en-US", width: int = 1280, height: int = 800) -> Page:
