@@ -284,6 +284,76 @@ def sync_gateway_responses() -> None:
             log(f"{logical_id}: applied gateway responses {', '.join(changed)} (MiniStack workaround)")
 
 
+_CORS_HEADERS = {
+    "AllowOrigin": "Access-Control-Allow-Origin",
+    "AllowMethods": "Access-Control-Allow-Methods",
+    "AllowHeaders": "Access-Control-Allow-Headers",
+    "MaxAge": "Access-Control-Max-Age",
+}
+
+
+def sync_cors_preflight() -> None:
+    """Give each AWS::Serverless::Api's OPTIONS (CORS preflight) methods the headers of its Cors property.
+
+    SAM answers preflights with MOCK integrations whose integration responses carry the headers; MiniStack 1.5.x
+    drops those integration responses when it imports the body, so a preflight gets no Access-Control-* headers
+    and browsers refuse the real call. Put them back and redeploy the stages.
+    """
+    from scripts.cloudformation import load_template
+
+    resources = load_template(BUILT_TEMPLATE).get("Resources", {})
+    cfn = aws_client("cloudformation")
+    apigw = aws_client("apigateway")
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cfn.describe_stack_resources(StackName=stack_name())["StackResources"]
+    }
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Api":
+            continue
+        cors = (resource.get("Properties") or {}).get("Cors") or {}
+        api_id = physical.get(logical_id)
+        if not isinstance(cors, dict) or not api_id:
+            continue
+        headers = {_CORS_HEADERS[key]: value for key, value in cors.items() if key in _CORS_HEADERS}
+        changed = 0
+        for item in apigw.get_resources(restApiId=api_id, limit=500)["items"]:
+            if "OPTIONS" not in item.get("resourceMethods", {}):
+                continue
+            integration = apigw.get_integration(restApiId=api_id, resourceId=item["id"], httpMethod="OPTIONS")
+            if integration.get("type") != "MOCK" or integration.get("integrationResponses"):
+                continue
+            apigw.put_integration(
+                restApiId=api_id,
+                resourceId=item["id"],
+                httpMethod="OPTIONS",
+                type="MOCK",
+                requestTemplates={"application/json": '{"statusCode": 200}'},
+            )
+            apigw.put_method_response(
+                restApiId=api_id,
+                resourceId=item["id"],
+                httpMethod="OPTIONS",
+                statusCode="200",
+                responseParameters={f"method.response.header.{name}": False for name in headers},
+            )
+            apigw.put_integration_response(
+                restApiId=api_id,
+                resourceId=item["id"],
+                httpMethod="OPTIONS",
+                statusCode="200",
+                responseParameters={f"method.response.header.{name}": value for name, value in headers.items()},
+                responseTemplates={"application/json": ""},
+            )
+            changed += 1
+        if changed:
+            for stage in apigw.get_stages(restApiId=api_id)["item"]:
+                apigw.create_deployment(
+                    restApiId=api_id, stageName=stage["stageName"], description="local-stack: CORS preflight"
+                )
+            log(f"{logical_id}: CORS preflight headers on {changed} OPTIONS methods (MiniStack workaround)")
+
+
 def local_api_url(outputs: dict[str, str]) -> str:
     """MiniStack's path-style execute-api URL for the ApiUrl output.
 
@@ -441,6 +511,7 @@ def bring_up(
         put_admin_key(admin_key)
         sam_deploy(parameters)
         sync_gateway_responses()
+        sync_cors_preflight()
         outputs = stack_outputs()
         queue_urls = redrive.stack_queue_urls(aws_client("cloudformation"), stack_name())
         dashboard_values = publish_dashboard(outputs, local_api_url(outputs))

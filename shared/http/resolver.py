@@ -16,7 +16,7 @@ import re
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
@@ -114,12 +114,21 @@ class Utf8JsonResponseBuilder(ResponseBuilder[BaseProxyEvent]):
         return super().build(event, cors)
 
 
+# The dashboard is served from another origin and sends a bearer token (no cookies), so any origin may call.
+DASHBOARD_CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    expose_headers=["Location"],
+    max_age=600,
+)
+
+
 class JsonRestResolver(APIGatewayRestResolver):
     """The REST resolver with JSON-only request bodies, UTF-8 JSON answers and `document_errors` plus the
     request's base URL in its OpenAPI document."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**{"serializer": dump_json, **kwargs})
+        super().__init__(**{"serializer": dump_json, "cors": DASHBOARD_CORS, **kwargs})
         self._response_builder_class = Utf8JsonResponseBuilder
         if self._enable_validation:
             self._request_validation_middleware = JsonOnlyRequestValidation()
