@@ -18,6 +18,8 @@ export function SendPage() {
   const [kind, setKind] = useState<SendKind>("gift");
   const [promotionId, setPromotionId] = useState("");
   const [newPromotion, setNewPromotion] = useState("");
+  // Promotions made here, listed (and so selectable) before the list is read again.
+  const [created, setCreated] = useState<Promotion[]>([]);
   const [giftId, setGiftId] = useState("");
   const [title, setTitle] = useState("");
   const [content, setContent] = useState("");
@@ -86,7 +88,7 @@ export function SendPage() {
     try {
       const p = await api<Promotion>("POST", "/promotions", { name: newPromotion.trim() });
       setNewPromotion("");
-      lists.reload();
+      setCreated((list) => [...list, p]);
       changed(setPromotionId)(p.promotion_id);
     } catch (e) {
       setError(errorText(lang, e));
@@ -112,6 +114,8 @@ export function SendPage() {
     return b;
   };
   const path = kind === "gift" ? "/gift-sends" : "/notification-sends";
+  const loaded = lists.data?.promotions ?? [];
+  const promotions = [...loaded, ...created.filter((c) => !loaded.some((p) => p.promotion_id === c.promotion_id))];
   const ready = !!promotionId && (kind !== "gift" || !!giftId) && limits.problems.length === 0 && (check?.recipients.length ?? 0) > 0 && (when !== "at" || !!sendAt);
 
   const runEstimate = async () => {
@@ -167,7 +171,7 @@ export function SendPage() {
         <label htmlFor="send-promotion">{t("send.promotion")}</label>
         <select id="send-promotion" data-testid="send-promotion" value={promotionId} onChange={(e) => changed(setPromotionId)(e.target.value)}>
           <option value="">{t("send.promotion.pick")}</option>
-          {lists.data?.promotions.map((p) => (
+          {promotions.map((p) => (
             <option key={p.promotion_id} value={p.promotion_id}>{p.name}</option>
           ))}
         </select>

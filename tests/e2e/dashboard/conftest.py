@@ -4,11 +4,19 @@
                         .placeholder (True when dashboard/dist has no build and a stand-in page was uploaded)
     browser             one Chromium for the session (/usr/bin/chromium, or $CHROMIUM); every test here is
                         skipped, saying so, when it is not installed
-    open_page           open_page(path="", locale="en-US", width=1280, height=800) -> Page at DASHBOARD_URL + path,
-                        in a fresh context (own cookies and sessionStorage); any console error or uncaught
-                        exception in it fails the test, unless the test allowed it with allow_console_error
+    open_page           open_page(path="", locale="en-US", width=1280, height=800, session=None) -> Page at
+                        DASHBOARD_URL + path, in a fresh context (own cookies and sessionStorage); any console error
+                        or uncaught exception in it fails the test, unless the test allowed it with
+                        allow_console_error; `session` (see signed_in) is put in sessionStorage before the app's
+                        scripts run, so the page opens signed in
     allow_console_error allow_console_error(text_pattern, url_prefix): a console error this test expects (e.g.
                         the browser logging Cognito's 400 for a wrong password) is not counted
+    signed_in(email, password) -> the dashboard's session for that Cognito user (InitiateAuth USER_PASSWORD_AUTH
+                        with boto3, the IdToken), without the sign-in page
+    demo_session        signed_in() for the stack's demo user (DEMO_USER_EMAIL/DEMO_USER_PASSWORD)
+    new_user            new_user(credits=0) -> (Client, session): a fresh approved account through the admin API,
+                        a dashboard user of it (POST /admin/accounts/{id}/users, password set with
+                        admin_set_user_password) and that user's session
     page                open_page() at the dashboard's root
     screenshot(page, name)          the full page to docs/screenshots/<name>.png (the README shows them)
     check_accessibility(page)       axe-core on the page as it is now; fails on any serious or critical violation
@@ -21,8 +29,11 @@ the page's own scripts run, outside the page's content security policy.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +47,7 @@ import requests
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from scripts import dashboard as dashboard_files
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Client, Stack, make_account, unique
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -51,6 +62,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 BLOCKING_IMPACTS = ("serious", "critical")
+SESSION_KEY = "wn.session"  # dashboard/src/lib/auth.ts: {"token", "expiresAt" (epoch ms), "email"}
 
 # Stands in for the app until dashboard/dist holds a build: a page that loads config.json as the app does.
 PLACEHOLDER_FILES = {
@@ -140,6 +152,70 @@ class PageErrors:
 
 
 OpenPage = Callable[..., Page]
+Session = dict[str, Any]
+
+
+def _cognito(stack: Stack) -> Any:
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=stack.env["COGNITO_ENDPOINT"],
+        region_name=stack.env["AWS_REGION"],
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _token_expiry_ms(token: str) -> int:
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return int(claims["exp"]) * 1000
+
+
+SignedIn = Callable[[str, str], Session]
+
+
+@pytest.fixture(scope="session")
+def signed_in(stack: Stack) -> SignedIn:
+    if not stack.env.get("USER_POOL_CLIENT_ID") or not stack.env.get("COGNITO_ENDPOINT"):
+        pytest.fail("browser tests: the stack env lacks USER_POOL_CLIENT_ID / COGNITO_ENDPOINT")
+    cognito = _cognito(stack)
+
+    def sign_in(email: str, password: str) -> Session:
+        reply = cognito.initiate_auth(
+            ClientId=stack.env["USER_POOL_CLIENT_ID"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        token = reply["AuthenticationResult"]["IdToken"]  # the authorizer takes the IdToken
+        return {"token": token, "expiresAt": _token_expiry_ms(token), "email": email}
+
+    return sign_in
+
+
+@pytest.fixture(scope="session")
+def demo_session(stack: Stack, signed_in: SignedIn) -> Session:
+    return signed_in(stack.env["DEMO_USER_EMAIL"], stack.env["DEMO_USER_PASSWORD"])
+
+
+NewUser = Callable[..., tuple[Client, Session]]
+
+
+@pytest.fixture(scope="session")
+def new_user(stack: Stack, admin: Client, signed_in: SignedIn) -> NewUser:
+    cognito = _cognito(stack)
+
+    def create(name: str = "Browser Shop", *, credits: int = 0) -> tuple[Client, Session]:
+        account = make_account(admin, name, credits=credits)
+        email = f"{unique('browser')}@shop.example".lower()
+        created = admin.post(f"/admin/accounts/{account.account_id}/users", {"email": email, "name": "Lee"})
+        assert created.status == 201, created
+        password = f"Browser-{secrets.token_hex(6)}-A1"
+        cognito.admin_set_user_password(
+            UserPoolId=stack.env["USER_POOL_ID"], Username=email, Password=password, Permanent=True
+        )
+        return account, signed_in(email, password)
+
+    return create
 
 
 @pytest.fixture
@@ -163,7 +239,9 @@ def open_page(browser: Browser, dashboard: Dashboard, page_errors: PageErrors) -
     errors = page_errors
     contexts = []
 
-    def open_(path: str = "", locale: str = "en-US", width: int = 1280, height: int = 800) -> Page:
+    def open_(
+        path: str = "", locale: str = "en-US", width: int = 1280, height: int = 800, session: Session | None = None
+    ) -> Page:
         context = browser.new_context(
             locale=locale,
             timezone_id="Asia/Seoul",
@@ -172,6 +250,9 @@ def open_page(browser: Browser, dashboard: Dashboard, page_errors: PageErrors) -
         )
         if AXE_CORE_JS.is_file():
             context.add_init_script(path=AXE_CORE_JS)
+        if session is not None:
+            stored = json.dumps(json.dumps(session))
+            context.add_init_script(script=f"window.sessionStorage.setItem({json.dumps(SESSION_KEY)}, {stored});")
         contexts.append(context)
         new_page = context.new_page()
         new_page.on("console", errors.on_console)
