@@ -34,8 +34,8 @@ export function HomePage() {
   for (const ch of CHANNELS) {
     const v = account.notification_balance[ch];
     const th = alerts?.counts_below?.[ch];
-    if (th != null && v < th) warnings.push(t("home.low.count", { channel: ch.toUpperCase(), value: formatNumber(lang, v), threshold: formatNumber(lang, th) }));
-    else if (v === 0) warnings.push(t("home.empty.count", { channel: ch.toUpperCase() }));
+    if (th != null && v < th) warnings.push(t("home.low.count", { channel: t(`home.${ch}`), value: formatNumber(lang, v), threshold: formatNumber(lang, th) }));
+    else if (v === 0) warnings.push(t("home.empty.count", { channel: t(`home.${ch}`) }));
   }
   if (!account.gift_sending_approved) warnings.push(t("home.approval"));
   return (

@@ -250,3 +250,21 @@ def test_the_gift_shop_and_account_pages_in_korean(open_page: OpenPage, demo_ses
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("[가-힣]"))
     check_accessibility(page)
     screenshot(page, "account-ko")
+
+
+MAIN_PAGES = ["#/", "#/send", "#/history", "#/gifts", "#/manage", "#/account"]
+NAVIGATION = {"en-US": ("en", "History", "Manage"), "ko-KR": ("ko", "발송 내역", "당첨 알림 관리")}
+
+
+def test_every_main_page_in_korean_and_english(open_page: OpenPage, demo_session: Session) -> None:
+    """The same pages in both languages: the browser's language picks one, the page's lang and navigation follow,
+    and each page passes axe in each."""
+    for locale, (lang, history, manage) in NAVIGATION.items():
+        page = open_page("#/", locale=locale, session=demo_session)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.get_by_test_id("nav-history")).to_have_text(history)
+        expect(page.get_by_test_id("nav-manage")).to_have_text(manage)
+        for path in MAIN_PAGES:
+            page.goto(page.url.split("#")[0] + path)
+            expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=45_000)
+            check_accessibility(page)
