@@ -42,7 +42,7 @@ export const en = {
   "send.estimate.result": "{valid} of {total} recipients valid; {cost} needed, {available} available.",
   "send.estimate.counts": "{valid} of {total} recipients valid; each uses one {channel} count ({available} left).",
   "send.shortfall": "Short by {shortfall}: top up before sending or some recipients will fail.",
-  "send.done": "Send {id} created: {status}, {total} recipients ({invalid} invalid).",
+  "send.done": "Send {id} created: {status}; recipients: {total} ({invalid} invalid).",
   "send.fix": "Fix the problems above first.",
   "history.promotion": "Promotion", "history.all": "All promotions", "history.sends": "Sends",
   "history.kind": "Kind", "history.status": "Status", "history.counts": "Sent / failed / pending", "history.created": "Created",
