@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import boto3
+
 from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
@@ -95,3 +97,13 @@ def use_counts(
     for message in drain_queue(sqs, queue_url):
         process_batch(worker, BatchJob.model_validate_json(message["Body"]))
     return sum(r.status == "SENT" for r in recipients_of(store, account_id, send_id, SendKind.NOTIFICATION))
+
+
+def issued_coupons(table: str, send_id: str) -> dict[str, int]:
+    """Coupons the sandbox provider issued for this send, with how often each was issued."""
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    return {
+        i["coupon_id"]["S"]: int(i["issued_count"]["N"])
+        for i in items
+        if i["pk"]["S"].startswith(f"SANDBOX_PROVIDER#ISSUE#{send_id}-") and "coupon_id" in i
+    }

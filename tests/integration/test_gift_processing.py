@@ -17,7 +17,7 @@ from shared.domain.sends import BatchJob
 from shared.errors import ConcurrentUpdate
 from tests.integration.api_client import ADMIN, ApiClient, new_account
 from tests.integration.conftest import TABLE
-from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
+from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, issued_coupons, recipients_of
 from tests.lambda_events import LambdaContextStub, drain_queue, sqs_event
 
 COFFEE = 4_500
@@ -156,20 +156,10 @@ def test_crash_between_steps_then_redelivery_issues_once(aws: dict[str, Any], ca
     assert client.get("/account").body["credits"] == 50_000 - 2 * COFFEE
     assert_ledger_matches_balance(_store(), client.account_id)
     assert_send_consistent(_store(), client.account_id, send_id)
-    issued = _issued_coupons(send_id)
+    issued = issued_coupons(TABLE, send_id)
     assert sorted(issued) == sorted(r.coupon_id for r in after.values() if r.coupon_id)
     assert all(count == 1 for count in issued.values())
     assert before.keys() == after.keys()
-
-
-def _issued_coupons(send_id: str) -> dict[str, int]:
-    """Coupons the sandbox provider issued for this send, with how often each was issued."""
-    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
-    return {
-        i["coupon_id"]["S"]: int(i["issued_count"]["N"])
-        for i in items
-        if i["pk"]["S"].startswith(f"SANDBOX_PROVIDER#ISSUE#{send_id}-") and "coupon_id" in i
-    }
 
 
 def test_concurrent_delivery_of_a_reserved_batch_settles_once(aws: dict[str, Any], catalog: None) -> None:

@@ -26,7 +26,7 @@ from shared.models.common import SendKind
 from tests.conftest import template
 from tests.integration.api_client import ADMIN, ApiClient, new_account
 from tests.integration.conftest import TABLE
-from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, recipients_of
+from tests.integration.money import assert_ledger_matches_balance, assert_send_consistent, issued_coupons, recipients_of
 from tests.lambda_events import LambdaContextStub, drain_queue, sqs_event
 
 COFFEE = 4_500
@@ -146,16 +146,6 @@ def _debits(account_id: str, send_id: str) -> list[Any]:
     ]
 
 
-def _issued_coupons(send_id: str) -> dict[str, int]:
-    """Coupons the sandbox provider issued for this send, with how often each was issued."""
-    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
-    return {
-        i["coupon_id"]["S"]: int(i["issued_count"]["N"])
-        for i in items
-        if i["pk"]["S"].startswith(f"SANDBOX_PROVIDER#ISSUE#{send_id}-") and "coupon_id" in i
-    }
-
-
 def _send_state(account_id: str, send_id: str, kind: SendKind) -> tuple[Any, ...]:
     """What a job of this send could change: its ledger entries, its counters and its recipients."""
     store = _store()
@@ -213,8 +203,8 @@ def test_redrive_finishes_each_stuck_batch_once(
     debits = _debits(client.account_id, stuck)
     assert len(debits) == 2  # one per batch reservation
     assert reserved.reservation.entry_id in {d.entry_id for d in debits}  # batch 0 kept its reservation
-    assert all(count == 1 for count in _issued_coupons(stuck).values())
-    assert len(_issued_coupons(stuck)) == 6
+    assert all(count == 1 for count in issued_coupons(TABLE, stuck).values())
+    assert len(issued_coupons(TABLE, stuck)) == 6
     assert client.get("/account").body["credits"] == 100_000 - 8 * COFFEE  # 6 stuck + 2 settled
     assert_ledger_matches_balance(_store(), client.account_id)
     for send_id in (stuck, settled, cancelled):
