@@ -44,10 +44,14 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from scripts import dashboard as dashboard_files
 from tests.e2e.conftest import Client, Stack, make_account, unique
+
+# Every expectation waits up to 30 s: on MiniStack under load an API call can take several seconds (a Lambda
+# worker starting), far past Playwright's default of 5 s.
+expect.set_options(timeout=30_000)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
