@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.clock import utc_now
 from shared.domain.alerts import Publisher, balance_low_events, publish_committed
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import retry_on_conflict
-from shared.domain.sends import BatchJob, settlement
+from shared.domain.sends import BatchJob, automatic_retry_at, settlement
 from shared.domain.store import BalanceChange, BatchContext, BatchStore
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id
@@ -286,9 +286,8 @@ def _apply(
 ) -> RecipientState:
     sent = outcome.status == "SENT"
     retry_at = None
-    if outcome.reason == "PROVIDER_ERROR" and recipient.round < worker.auto_retry_rounds:
-        # Round n (0 for the first attempt) is retried by the retry job after base * 2**n seconds.
-        retry_at = now + timedelta(seconds=worker.auto_retry_base_seconds * 2**recipient.round)
+    if outcome.reason == "PROVIDER_ERROR":
+        retry_at = automatic_retry_at(recipient.round, worker.auto_retry_rounds, worker.auto_retry_base_seconds, now)
     return recipient.model_copy(
         update={
             "status": outcome.status,

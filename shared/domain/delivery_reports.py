@@ -19,14 +19,14 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from shared.clock import utc_now
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import give_back_counts, retry_on_conflict
-from shared.domain.sends import settlement
+from shared.domain.sends import automatic_retry_at, settlement
 from shared.domain.store import BalanceChange, SendSettlement
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, Channel, FailureReason
@@ -105,7 +105,6 @@ def _apply_to_batch(
         return {n: ReportEffect.UNKNOWN for n, _, _ in items}
     recipients = {r.rid: r for r in batch.recipients}
     effects: dict[int, ReportEffect] = {}
-    delta = SendCounts()
     refunds: list[RecipientState] = []
     now = utc_now()
     for n, attempt, report in sorted(items, key=lambda item: item[2].occurred_at):
@@ -127,11 +126,12 @@ def _apply_to_batch(
             failed = _failed(recipient, report, retry, now)
             recipients[attempt.rid] = failed
             refunds.append(recipient)
-            delta = _plus(delta, SendCounts(sent=-1, failed=1, resendable=1 if failed.resendable else 0))
             effects[n] = (
                 ReportEffect.INVALID_RECIPIENT if failed.reason == "INVALID_RECIPIENT" else ReportEffect.PROVIDER_ERROR
             )
     if any(e in _CHANGES for e in effects.values()):
+        resendable = sum(1 for r in refunds if recipients[r.rid].resendable)
+        delta = SendCounts(sent=-len(refunds), failed=len(refunds), resendable=resendable)
         changed = settlement(batch, [recipients[r.rid] for r in batch.recipients], delta)
         store.commit_report(batch, changed, _counts_back(store, batch, refunds) if refunds else None)
     return effects
@@ -143,9 +143,7 @@ _CHANGES = frozenset({"DELIVERED", "INVALID_RECIPIENT", "PROVIDER_ERROR"})
 def _failed(recipient: RecipientState, report: DeliveryReport, retry: RetryPolicy, now: datetime) -> RecipientState:
     invalid = report.outcome == "RECIPIENT_NOT_FOUND"
     reason: FailureReason = "INVALID_RECIPIENT" if invalid else "PROVIDER_ERROR"
-    retry_at = None
-    if not invalid and recipient.round < retry.rounds:
-        retry_at = now + timedelta(seconds=retry.base_seconds * 2**recipient.round)
+    retry_at = None if invalid else automatic_retry_at(recipient.round, retry.rounds, retry.base_seconds, now)
     return recipient.model_copy(
         update={
             "status": "FAILED",
@@ -157,10 +155,6 @@ def _failed(recipient: RecipientState, report: DeliveryReport, retry: RetryPolic
             "retry_at": retry_at,
         }
     )
-
-
-def _plus(a: SendCounts, b: SendCounts) -> SendCounts:
-    return SendCounts(**{field: getattr(a, field) + getattr(b, field) for field in SendCounts.model_fields})
 
 
 def _counts_back(store: ReportStore, batch: BatchItem, recipients: list[RecipientState]) -> BalanceChange:

@@ -204,6 +204,12 @@ def settlement(
     )
 
 
+def automatic_retry_at(round_no: int, rounds: int, base_seconds: float, now: datetime) -> datetime | None:
+    """When a provider error of resend round `round_no` (0 for the first attempt) is retried by the retry job:
+    after base * 2**round, while rounds are left; None once none is."""
+    return now + timedelta(seconds=base_seconds * 2**round_no) if round_no < rounds else None
+
+
 def next_retry_at(recipient: RecipientState) -> datetime | None:
     """When the service will retry a provider error by itself (None for anyone else, or once none is left)."""
     return recipient.retry_at if recipient.status == "FAILED" and recipient.reason == "PROVIDER_ERROR" else None
