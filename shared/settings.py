@@ -8,6 +8,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.domain.webhook_delivery import PRODUCTION_DELAYS
+
 
 class _EnvSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
@@ -51,7 +53,16 @@ class UserPoolSettings(_EnvSettings):
     cognito_endpoint: str = Field("", alias="COGNITO_ENDPOINT")
 
 
-class ApiSettings(GiftProviderSettings, UserPoolSettings):
+class WebhookSettings(_EnvSettings):
+    """Where webhook deliveries are queued, and the key their signing secrets are encrypted with."""
+
+    webhook_delivery_queue_url: str = Field(alias="WEBHOOK_DELIVERY_QUEUE_URL", min_length=1)
+    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    # Production allows only https:// endpoints on public addresses; elsewhere also http://127.0.0.1 and localhost.
+    production: bool = Field(True, alias="PRODUCTION")
+
+
+class ApiSettings(GiftProviderSettings, UserPoolSettings, WebhookSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
@@ -100,6 +111,7 @@ class NotificationConsumerSettings(NotificationProviderSettings, WorkerSettings)
 
 class DeliveryReportSettings(_EnvSettings):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     auto_retry_rounds: int = Field(3, alias="AUTO_RETRY_ROUNDS", ge=0, le=10)
     auto_retry_base_seconds: float = Field(60, alias="AUTO_RETRY_BASE_SECONDS", ge=0)
 
@@ -114,6 +126,25 @@ class DispatcherSettings(_EnvSettings):
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     gift_send_queue_url: str = Field(alias="GIFT_SEND_QUEUE_URL", min_length=1)
     notification_send_queue_url: str = Field(alias="NOTIFICATION_SEND_QUEUE_URL", min_length=1)
+    webhook_delivery_queue_url: str = Field(alias="WEBHOOK_DELIVERY_QUEUE_URL", min_length=1)
+
+
+class WebhookEventsSettings(_EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
+    webhook_delivery_queue_url: str = Field(alias="WEBHOOK_DELIVERY_QUEUE_URL", min_length=1)
+
+
+class WebhookDeliverySettings(WebhookSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    # Seconds to wait after the 1st, 2nd, ... failed attempt (each +-20%); production keeps the default.
+    webhook_retry_delays: tuple[float, ...] = Field(PRODUCTION_DELAYS, alias="WEBHOOK_RETRY_DELAYS", min_length=1)
+    webhook_timeout_seconds: float = Field(10, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=10)
+
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return tuple(float(v) for v in value.split(",")) if isinstance(value, str) else value
 
 
 class RetryJobSettings(_EnvSettings):
@@ -181,3 +212,13 @@ def delivery_report_settings() -> DeliveryReportSettings:
 @cache
 def report_poller_settings() -> ReportPollerSettings:
     return ReportPollerSettings.from_environment()
+
+
+@cache
+def webhook_events_settings() -> WebhookEventsSettings:
+    return WebhookEventsSettings.from_environment()
+
+
+@cache
+def webhook_delivery_settings() -> WebhookDeliverySettings:
+    return WebhookDeliverySettings.from_environment()

@@ -12,7 +12,8 @@ from shared.adapters.cognito import CognitoUserDirectory
 from shared.adapters.events import EventPublisher
 from shared.adapters.gift_provider import GiftProvider
 from shared.adapters.providers import gift_provider_from_settings
-from shared.adapters.queue import WorkQueue
+from shared.adapters.kms_cipher import KmsSecretCipher
+from shared.adapters.queue import WebhookDeliveryQueue, WorkQueue
 from shared.adapters.store import DataStore
 from shared.settings import api_settings
 
@@ -40,6 +41,16 @@ def notification_send_queue() -> WorkQueue:
 @cache
 def gift_provider() -> GiftProvider:
     return gift_provider_from_settings(api_settings(), dynamodb_client(), api_settings().table_name)
+
+
+@cache
+def secret_cipher() -> KmsSecretCipher:
+    return KmsSecretCipher(aws_client("kms"), api_settings().webhook_secret_key_id)
+
+
+@cache
+def webhook_delivery_queue() -> WebhookDeliveryQueue:
+    return WebhookDeliveryQueue(aws_client("sqs"), api_settings().webhook_delivery_queue_url)
 
 
 @cache
@@ -74,6 +85,8 @@ def clear_caches() -> None:
         idempotency_store,
         event_publisher,
         user_directory,
+        secret_cipher,
+        webhook_delivery_queue,
     ):
         cached.cache_clear()
     api_settings.cache_clear()

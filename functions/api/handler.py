@@ -10,7 +10,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.dependencies import IDEMPOTENCY_CONFIG
-from functions.api.routes import account, admin, catalog, charges, gift_sends, notification_sends, promotions
+from functions.api.routes import (
+    account,
+    admin,
+    catalog,
+    charges,
+    gift_sends,
+    notification_sends,
+    promotions,
+    webhooks,
+)
 from shared.http.errors import register_error_handlers
 from shared.http.json_body import parse_json_body
 from shared.http.principal import enforce_key_scope
@@ -25,7 +34,7 @@ metrics = Metrics(namespace="WinNotifications")
 app = JsonRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 app.use(middlewares=[enforce_key_scope])
 register_error_handlers(app)
-for module in (admin, account, catalog, promotions, gift_sends, notification_sends, charges):
+for module in (admin, account, catalog, promotions, gift_sends, notification_sends, charges, webhooks):
     app.include_router(module.router)
 app.enable_swagger(
     path="/swagger",

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.adapters.aws_clients import aws_client
+from shared.adapters.events import EventPublisher
 from shared.adapters.queue import ReportMessage
 from shared.adapters.ses_events import report_from_ses_event
 from shared.adapters.store import DataStore
@@ -26,10 +27,11 @@ logger = service_logger()
 
 
 @cache
-def dependencies() -> tuple[DataStore, RetryPolicy]:
+def dependencies() -> tuple[DataStore, RetryPolicy, EventPublisher]:
     settings = delivery_report_settings()
     store = DataStore(aws_client("dynamodb"), settings.table_name)
-    return store, RetryPolicy(settings.auto_retry_rounds, settings.auto_retry_base_seconds)
+    publisher = EventPublisher(aws_client("events"), settings.event_bus_name)
+    return store, RetryPolicy(settings.auto_retry_rounds, settings.auto_retry_base_seconds), publisher
 
 
 def reports_in(body: str) -> list[DeliveryReport]:
@@ -44,8 +46,8 @@ def reports_in(body: str) -> list[DeliveryReport]:
 
 
 def record_handler(record: dict[str, Any]) -> None:
-    store, retry = dependencies()
-    effects = apply_reports(store, reports_in(record["body"]), retry)
+    store, retry, publisher = dependencies()
+    effects = apply_reports(store, reports_in(record["body"]), retry, publisher)
     logger.info("reports applied", extra={"effects": [e.value for e in effects]})
 
 

@@ -1,4 +1,5 @@
-"""Every minute: start due scheduled sends and recover sends whose enqueue was interrupted."""
+"""Every minute: start due scheduled sends, recover sends whose enqueue was interrupted, publish events left in
+the outbox and queue webhook deliveries that are due."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.events import EventPublisher
-from shared.adapters.queue import WorkQueue
+from shared.adapters.queue import WebhookDeliveryQueue, WorkQueue
 from shared.adapters.store import DataStore, DispatchIndex
 from shared.clock import utc_now
 from shared.domain.dispatch import run_periodic_dispatch
@@ -21,7 +22,7 @@ logger = service_logger()
 
 
 @cache
-def dependencies() -> tuple[DataStore, DispatchIndex, dict[SendKind, WorkQueue], EventPublisher]:
+def dependencies() -> tuple[DataStore, DispatchIndex, dict[SendKind, WorkQueue], EventPublisher, WebhookDeliveryQueue]:
     settings = dispatcher_settings()
     client = aws_client("dynamodb")
     sqs = aws_client("sqs")
@@ -30,7 +31,9 @@ def dependencies() -> tuple[DataStore, DispatchIndex, dict[SendKind, WorkQueue],
         SendKind.NOTIFICATION: WorkQueue(sqs, settings.notification_send_queue_url),
     }
     publisher = EventPublisher(aws_client("events"), settings.event_bus_name)
-    return DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name), queues, publisher
+    deliveries = WebhookDeliveryQueue(sqs, settings.webhook_delivery_queue_url)
+    store, index = DataStore(client, settings.table_name), DispatchIndex(client, settings.table_name)
+    return store, index, queues, publisher, deliveries
 
 
 @logger.inject_lambda_context

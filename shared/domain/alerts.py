@@ -53,7 +53,7 @@ def publish_committed(store: OutboxStore, publisher: Publisher | None, events: S
         publisher.publish(events)
         store.delete_outbox(events)
     except Exception:
-        logger.exception("publishing balance events failed; the dispatcher will retry")
+        logger.exception("publishing events failed; the dispatcher will retry")
 
 
 def publish_stale_outbox(store: OutboxStore, publisher: Publisher, now: datetime) -> int:

@@ -27,7 +27,7 @@ from shared.domain.alerts import Publisher, balance_low_events, publish_committe
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import BatchJob, automatic_retry_at, settlement
-from shared.domain.store import BalanceChange, BatchContext, BatchStore
+from shared.domain.store import BalanceChange, BatchContext, BatchStore, SendSettlement
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, FailureReason, RecipientStatus, SendKind
@@ -311,6 +311,7 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
     reservation = batch.reservation
     assert reservation is not None
     state: dict[str, Any] = {"batch": batch, "fresh": True}
+    committed: list[SendSettlement] = []
 
     def attempt() -> None:
         if not state["fresh"]:
@@ -333,11 +334,13 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
             funds = worker.store.get_balance(batch.account_id)
             after, entries = worker.payment.give_back(funds, current, refunded, new_id("led"))
             refund = BalanceChange(funds, after, entries[0], extra_entries=entries[1:])
-        worker.store.commit_settlement(
-            current, settlement(current, recipients, counts_delta(outcomes.values()), len(outcomes)), refund
-        )
+        settled = settlement(current, recipients, counts_delta(outcomes.values()), len(outcomes))
+        worker.store.commit_settlement(current, settled, refund)
+        committed.append(settled)
 
     retry_on_conflict(attempt)
+    if committed:
+        publish_committed(worker.store, worker.publisher, committed[-1].events)
     _report(worker, batch, outcomes)
 
 
@@ -365,23 +368,25 @@ def counts_delta(outcomes: Iterable[Outcome]) -> SendCounts:
 def _fail_pending_without_charge(worker: BatchWorker, batch: BatchItem, reason: FailureReason) -> None:
     """Every pending recipient fails at once and nothing is taken (e.g. the gift was discontinued)."""
 
-    def attempt() -> None:
+    def attempt() -> SendSettlement | None:
         current = worker.store.get_batch(batch.send_id, batch.batch_no)
         if current is None or current.reservation is not None:
-            return
+            return None
         pending = [r.rid for r in current.recipients if r.status == "PENDING"]
         if not pending:
-            return
+            return None
         now = utc_now()
         outcomes = {rid: Outcome("FAILED", reason) for rid in pending}
         recipients = [
             _apply(worker, r, outcomes[r.rid], 0, now) if r.rid in outcomes else r for r in current.recipients
         ]
-        worker.store.commit_settlement(
-            current, settlement(current, recipients, counts_delta(outcomes.values()), len(pending))
-        )
+        settled = settlement(current, recipients, counts_delta(outcomes.values()), len(pending))
+        worker.store.commit_settlement(current, settled)
+        return settled
 
-    retry_on_conflict(attempt)
+    settled = retry_on_conflict(attempt)
+    if settled is not None:
+        publish_committed(worker.store, worker.publisher, settled.events)
 
 
 def ids_of(recipients: Sequence[RecipientState]) -> list[str]:

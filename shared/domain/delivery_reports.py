@@ -24,10 +24,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from shared.clock import utc_now
+from shared.domain.alerts import Publisher, publish_committed
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import give_back_counts, retry_on_conflict
 from shared.domain.sends import automatic_retry_at, settlement
-from shared.domain.store import BalanceChange, SendSettlement
+from shared.domain.store import BalanceChange, OutboxStore, SendSettlement
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, Channel, FailureReason
 from shared.models.items import Balance, BatchItem, CountsTaken, LedgerEntryItem, RecipientState, SendCounts
@@ -49,7 +50,7 @@ class ReportEffect(StrEnum):
     NOT_READY = "NOT_READY"  # the recipient is still being sent: the report is applied again later
 
 
-class ReportStore(Protocol):
+class ReportStore(OutboxStore, Protocol):
     def get_batch(self, send_id: str, batch_no: int) -> BatchItem | None: ...
 
     def get_balance(self, account_id: str) -> Balance: ...
@@ -67,9 +68,12 @@ class RetryPolicy:
     base_seconds: float = 60
 
 
-def apply_reports(store: ReportStore, reports: Sequence[DeliveryReport], retry: RetryPolicy) -> list[ReportEffect]:
+def apply_reports(
+    store: ReportStore, reports: Sequence[DeliveryReport], retry: RetryPolicy, publisher: Publisher | None = None
+) -> list[ReportEffect]:
     """Apply reports (any order, duplicates allowed), one conditional write per batch they concern; an effect per
-    report. Raises ReportNotReady, after writing what could be written, when some report came too early."""
+    report. Raises ReportNotReady, after writing what could be written, when some report came too early. The
+    account events of each write are published after it (or by the dispatcher, should that fail)."""
     effects: dict[int, ReportEffect] = {}
     by_batch: dict[tuple[str, int], list[tuple[int, RecipientAttempt, DeliveryReport]]] = defaultdict(list)
     for n, report in enumerate(reports):
@@ -82,10 +86,14 @@ def apply_reports(store: ReportStore, reports: Sequence[DeliveryReport], retry: 
     early = False
     for (send_id, batch_no), items in by_batch.items():
 
-        def once(send_id: str = send_id, batch_no: int = batch_no, items: list = items) -> dict[int, ReportEffect]:
+        def once(
+            send_id: str = send_id, batch_no: int = batch_no, items: list = items
+        ) -> tuple[dict[int, ReportEffect], SendSettlement | None]:
             return _apply_to_batch(store, send_id, batch_no, items, retry)
 
-        batch_effects = retry_on_conflict(once)
+        batch_effects, written = retry_on_conflict(once)
+        if written is not None:
+            publish_committed(store, publisher, written.events)
         early = early or any(e is ReportEffect.NOT_READY for e in batch_effects.values())
         effects |= batch_effects
     if early:
@@ -99,10 +107,10 @@ def _apply_to_batch(
     batch_no: int,
     items: list[tuple[int, RecipientAttempt, DeliveryReport]],
     retry: RetryPolicy,
-) -> dict[int, ReportEffect]:
+) -> tuple[dict[int, ReportEffect], SendSettlement | None]:
     batch = store.get_batch(send_id, batch_no)
     if batch is None:
-        return {n: ReportEffect.UNKNOWN for n, _, _ in items}
+        return {n: ReportEffect.UNKNOWN for n, _, _ in items}, None
     recipients = {r.rid: r for r in batch.recipients}
     effects: dict[int, ReportEffect] = {}
     refunds: list[RecipientState] = []
@@ -129,12 +137,13 @@ def _apply_to_batch(
             effects[n] = (
                 ReportEffect.INVALID_RECIPIENT if failed.reason == "INVALID_RECIPIENT" else ReportEffect.PROVIDER_ERROR
             )
-    if any(e in _CHANGES for e in effects.values()):
-        resendable = sum(1 for r in refunds if recipients[r.rid].resendable)
-        delta = SendCounts(sent=-len(refunds), failed=len(refunds), resendable=resendable)
-        changed = settlement(batch, [recipients[r.rid] for r in batch.recipients], delta)
-        store.commit_report(batch, changed, _counts_back(store, batch, refunds) if refunds else None)
-    return effects
+    if not any(e in _CHANGES for e in effects.values()):
+        return effects, None
+    resendable = sum(1 for r in refunds if recipients[r.rid].resendable)
+    delta = SendCounts(sent=-len(refunds), failed=len(refunds), resendable=resendable)
+    changed = settlement(batch, [recipients[r.rid] for r in batch.recipients], delta)
+    store.commit_report(batch, changed, _counts_back(store, batch, refunds) if refunds else None)
+    return effects, changed
 
 
 _CHANGES = frozenset({"DELIVERED", "INVALID_RECIPIENT", "PROVIDER_ERROR"})

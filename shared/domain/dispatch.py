@@ -1,6 +1,7 @@
 """The periodic dispatcher: starts scheduled sends when due, and finishes enqueuing any immediate send
 whose API call died after storing it (the store-then-enqueue gap), or closing any cancelled send whose cancel
-died half-way, so no recipient waits forever."""
+died half-way, so no recipient waits forever. It also publishes events left in the outbox and queues webhook
+deliveries that are due (a retry's time has come, or an attempt's Lambda died)."""
 
 from __future__ import annotations
 
@@ -12,25 +13,35 @@ from shared.domain.alerts import Publisher, publish_stale_outbox
 from shared.domain.send_actions import close_cancelled
 from shared.domain.sends import enqueue_batches
 from shared.domain.store import DispatchStore, DueSends, SendStore
+from shared.domain.webhook_delivery import DeliveryStore, requeue_due_deliveries
+from shared.domain.webhooks import DeliveryQueue
 from shared.models.common import SendKind
 
 
 def run_periodic_dispatch(
-    store: DispatchStore, index: DueSends, queues: Mapping[SendKind, WorkQueue], publisher: Publisher, now: datetime
+    store: DispatchStore,
+    index: DueSends,
+    queues: Mapping[SendKind, WorkQueue],
+    publisher: Publisher,
+    deliveries: DeliveryQueue,
+    now: datetime,
 ) -> dict[str, int]:
     return {
-        "dispatched": dispatch_due_sends(store, index, queues, now),
+        "dispatched": dispatch_due_sends(store, index, queues, publisher, now),
         "events_published": publish_stale_outbox(store, publisher, now),
+        "webhook_deliveries_queued": requeue_due_deliveries(store, deliveries, now),
     }
 
 
-def dispatch_due_sends(store: SendStore, index: DueSends, queues: Mapping[SendKind, WorkQueue], now: datetime) -> int:
+def dispatch_due_sends(
+    store: SendStore, index: DueSends, queues: Mapping[SendKind, WorkQueue], publisher: Publisher, now: datetime
+) -> int:
     """Enqueue every due send's batches; returns how many sends were dispatched. Re-enqueuing a batch
     that already ran is harmless: the consumer finds nothing pending in it."""
     dispatched = 0
     for send in index.due(now):
         if send.status == "CANCELLED":
-            close_cancelled(store, send)  # a cancel that died before closing every batch
+            close_cancelled(store, send, publisher)  # a cancel that died before closing every batch
             continue
         if send.status == "SCHEDULED" and not store.change_send_status(send, ("SCHEDULED",), "QUEUED", send.send_at):
             continue  # cancelled (or started by a concurrent run) in the meantime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
@@ -12,15 +12,13 @@ from shared.domain.sends import (
     check_send_at,
     list_send_views,
     recipient_id,
-    recipient_view_fields,
     recipients_page,
     requested_send_fields,
-    send_view_fields,
 )
 from shared.domain.store import SendStore, require
+from shared.domain.views import gift_recipient_view, gift_send_view
 from shared.errors import GiftSendingNotApproved, GiftUnavailable
 from shared.models.api import (
-    CouponView,
     GiftRecipientView,
     GiftSendEstimate,
     GiftSendRequest,
@@ -28,7 +26,7 @@ from shared.models.api import (
     SendAccepted,
 )
 from shared.models.common import Page, RecipientStatus, SendKind
-from shared.models.items import Balance, GiftItem, RecipientState, SendItem
+from shared.models.items import Balance, GiftItem, RecipientState
 
 GIFT = SendKind.GIFT
 
@@ -102,10 +100,6 @@ def create_gift_send(
     )
 
 
-def gift_send_view(send: SendItem) -> GiftSendView:
-    return GiftSendView(**send_view_fields(send), gift_id=send.gift_id or "", title=send.title or "")
-
-
 def get_gift_send(store: SendStore, account_id: str, send_id: str) -> GiftSendView:
     return gift_send_view(require(store.get_send(account_id, GIFT, send_id), "gift send"))
 
@@ -114,15 +108,6 @@ def list_gift_sends(
     store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[GiftSendView]:
     return list_send_views(store, account_id, GIFT, promotion_id, limit, cursor, gift_send_view)
-
-
-def gift_recipient_view(state: RecipientState) -> GiftRecipientView:
-    coupon = None
-    if state.coupon_id and state.expires_on:
-        coupon = CouponView(coupon_id=state.coupon_id, expires_on=date.fromisoformat(state.expires_on))
-    return GiftRecipientView(
-        **recipient_view_fields(state), phone=state.phone or "", charged_credits=state.charged, coupon=coupon
-    )
 
 
 def list_gift_recipients(

@@ -19,12 +19,11 @@ from shared.domain.sends import (
     check_send_at,
     list_send_views,
     recipient_id,
-    recipient_view_fields,
     recipients_page,
     requested_send_fields,
-    send_view_fields,
 )
 from shared.domain.store import SendStore, require
+from shared.domain.views import notification_recipient_view, notification_send_view
 from shared.errors import InvalidInput
 from shared.models.api import (
     NotificationBalance,
@@ -35,7 +34,7 @@ from shared.models.api import (
     SendAccepted,
 )
 from shared.models.common import Channel, Page, RecipientStatus, RequestedChannel, SendKind, SendOrigin
-from shared.models.items import Balance, RecipientState, SendItem
+from shared.models.items import Balance, RecipientState
 
 NOTIFICATION = SendKind.NOTIFICATION
 
@@ -139,10 +138,6 @@ def _estimate(recipients: list[RecipientState], balance: Balance) -> Notificatio
     )
 
 
-def notification_send_view(send: SendItem) -> NotificationSendView:
-    return NotificationSendView(**send_view_fields(send), channel=send.channel, title=send.title)
-
-
 def get_notification_send(store: SendStore, account_id: str, send_id: str) -> NotificationSendView:
     return notification_send_view(require(store.get_send(account_id, NOTIFICATION, send_id), "notification send"))
 
@@ -151,17 +146,6 @@ def list_notification_sends(
     store: SendStore, account_id: str, promotion_id: str | None, limit: int, cursor: str | None
 ) -> Page[NotificationSendView]:
     return list_send_views(store, account_id, NOTIFICATION, promotion_id, limit, cursor, notification_send_view)
-
-
-def notification_recipient_view(state: RecipientState) -> NotificationRecipientView:
-    return NotificationRecipientView(
-        **recipient_view_fields(state),
-        channel=state.channel,
-        phone=state.phone,
-        email=state.email,
-        charged_credits=0,
-        delivered_at=state.delivered_at,
-    )
 
 
 def list_notification_recipients(

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from shared.adapters.queue import WorkQueue
 from shared.clock import utc_now
+from shared.domain.alerts import Publisher, publish_committed
 from shared.domain.balances import retry_on_conflict
 from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches, settlement
 from shared.domain.store import SendStore, require
@@ -138,7 +139,9 @@ def submit(store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, 
     return started
 
 
-def cancel(store: SendStore, account_id: str, kind: SendKind, send_id: str) -> SendItem:
+def cancel(
+    store: SendStore, account_id: str, kind: SendKind, send_id: str, publisher: Publisher | None = None
+) -> SendItem:
     """DRAFT or SCHEDULED -> CANCELLED, and its pending recipients FAILED / CANCELLED (never charged: nothing
     of a send that has not started was processed; not resendable).
 
@@ -149,11 +152,11 @@ def cancel(store: SendStore, account_id: str, kind: SendKind, send_id: str) -> S
     send = require(store.get_send(account_id, kind, send_id), "send")
     if not store.change_send_status(send, ("DRAFT", "SCHEDULED"), "CANCELLED", utc_now() + DISPATCH_GRACE):
         raise InvalidState(f"only a DRAFT or SCHEDULED send can be cancelled (this one is {send.status})")
-    close_cancelled(store, send.model_copy(update={"status": "CANCELLED"}))
+    close_cancelled(store, send.model_copy(update={"status": "CANCELLED"}), publisher)
     return require(store.get_send(account_id, kind, send_id), "send")
 
 
-def close_cancelled(store: SendStore, send: SendItem) -> int:
+def close_cancelled(store: SendStore, send: SendItem, publisher: Publisher | None = None) -> int:
     """Every pending recipient of a cancelled send becomes FAILED / CANCELLED, one conditional write per batch;
     then the send leaves the dispatch index. Returns how many were closed (0 when a run before did it)."""
     now = utc_now()
@@ -180,9 +183,9 @@ def close_cancelled(store: SendStore, send: SendItem) -> int:
                 else r
                 for r in batch.recipients
             ]
-            store.commit_settlement(
-                batch, settlement(batch, recipients, SendCounts(pending=-len(pending), failed=len(pending)))
-            )
+            closed = settlement(batch, recipients, SendCounts(pending=-len(pending), failed=len(pending)))
+            store.commit_settlement(batch, closed)
+            publish_committed(store, publisher, closed.events)
             return len(pending)
 
         return retry_on_conflict(attempt)

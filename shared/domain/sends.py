@@ -11,13 +11,16 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
 from shared.adapters.queue import WorkQueue
+from shared.clock import utc_now
 from shared.cursor import decode_cursor, encode_cursor
+from shared.domain.account_events import outbox_items, send_completed_event, settlement_events
 from shared.domain.store import SendSettlement, SendStore
+from shared.domain.views import effective_status
 from shared.errors import InvalidInput
 from shared.ids import new_id
-from shared.models.api import SendAccepted, SendCountsView
+from shared.models.api import SendAccepted
 from shared.models.common import Page, RecipientStatus, SendKind, SendStatus
-from shared.models.items import BatchItem, RecipientState, SendCounts, SendItem
+from shared.models.items import BatchItem, OutboxEvent, RecipientState, SendCounts, SendItem
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +163,13 @@ def store_and_dispatch(
     finishes leaves the send in the dispatch index, where the periodic dispatcher finds it."""
     queued = send.status == "QUEUED"
     due_later = send.send_at if send.status == "SCHEDULED" else now + DISPATCH_GRACE
-    store.create_send(send, batches, dispatch_at=due_later if send.status in ("QUEUED", "SCHEDULED") else None)
+    events: tuple[OutboxEvent, ...] = ()
+    if queued and send.counts.pending == 0:  # every recipient was refused: complete on arrival
+        send = send.model_copy(update={"announced_processed": send.processed})
+        events = outbox_items(send.account_id, [send_completed_event(send, now)])
+    store.create_send(
+        send, batches, dispatch_at=due_later if send.status in ("QUEUED", "SCHEDULED") else None, events=events
+    )
     if queued:
         try:
             enqueue_batches(queue, send, (b.batch_no for b in batches if has_pending(b.recipients)))
@@ -183,24 +192,20 @@ def has_pending(recipients: Iterable[RecipientState]) -> bool:
     return any(r.status == "PENDING" for r in recipients)
 
 
-def effective_status(send: SendItem) -> SendStatus:
-    """A queued send is COMPLETED once nothing is pending and no provider error waits for an automatic retry."""
-    if send.status != "QUEUED":
-        return send.status
-    if send.counts.pending == 0:
-        return "PROCESSING" if send.counts.retrying else "COMPLETED"
-    return "PROCESSING" if send.processed > 0 else "QUEUED"
-
-
 def settlement(
     batch: BatchItem, recipients: list[RecipientState], delta: SendCounts, settled: int = 0
 ) -> SendSettlement:
     """The batch's new recipients with the send's counter changes, counting the provider errors that wait for
-    an automatic retry too; the earliest of those is when the retry job looks at the batch again."""
+    an automatic retry too; the earliest of those is when the retry job looks at the batch again. The account
+    events of the change go with it."""
     waiting = [r.retry_at for r in recipients if r.retry_at is not None]
     retrying = len(waiting) - sum(1 for r in batch.recipients if r.retry_at is not None)
     return SendSettlement(
-        recipients, delta.model_copy(update={"retrying": retrying}), settled, min(waiting, default=None)
+        recipients,
+        delta.model_copy(update={"retrying": retrying}),
+        settled,
+        min(waiting, default=None),
+        settlement_events(batch, recipients, utc_now()),
     )
 
 
@@ -208,15 +213,6 @@ def automatic_retry_at(round_no: int, rounds: int, base_seconds: float, now: dat
     """When a provider error of resend round `round_no` (0 for the first attempt) is retried by the retry job:
     after base * 2**round, while rounds are left; None once none is."""
     return now + timedelta(seconds=base_seconds * 2**round_no) if round_no < rounds else None
-
-
-def next_retry_at(recipient: RecipientState) -> datetime | None:
-    """When the service will retry a provider error by itself (None for anyone else, or once none is left)."""
-    return recipient.retry_at if recipient.status == "FAILED" and recipient.reason == "PROVIDER_ERROR" else None
-
-
-def counts_view(send: SendItem) -> SendCountsView:
-    return SendCountsView.model_validate(send.counts.model_dump())
 
 
 ViewT = TypeVar("ViewT", bound=BaseModel)
@@ -234,35 +230,6 @@ def list_send_views(
     """One page of an account's sends of `kind` (of one promotion if given), newest first, as `view` shows them."""
     page = store.list_sends(account_id, kind, promotion_id, limit, cursor)
     return Page[ViewT](items=[view(s) for s in page.items], next_cursor=page.next_cursor)
-
-
-def send_view_fields(send: SendItem) -> dict[str, Any]:
-    """What every send shows, gift or notification (the API's _SendView)."""
-    return {
-        "send_id": send.send_id,
-        "promotion_id": send.promotion_id,
-        "content": send.content,
-        "status": effective_status(send),
-        "origin": send.origin,
-        "created_at": send.created_at,
-        "send_at": send.send_at,
-        "counts": counts_view(send),
-    }
-
-
-def recipient_view_fields(state: RecipientState) -> dict[str, Any]:
-    """What every recipient shows, gift or notification (the API's _RecipientView) but the credits it cost."""
-    return {
-        "recipient_id": state.rid,
-        "name": state.name,
-        "status": state.status,
-        "failure_reason": state.reason,
-        "resendable": state.resendable,
-        "attempts": state.attempts,
-        "sent_at": state.sent_at,
-        "updated_at": state.updated_at,
-        "next_retry_at": next_retry_at(state),
-    }
 
 
 # --- recipients listing ------------------------------------------------------------------------

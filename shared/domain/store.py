@@ -86,6 +86,7 @@ class SendSettlement:
     counts_delta: SendCounts
     settled: int = 0  # recipients settled at least once more: QUEUED becomes PROCESSING
     retry_at: datetime | None = None  # when the retry job should look at this batch again
+    events: tuple[OutboxEvent, ...] = ()  # the account events of this change (shared.domain.account_events)
 
 
 class OutboxStore(Protocol):
@@ -156,7 +157,7 @@ class PromotionStore(Protocol):
     def set_auto_notification(self, account_id: str, promotion_id: str, settings: AutoNotification) -> None: ...
 
 
-class SettlementStore(Protocol):
+class SettlementStore(OutboxStore, Protocol):
     def get_batch(self, send_id: str, batch_no: int) -> BatchItem | None: ...
 
     def commit_settlement(
@@ -174,7 +175,14 @@ class SendStore(SettlementStore, Protocol):
 
     def send_context(self, account_id: str, promotion_id: str, gift_id: str | None = None) -> SendContext: ...
 
-    def create_send(self, send: SendItem, batches: Sequence[BatchItem], *, dispatch_at: datetime | None) -> int: ...
+    def create_send(
+        self,
+        send: SendItem,
+        batches: Sequence[BatchItem],
+        *,
+        dispatch_at: datetime | None,
+        events: Sequence[OutboxEvent] = (),
+    ) -> int: ...
 
     def get_send(self, account_id: str, kind: SendKind, send_id: str) -> SendItem | None: ...
 

@@ -14,6 +14,7 @@ from shared.models.common import (
     Channel,
     ChargeStatus,
     Credits,
+    DeliveryStatus,
     FailureReason,
     Flag,
     GiftStatus,
@@ -24,6 +25,7 @@ from shared.models.common import (
     RequestedChannel,
     SendOrigin,
     SendStatus,
+    WebhookEventType,
 )
 
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
@@ -392,3 +394,46 @@ class Resent(BaseModel):
 
 class NotificationResendRequest(_Request):
     channel: Channel | None = None
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def _distinct_events(events: list[WebhookEventType]) -> list[WebhookEventType]:
+    return list(dict.fromkeys(events))
+
+
+class CreateWebhookRequest(_Request):
+    url: Annotated[str, Field(min_length=1, max_length=2048, description="https:// endpoint that receives events")]
+    events: Annotated[list[WebhookEventType], Field(min_length=1, max_length=5), AfterValidator(_distinct_events)]
+    description: Annotated[str, Field(max_length=200), AfterValidator(_plain_text)] | None = None
+
+
+class WebhookView(BaseModel):
+    webhook_id: str
+    url: str
+    events: list[WebhookEventType]
+    description: str | None
+    enabled: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookView):
+    secret: str = Field(description="whsec_ + base64: the signing secret, shown only in this answer")
+
+
+class WebhookDeliveryView(BaseModel):
+    delivery_id: str
+    event_id: str
+    type: WebhookEventType
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None = Field(None, description="Why the last attempt failed when there was no HTTP answer")
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+class DeliveryRetried(BaseModel):
+    delivery_id: str
+    status: DeliveryStatus

@@ -28,6 +28,15 @@ StoredSendStatus = Literal["DRAFT", "SCHEDULED", "QUEUED", "CANCELLED"]
 SendOrigin = Literal["MANUAL", "AUTO"]
 GiftStatus = Literal["ON_SALE", "DISCONTINUED"]
 ChargeStatus = Literal["ACTIVE", "REFUNDED"]
+WebhookEventType = Literal["recipient.sent", "recipient.delivered", "recipient.failed", "send.completed", "balance.low"]
+WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = (
+    "recipient.sent",
+    "recipient.delivered",
+    "recipient.failed",
+    "send.completed",
+    "balance.low",
+)
+DeliveryStatus = Literal["PENDING", "SUCCEEDED", "FAILED"]
 LedgerType = Literal[
     "TOP_UP",
     "GIFT_DEBIT",

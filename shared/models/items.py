@@ -11,6 +11,7 @@ from shared.models.common import (
     Channel,
     ChargeStatus,
     Credits,
+    DeliveryStatus,
     FailureReason,
     GiftStatus,
     LedgerType,
@@ -19,6 +20,7 @@ from shared.models.common import (
     SendKind,
     SendOrigin,
     StoredSendStatus,
+    WebhookEventType,
 )
 
 
@@ -204,6 +206,8 @@ class SendItem(_Stored):
     batch_count: int
     counts: SendCounts
     processed: int = 0  # recipients settled at least once: QUEUED vs PROCESSING
+    # `processed` when send.completed was last announced: a send completes again after a resend.
+    announced_processed: int | None = None
 
 
 class WinnerState(_Stored):
@@ -222,3 +226,42 @@ class WinnerChunk(_Stored):
     chunk_no: int
     recorded_at: datetime
     winners: list[WinnerState]
+
+
+class AccountEvent(_Stored):
+    """What a webhook is told: one change of an account's recipients, sends or balance."""
+
+    event_id: str
+    type: WebhookEventType
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class WebhookItem(_Stored):
+    webhook_id: str
+    account_id: str
+    url: str
+    events: list[WebhookEventType]
+    description: str | None = None
+    enabled: bool = True
+    created_at: datetime
+    secret_ciphertext: str  # the signing secret, encrypted with the service's KMS key
+
+
+class WebhookDeliveryItem(_Stored):
+    """One event for one webhook. `body` is the exact JSON posted, so every attempt sends the same bytes."""
+
+    delivery_id: str
+    account_id: str
+    webhook_id: str
+    event_id: str
+    type: WebhookEventType
+    body: str
+    status: DeliveryStatus = "PENDING"
+    attempts: int = 0
+    schedule_from: int = 0  # attempts made before the current retry schedule began (a replay starts a new one)
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime

@@ -22,11 +22,13 @@ def _store() -> DataStore:
 
 
 class RecordingPublisher:
+    """Keeps the BalanceLow events it is given (sends also publish their account events)."""
+
     def __init__(self) -> None:
         self.events: list[OutboxEvent] = []
 
     def publish(self, events: Any) -> None:
-        self.events.extend(events)
+        self.events.extend(e for e in events if e.detail_type == "BalanceLow")
 
 
 def test_pricing_comes_from_configuration(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,8 @@ from shared.domain.notification_processing import NotificationPayment
 from shared.domain.notification_sends import create_notification_send
 from shared.domain.promotions import create_promotion
 from shared.domain.send_actions import resend_send
-from shared.domain.sends import BatchJob, effective_status
+from shared.domain.sends import BatchJob
+from shared.domain.views import effective_status
 from shared.errors import RefundNotAllowed
 from shared.models.api import NotificationRecipientInput, NotificationSendRequest
 from shared.models.common import SendKind

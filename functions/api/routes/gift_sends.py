@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import Router
 
-from functions.api.dependencies import data_store, gift_send_queue
+from functions.api.dependencies import data_store, event_publisher, gift_send_queue
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
 from shared.domain import gift_sends, send_actions
@@ -119,7 +119,9 @@ def submit_gift_send(send_id: PathId) -> GiftSendView:
     ),
 )
 def cancel_gift_send(send_id: PathId) -> GiftSendView:
-    return gift_sends.gift_send_view(send_actions.cancel(data_store(), current_account_id(router), GIFT, send_id))
+    return gift_sends.gift_send_view(
+        send_actions.cancel(data_store(), current_account_id(router), GIFT, send_id, event_publisher())
+    )
 
 
 @router.post(

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import Router
 
-from functions.api.dependencies import data_store, notification_send_queue
+from functions.api.dependencies import data_store, event_publisher, notification_send_queue
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
 from shared.domain import notification_sends, send_actions
@@ -127,7 +127,7 @@ def submit_notification_send(send_id: PathId) -> NotificationSendView:
     ),
 )
 def cancel_notification_send(send_id: PathId) -> NotificationSendView:
-    cancelled = send_actions.cancel(data_store(), current_account_id(router), NOTIFICATION, send_id)
+    cancelled = send_actions.cancel(data_store(), current_account_id(router), NOTIFICATION, send_id, event_publisher())
     return notification_sends.notification_send_view(cancelled)
 
 

@@ -7,9 +7,10 @@ from shared.adapters.store.accounts import AccountRecords
 from shared.adapters.store.catalog import CatalogRecords
 from shared.adapters.store.promotions import PromotionRecords
 from shared.adapters.store.sends import DispatchIndex, SendRecords
+from shared.adapters.store.webhooks import WebhookRecords
 
 __all__ = ["DataStore", "DispatchIndex"]
 
 
-class DataStore(AccountRecords, CatalogRecords, PromotionRecords, SendRecords):
+class DataStore(AccountRecords, CatalogRecords, PromotionRecords, SendRecords, WebhookRecords):
     """Every part of the store over one boto3 DynamoDB client and table name."""

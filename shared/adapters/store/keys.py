@@ -10,6 +10,9 @@
   ACCOUNT#{a} / IDEMPOTENCY#{operation}#{key}  id bound to an Idempotency-Key (TTL)
   ACCOUNT#{a} / OUTBOX#{event}                 event not yet published      gsi2 OUTBOX / {created_at}#{event}
   ACCOUNT#{a} / WISH#{gift}                    wishlist entry
+  ACCOUNT#{a} / WEBHOOK#{w}                    webhook (secret encrypted)
+  ACCOUNT#{a} / WEBHOOKS                       how many webhooks the account has (the limit's counter)
+  ACCOUNT#{a}#WEBHOOK#{w} / DELIVERY#{d}       one event for one webhook    gsi2 WEBHOOK_DUE / {due}#{d} (pending)
   ACCOUNT#{a} / PROMOTION#{p}                  promotion
   ACCOUNT#{a} / {kind}_SEND#{send}             send                         gsi1 ACCOUNT#{a}#{kind}_SENDS#{p} / {send}
                                                                             gsi2 DISPATCH / {due}#{send} (to start)
@@ -42,6 +45,9 @@ BATCH = "BATCH#"
 DISPATCH = "DISPATCH"
 RETRY = "RETRY"
 OUTBOX = "OUTBOX"
+WEBHOOK = "WEBHOOK#"
+DELIVERY = "DELIVERY#"
+WEBHOOK_DUE = "WEBHOOK_DUE"
 
 
 def account(account_id: str) -> str:
@@ -139,3 +145,23 @@ def api_key(api_key_hash: str) -> Key:
 
 def gift(gift_id: str) -> Key:
     return CATALOG, f"{GIFT}{gift_id}"
+
+
+def webhook(account_id: str, webhook_id: str) -> Key:
+    return account(account_id), f"{WEBHOOK}{webhook_id}"
+
+
+def webhook_count(account_id: str) -> Key:
+    return account(account_id), "WEBHOOKS"
+
+
+def deliveries(account_id: str, webhook_id: str) -> str:
+    return f"{account(account_id)}#{WEBHOOK}{webhook_id}"
+
+
+def delivery(account_id: str, webhook_id: str, delivery_id: str) -> Key:
+    return deliveries(account_id, webhook_id), f"{DELIVERY}{delivery_id}"
+
+
+def delivery_due(moment: datetime, delivery_id: str) -> str:
+    return f"{to_rfc3339(moment)}#{delivery_id}"

@@ -19,6 +19,7 @@ from shared.models.items import (
     Balance,
     BatchItem,
     GiftItem,
+    OutboxEvent,
     PromotionItem,
     RecipientState,
     Reservation,
@@ -45,9 +46,16 @@ class SendRecords(Records):
             gift=GiftItem.model_validate(gift) if gift else None,
         )
 
-    def create_send(self, send: SendItem, batches: Sequence[BatchItem], *, dispatch_at: datetime | None) -> int:
-        """Batches first, the send item last: a send only becomes visible (and dispatchable) once every
-        recipient is durably stored. Returns the number of requests made."""
+    def create_send(
+        self,
+        send: SendItem,
+        batches: Sequence[BatchItem],
+        *,
+        dispatch_at: datetime | None,
+        events: Sequence[OutboxEvent] = (),
+    ) -> int:
+        """Batches first, the send item last (with any events): a send only becomes visible (and dispatchable) once
+        every recipient is durably stored. Returns the number of requests made."""
         requests = self._table.batch_put((keys.batch(b.send_id, b.batch_no), dump(b)) for b in batches)
         values = {
             **dump(send),
@@ -56,7 +64,13 @@ class SendRecords(Records):
         }
         if dispatch_at is not None:
             values |= {"gsi2pk": keys.DISPATCH, "gsi2sk": keys.send_due(dispatch_at, send.send_id)}
-        if not self._table.put(keys.send(send.account_id, send.kind, send.send_id), values, new_only=True):
+        key = keys.send(send.account_id, send.kind, send.send_id)
+        if events:
+            try:
+                self._table.transact([self._table.put_op(key, values, new_only=True), *map(self._outbox_put, events)])
+            except ConcurrentUpdate as err:
+                raise ConcurrentUpdate(f"send {send.send_id} exists already") from err
+        elif not self._table.put(key, values, new_only=True):
             raise ConcurrentUpdate(f"send {send.send_id} exists already")
         return requests + 1
 
@@ -213,12 +227,31 @@ class SendRecords(Records):
                 self._batch_update(batch, settlement.recipients, keep, settlement.retry_at),
                 counters,
                 *self._balance_ops(refund),
+                *map(self._outbox_put, settlement.events),
             ]
         )
 
     def commit_report(self, batch: BatchItem, settlement: SendSettlement, refund: BalanceChange | None) -> None:
         """A delivery report's change: like a settlement, but a reservation in progress stays as it is."""
         self._commit(batch, settlement, refund, batch.reservation)
+
+    def announce_completion(self, send: SendItem, events: Sequence[OutboxEvent]) -> bool:
+        """Marks `send` announced complete at its `processed`, with the events, only while it is still as read:
+        queued, nothing pending or waiting for a retry, and this completion not announced yet."""
+        update = self._table.update_op(
+            keys.send(send.account_id, send.kind, send.send_id),
+            "SET #announced = :p",
+            {":p": send.processed, ":queued": "QUEUED", ":zero": 0},
+            names={"#announced": "announced_processed", "#processed": "processed", "#c": "counts", "#s": "status"},
+            condition="#s = :queued AND #processed = :p AND #c.pending = :zero "
+            "AND (attribute_not_exists(#c.retrying) OR #c.retrying = :zero) "
+            "AND (attribute_not_exists(#announced) OR #announced <> :p)",
+        )
+        try:
+            self._table.transact([update, *map(self._outbox_put, events)])
+        except ConcurrentUpdate:
+            return False
+        return True
 
     def resendable_batches(self, send_id: str) -> list[int]:
         """Batches of a send holding resendable failures, through the sparse gsi1 (no scan)."""

@@ -156,11 +156,26 @@ class Table:
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def put_op(self, key: Key, values: Mapping[str, Any], *, new_only: bool = False) -> dict[str, Any]:
-        """A Put for a transaction; `new_only` makes it fail when the item exists."""
+    def put_op(
+        self,
+        key: Key,
+        values: Mapping[str, Any],
+        *,
+        new_only: bool = False,
+        condition: str | None = None,
+        condition_values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A Put for a transaction; `new_only` makes it fail when the item exists, `condition` unless it holds."""
         put: dict[str, Any] = {"TableName": self.name, "Item": to_attributes({**values, "pk": key[0], "sk": key[1]})}
         if new_only:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
+        if condition:
+            put["ConditionExpression"] = condition
+        if condition_values:
+            put["ExpressionAttributeValues"] = to_attributes(condition_values)
+        if names:
+            put["ExpressionAttributeNames"] = dict(names)
         return {"Put": put}
 
     def update_op(
