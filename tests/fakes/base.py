@@ -49,6 +49,7 @@ class Reply:
     body: bytes
     hang_seconds: float = 0.0  # hold the answer this long (or until stop)
     lost: bool = False  # close the connection without answering
+    headers: tuple[tuple[str, str], ...] = ()  # more response headers (e.g. a redirect's Location)
 
 
 def json_reply(status: int, payload: Any) -> Reply:
@@ -219,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
