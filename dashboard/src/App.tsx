@@ -12,6 +12,7 @@ import { HomePage } from "./pages/HomePage";
 import { ManagePage } from "./pages/ManagePage";
 import { SendPage } from "./pages/SendPage";
 import { SignInPage } from "./pages/SignInPage";
+import { WebhooksPage } from "./pages/WebhooksPage";
 
 const NAV: [string, Key][] = [
   ["/", "nav.home"],
@@ -20,6 +21,7 @@ const NAV: [string, Key][] = [
   ["/gifts", "nav.gifts"],
   ["/manage", "nav.manage"],
   ["/account", "nav.account"],
+  ["/webhooks", "nav.webhooks"],
 ];
 
 export function App() {
@@ -106,6 +108,7 @@ export function App() {
   else if (path === "/gifts") page = <GiftsPage />;
   else if (path === "/manage") page = <ManagePage />;
   else if (path === "/account") page = <AccountPage />;
+  else if (path === "/webhooks") page = <WebhooksPage />;
   else page = <HomePage />;
 
   return (

@@ -23,3 +23,12 @@ export interface LedgerEntry {
   notification_delta: { channel: ChannelName; count: number } | null; quantity: number;
   send_id: string | null; charge_id: string | null; reference: string | null;
 }
+export type WebhookEventType = "recipient.sent" | "recipient.delivered" | "recipient.failed" | "send.completed" | "balance.low";
+/** A registered endpoint as listed (the secret is only in the answer to its registration). */
+export interface Webhook { webhook_id: string; url: string; events: WebhookEventType[]; description: string | null; enabled: boolean; created_at: string }
+export interface RegisteredWebhook extends Webhook { secret: string }
+export type DeliveryStatus = "PENDING" | "SUCCEEDED" | "FAILED";
+export interface WebhookDelivery {
+  delivery_id: string; event_id: string; type: WebhookEventType; status: DeliveryStatus; attempts: number;
+  last_status_code: number | null; next_attempt_at: string | null; created_at: string; last_error?: string | null;
+}

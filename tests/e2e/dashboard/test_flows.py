@@ -252,7 +252,7 @@ def test_the_gift_shop_and_account_pages_in_korean(open_page: OpenPage, demo_ses
     screenshot(page, "account-ko")
 
 
-MAIN_PAGES = ["#/", "#/send", "#/history", "#/gifts", "#/manage", "#/account"]
+MAIN_PAGES = ["#/", "#/send", "#/history", "#/gifts", "#/manage", "#/account", "#/webhooks"]
 NAVIGATION = {"en-US": ("en", "History", "Manage"), "ko-KR": ("ko", "발송 내역", "당첨 알림 관리")}
 
 
