@@ -65,7 +65,6 @@ class WebhookDeliveryQueue:
 
     def enqueue_deliveries(self, deliveries: Sequence[WebhookDeliveryItem], delay_seconds: int = 0) -> None:
         jobs = [
-            DeliveryJob(account_id=d.account_id, webhook_id=d.webhook_id, delivery_id=d.delivery_id)
-            for d in deliveries
+            DeliveryJob(account_id=d.account_id, webhook_id=d.webhook_id, delivery_id=d.delivery_id) for d in deliveries
         ]
         self._queue.enqueue(jobs, delay_seconds=delay_seconds)

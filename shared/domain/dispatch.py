@@ -7,15 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from shared.adapters.queue import WorkQueue
 from shared.domain.alerts import Publisher, publish_stale_outbox
 from shared.domain.send_actions import close_cancelled
 from shared.domain.sends import enqueue_batches
-from shared.domain.store import DispatchStore, DueSends, SendStore
-from shared.domain.webhook_delivery import DeliveryStore, requeue_due_deliveries
+from shared.domain.store import DueSends, OutboxStore, SendStore
+from shared.domain.webhook_delivery import DueDeliveries, requeue_due_deliveries
 from shared.domain.webhooks import DeliveryQueue
 from shared.models.common import SendKind
+
+
+class DispatchStore(SendStore, OutboxStore, DueDeliveries, Protocol): ...
 
 
 def run_periodic_dispatch(
@@ -27,14 +31,18 @@ def run_periodic_dispatch(
     now: datetime,
 ) -> dict[str, int]:
     return {
-        "dispatched": dispatch_due_sends(store, index, queues, publisher, now),
+        "dispatched": dispatch_due_sends(store, index, queues, now, publisher),
         "events_published": publish_stale_outbox(store, publisher, now),
         "webhook_deliveries_queued": requeue_due_deliveries(store, deliveries, now),
     }
 
 
 def dispatch_due_sends(
-    store: SendStore, index: DueSends, queues: Mapping[SendKind, WorkQueue], publisher: Publisher, now: datetime
+    store: SendStore,
+    index: DueSends,
+    queues: Mapping[SendKind, WorkQueue],
+    now: datetime,
+    publisher: Publisher | None = None,
 ) -> int:
     """Enqueue every due send's batches; returns how many sends were dispatched. Re-enqueuing a batch
     that already ran is harmless: the consumer finds nothing pending in it."""

@@ -213,9 +213,6 @@ class DueSends(Protocol):
     def due(self, now: datetime, limit: int = ...) -> list[SendItem]: ...
 
 
-class DispatchStore(SendStore, OutboxStore, Protocol): ...
-
-
 class WinnerStore(PromotionStore, SendStore, OutboxStore, Protocol):
     def record_draw(self, chunks: Sequence[WinnerChunk], event: OutboxEvent) -> None: ...
 

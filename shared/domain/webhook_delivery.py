@@ -85,7 +85,11 @@ class Poster(Protocol):
     def post(self, url: str, secret: str, message_id: str, body: str, now: datetime) -> PostOutcome: ...
 
 
-class DeliveryStore(CompletionStore, Protocol):
+class DueDeliveries(Protocol):
+    def due_deliveries(self, now: datetime, limit: int = ...) -> list[WebhookDeliveryItem]: ...
+
+
+class DeliveryStore(CompletionStore, DueDeliveries, Protocol):
     def list_webhooks(self, account_id: str) -> list[WebhookItem]: ...
 
     def get_webhook(self, account_id: str, webhook_id: str) -> WebhookItem | None: ...
@@ -110,8 +114,6 @@ class DeliveryStore(CompletionStore, Protocol):
     ) -> bool:
         """Record the claimed attempt's outcome, unless another attempt was claimed since."""
         ...
-
-    def due_deliveries(self, now: datetime, limit: int = ...) -> list[WebhookDeliveryItem]: ...
 
 
 class DeliveryResult(StrEnum):
@@ -215,7 +217,7 @@ def deliver(
     return DeliveryResult.RETRY_SCHEDULED
 
 
-def requeue_due_deliveries(store: DeliveryStore, queue: DeliveryQueue, now: datetime) -> int:
+def requeue_due_deliveries(store: DueDeliveries, queue: DeliveryQueue, now: datetime) -> int:
     """The periodic sweep: every pending delivery whose time has come goes on the queue again (a duplicate job is
     harmless: only one consumer can claim an attempt)."""
     due = store.due_deliveries(now)

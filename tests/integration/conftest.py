@@ -45,6 +45,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv("GIFT_SEND_QUEUE_URL", queue_url)
         notification_queue_url = sqs.create_queue(QueueName="notification-sends")["QueueUrl"]
         monkeypatch.setenv("NOTIFICATION_SEND_QUEUE_URL", notification_queue_url)
+        webhook_queue_url = sqs.create_queue(QueueName="webhook-deliveries")["QueueUrl"]
+        monkeypatch.setenv("WEBHOOK_DELIVERY_QUEUE_URL", webhook_queue_url)
+        monkeypatch.setenv("WEBHOOK_SECRET_KEY_ID", boto3.client("kms").create_key()["KeyMetadata"]["KeyId"])
+        monkeypatch.setenv("PRODUCTION", "false")
         boto3.client("sesv2").create_email_identity(EmailIdentity="win-notifications.example")
         boto3.client("ssm").put_parameter(Name=ADMIN_PARAMETER, Value=ADMIN_KEY, Type="SecureString")
         _clear_caches()
@@ -53,6 +57,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "sqs": sqs,
             "queue_url": queue_url,
             "notification_queue_url": notification_queue_url,
+            "webhook_queue_url": webhook_queue_url,
         }
         _clear_caches()
 
@@ -67,6 +72,8 @@ def _clear_caches() -> None:
     from functions.report_poller import handler as report_poller
     from functions.send_gift import handler as send_gift
     from functions.send_notification import handler as send_notification
+    from functions.webhook_delivery import handler as webhook_delivery
+    from functions.webhook_events import handler as webhook_events
     from shared import settings
 
     dependencies.clear_caches()
@@ -78,6 +85,8 @@ def _clear_caches() -> None:
     dispatch_due.dependencies.cache_clear()
     delivery_reports.dependencies.cache_clear()
     report_poller.dependencies.cache_clear()
+    webhook_events.dependencies.cache_clear()
+    webhook_delivery.dependencies.cache_clear()
     for cached in (
         settings.api_settings,
         settings.authorizer_settings,
@@ -87,6 +96,8 @@ def _clear_caches() -> None:
         settings.notification_consumer_settings,
         settings.delivery_report_settings,
         settings.report_poller_settings,
+        settings.webhook_events_settings,
+        settings.webhook_delivery_settings,
     ):
         cached.cache_clear()
     parameters.clear_caches()

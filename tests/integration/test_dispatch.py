@@ -85,7 +85,7 @@ def test_drafts_are_never_dispatched(aws: dict[str, Any], client: ApiClient) -> 
 def test_handler_runs_on_schedule_event(aws: dict[str, Any], client: ApiClient) -> None:
     dispatcher.dependencies.cache_clear()
     result = dispatcher.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContextStub())
-    assert result == {"dispatched": 0, "events_published": 0}
+    assert result == {"dispatched": 0, "events_published": 0, "webhook_deliveries_queued": 0}
 
 
 def test_retry_after_a_crash_finishes_the_same_send(
