@@ -206,6 +206,9 @@ def sam_deploy(parameters: dict[str, str] | None = None) -> float:
         "CognitoEndpoint": endpoint(),
         "LogLevel": os.environ.get("LOG_LEVEL", "INFO"),
         "DashboardLocalOrigin": endpoint(),
+        # Not production: webhooks may point at http://127.0.0.1:<port>, and are retried within seconds.
+        "Production": "false",
+        "WebhookRetryDelays": "5,15,60,300,900",
         **(parameters or {}),
         **stack_parameters(),
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -207,7 +208,7 @@ def deliver(
         store.finish_attempt(claimed, "FAILED", outcome.status_code, outcome.error, None)
         return DeliveryResult.FAILED
     if store.finish_attempt(claimed, "PENDING", outcome.status_code, outcome.error, now + delay):
-        seconds = int(delay.total_seconds()) + 1
+        seconds = math.ceil(delay.total_seconds())
         if seconds <= MAX_QUEUE_DELAY_SECONDS:
             queue.enqueue_deliveries([claimed], delay_seconds=seconds)
     logger.info(

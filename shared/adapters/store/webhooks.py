@@ -56,7 +56,10 @@ class WebhookRecords(Records):
             }
         }
         count = self._table.update_op(
-            keys.webhook_count(account_id), "SET #n = #n - :one", {":one": 1}, names={"#n": "count"}
+            keys.webhook_count(account_id),
+            "SET #n = if_not_exists(#n, :one) - :one",
+            {":one": 1},
+            names={"#n": "count"},
         )
         try:
             self._table.transact([delete, count])
