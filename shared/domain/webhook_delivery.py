@@ -35,8 +35,9 @@ from shared.models.items import AccountEvent, WebhookDeliveryItem, WebhookItem
 
 logger = logging.getLogger(__name__)
 
-# After the n-th failed attempt of a schedule, wait about PRODUCTION_DELAYS[n - 1] seconds: 8 attempts over ~28 h.
-PRODUCTION_DELAYS: tuple[float, ...] = (30, 300, 1800, 7200, 18000, 36000, 36000)
+# After the n-th failed attempt of a schedule, wait about PRODUCTION_DELAYS[n - 1] seconds: 8 attempts over
+# at least 26 h (33 h without jitter).
+PRODUCTION_DELAYS: tuple[float, ...] = (30, 300, 1800, 7200, 21600, 43200, 43200)
 # An attempt in progress holds the delivery this long; after it a dead Lambda's attempt is made again.
 ATTEMPT_LEASE = timedelta(seconds=60)
 # A queued job may arrive a little before its delivery is due (SQS delays are whole seconds).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import boto3
@@ -248,3 +249,29 @@ def test_a_delivery_whose_lambda_died_is_queued_again_by_the_sweep(
     assert run_periodic_dispatch(*dependencies(), utc_now())["webhook_deliveries_queued"] == 1
     consume_deliveries(sqs_event(drain_queue(bus["sqs"], bus["webhook_queue_url"])), context)
     assert [r.status for r in receiver.received("/lost")] == [200]
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery(
+    bus: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.webhook_delivery import handler
+    from shared.adapters.webhook_http import WebhookPoster
+
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:  # DNS that now answers with a private address (rebinding)
+        asked.append(host)
+        return ["10.0.0.5"]
+
+    store, cipher, _, queue, schedule = handler.dependencies()
+    poster = WebhookPoster(production=True, resolver=resolver)
+    monkeypatch.setattr(handler, "dependencies", cache(lambda: (store, cipher, poster, queue, schedule)))
+    client = new_account(credits=100_000)
+    reply = client.post("/webhooks", {"url": "https://hooks.example.com/x", "events": ["recipient.sent"]})
+    assert reply.status == 201  # a name is judged when it is used, not when it is registered
+    _sms_send(client, ["010-1234-5678"])
+    _run_background(bus, rounds=8)
+    assert asked and set(asked) == {"hooks.example.com"}
+    (delivery,) = client.get(f"/webhooks/{reply.body['webhook_id']}/deliveries").body["items"]
+    assert delivery["status"] == "FAILED" and delivery["last_status_code"] is None
+    assert delivery["last_error"] == "address not allowed: private address"
