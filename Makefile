@@ -132,8 +132,8 @@ help:
 	@echo "                  MiniStack (\$${PROVIDERS_MINISTACK_PORT:-4588}) against the Giftishow and Solapi fakes,"
 	@echo "                  pytest tests/e2e/providers, then both fakes and MiniStack stopped"
 	@echo "make scan-iac     checkov over template.yaml and its CloudFormation translation (IAM roles)"
-	@echo "make verify       fault injection (10,000 scenarios), model-based test, schemathesis, tenant matrix"
-	@echo "                  and log scan on the local stack; writes reliability/results.json (about 20-25 min)"
+	@echo "make verify       fault injection (10,000 scenarios, 600 webhook scenarios), model-based test, schemathesis,"
+	@echo "                  tenant matrix and log scan on the local stack; writes reliability/results.json (about 30 min)"
 	@echo "make verify-bounded  the same with small budgets (part of make test)"
 	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + test-e2e-providers + verify-bounded"
 	@echo "                  (what .ci/run runs)"
@@ -361,7 +361,7 @@ verify: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_MS)/.installed
 	$(VENV)/bin/python -m reliability.verify $(VERIFY_ARGS)
 
 verify-bounded: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_MS)/.installed
-	$(VENV)/bin/python -m reliability.verify --scenarios 600 --model-examples 30 --model-steps 15 \
+	$(VENV)/bin/python -m reliability.verify --scenarios 600 --webhook-scenarios 120 --model-examples 30 --model-steps 15 \
 		--fuzz-examples 5 --output reliability/results-bounded.json
 
 BENCH_RECIPIENTS ?= 10000

@@ -314,6 +314,12 @@ class ReportStoreProbe:
     def get_balance(self, account_id: str) -> Any:
         return self.store.get_balance(account_id)
 
+    def delete_outbox(self, events: Sequence[Any]) -> None:
+        self.store.delete_outbox(events)
+
+    def stale_outbox(self, older_than: datetime, limit: int = 100) -> list[Any]:
+        return self.store.stale_outbox(older_than, limit)
+
     def commit_report(self, batch: BatchItem, settlement: Any, refund: Any) -> None:
         number = self.commits
         self.commits += 1
@@ -383,6 +389,7 @@ class Harness:
         self.report_source = SandboxReportSource(self.dynamodb, TABLE)
         self.report_store = ReportStoreProbe(self.store, self)
         self.injector: Injector | None = None  # set while a world's jobs are processed
+        self.publisher: Any = None  # the batch consumer's event publisher (the webhook scenarios record one)
         for client in (self.dynamodb, sns):
             client.meta.events.register("before-call", self._before)
             client.meta.events.register("after-call", self._after)
@@ -632,6 +639,7 @@ class Harness:
             concurrency=1,
             auto_retry_rounds=AUTO_RETRY_ROUNDS,
             checkpoint=self._checkpoint,
+            publisher=self.publisher,
         )
         try:
             self._run_jobs(worker, injector, world.jobs, duplicate)

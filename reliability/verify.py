@@ -4,11 +4,13 @@
 - meanwhile, on the local stack (`make stack-up`, MiniStack on 127.0.0.1): schemathesis over every operation of
   the service's own OpenAPI document, the tenant matrix (tests/e2e/test_tenants.py), then every log line the
   Lambdas wrote (CloudWatch Logs) scanned for personal data, API keys and coupon codes;
-- the stack is stopped and the fault injection (reliability/faults.py) runs against moto on every core;
+- the stack is stopped and the fault injection (reliability/faults.py), then its webhook scenarios
+  (reliability/webhook_faults.py), run against moto on every core;
 - the figures are printed and checked: the run fails on any invariant violation, 5xx, schema
   mismatch, tenant leak or unmasked line, or when a suite ran fewer cases than asked.
 
-Run: .venv/bin/python -m reliability.verify [--scenarios 10000] [--model-examples 200] [--fuzz-examples 25]
+Run: .venv/bin/python -m reliability.verify [--scenarios 10000] [--webhook-scenarios 600] [--model-examples 200]
+     [--fuzz-examples 25]
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ def leak_kinds(line: str) -> list[str]:
     return kinds + [kind for kind, pattern in _SECRETS.items() if pattern.search(line)]
 
 
+# The webhook scenarios' figures (reliability/webhook_faults.py) kept in results.json's "webhooks" section.
+WEBHOOK_FIGURES = (
+    "webhook_scenarios",
+    "crash_points",
+    "crash_points_total",
+    "faults_by_kind",
+    "events_produced",
+    "deliveries",
+    "delivered_at_least_once",
+    "attempts",
+    "duplicate_receipts",
+    "foreign_receipts",
+    "violations",
+)
 FUZZ_CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 SCHEMA_CHECKS = frozenset({"status_code_conformance", "content_type_conformance", "response_schema_conformance"})
 
@@ -235,6 +251,7 @@ def scan_logs(stack: dict[str, str]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", type=int, default=10_000)
+    parser.add_argument("--webhook-scenarios", type=int, default=600)
     parser.add_argument("--model-examples", type=int, default=200)
     parser.add_argument("--model-steps", type=int, default=20)
     parser.add_argument("--fuzz-examples", type=int, default=25, help="schemathesis examples per operation")
@@ -295,7 +312,27 @@ def main() -> int:
             str(faults_out),
         ],
     ).wait()
+    webhooks_out = WORK / "webhook_faults.json"
+    start(
+        "webhook-faults",
+        [
+            PYTHON,
+            "-m",
+            "reliability.webhook_faults",
+            "--scenarios",
+            str(options.webhook_scenarios),
+            "--seed",
+            str(options.seed),
+            "--workers",
+            str(options.workers),
+            "--output",
+            str(webhooks_out),
+        ],
+    ).wait()
     model.wait()
+    if not webhooks_out.exists():
+        raise RuntimeError(f"the webhook fault suite wrote no result: see {WORK / 'webhook-faults.log'}")
+    webhook_result = json.loads(webhooks_out.read_text())
     if not faults_out.exists():
         raise RuntimeError(f"the fault suite wrote no result: see {WORK / 'faults.log'}")
     fault_result = json.loads(faults_out.read_text())
@@ -313,9 +350,11 @@ def main() -> int:
         "model_examples": model_result["model_examples"],
         "model_steps": model_result["model_steps"],
         "model_rules": model_result.get("rules", {}),
+        "webhooks": {name: webhook_result[name] for name in WEBHOOK_FIGURES} | {"failures": webhook_result["failures"]},
         "seconds": {
             "stack_suites": stack_seconds,
             "faults": fault_result["seconds"],
+            "webhook_faults": webhook_result["seconds"],
             "model": model_result.get("seconds"),
             "total": round(time.monotonic() - started, 1),
         },
@@ -347,6 +386,15 @@ def judge(results: dict[str, Any], options: argparse.Namespace) -> list[str]:
         problems.append(f"only {results['scenarios_run']} fault scenarios ran")
     if results["crash_points"] < results["crash_points_total"]:
         problems.append(f"crash points covered {results['crash_points']} of {results['crash_points_total']}")
+    webhooks = results["webhooks"]
+    if webhooks["violations"] or webhooks["foreign_receipts"]:
+        problems.append(
+            f"webhook violations = {webhooks['violations']}, foreign receipts = {webhooks['foreign_receipts']}"
+        )
+    if webhooks["webhook_scenarios"] < options.webhook_scenarios:
+        problems.append(f"only {webhooks['webhook_scenarios']} webhook scenarios ran")
+    if webhooks["crash_points"] < webhooks["crash_points_total"]:
+        problems.append(f"webhook crash points covered {webhooks['crash_points']} of {webhooks['crash_points_total']}")
     if results["model_examples"] < options.model_examples:
         problems.append(f"only {results['model_examples']} model examples ran")
     if not results["fuzz_cases_per_operation"] or min(results["fuzz_cases_per_operation"].values()) == 0:
@@ -378,6 +426,8 @@ def print_figures(results: dict[str, Any], output: Path) -> None:
     print(f"\n  reliability and security figures ({os.path.relpath(output, ROOT)})")
     for name in rows:
         print(f"  {name:<22} {results.get(name)}")
+    for name in WEBHOOK_FIGURES:
+        print(f"  {'webhooks.' + name:<32} {results['webhooks'][name]}")
     print(f"  {'seconds':<22} {results['seconds']}")
     per_operation = results["fuzz_cases_per_operation"]
     print(

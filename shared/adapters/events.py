@@ -25,6 +25,9 @@ class EventPublisher:
                     "Source": SOURCE,
                     "DetailType": e.detail_type,
                     "Detail": json.dumps(e.detail),
+                    # The event's time is its outbox item's, so a republished event (the dispatcher's, after a
+                    # publisher died before clearing the outbox) reaches consumers exactly as the first copy did.
+                    "Time": e.created_at,
                     "EventBusName": self._bus,
                     "Resources": [],
                 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -205,3 +206,14 @@ def test_unpublished_events_are_sent_by_the_dispatcher(aws: dict[str, Any]) -> N
     assert publish_stale_outbox(store, publisher, utc_now() + timedelta(minutes=2)) == 1
     assert publisher.events[0].detail["balance"] == "credits"
     assert publish_stale_outbox(store, publisher, utc_now() + timedelta(minutes=2)) == 0
+
+
+def test_events_left_in_the_outbox_can_be_published_as_json(aws: dict[str, Any]) -> None:
+    """Read back from the table, an event's numbers are Decimals; the dispatcher's publisher serialises the detail."""
+    client = new_account(credits=1_000)
+    client.put("/account/alerts", {"credits_below": 500})
+    store = _store()
+    charges.buy_counts(store, None, client.account_id, "sms", 30, 20)  # the crossing stays in the outbox
+    (event,) = store.stale_outbox(utc_now() + timedelta(minutes=2))
+    assert json.loads(json.dumps(event.detail))["value"] == 400
+    assert type(event.detail["threshold"]) is int

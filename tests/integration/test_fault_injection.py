@@ -54,3 +54,15 @@ def test_a_planted_double_debit_is_caught() -> None:
     """The harness can fail: a state where a redelivered batch was debited twice breaks invariant 3."""
     violations = _in_own_process(_violations_of_a_planted_double_debit)
     assert any(v.startswith("2:") or v.startswith("3:") for v in violations)
+
+
+def test_seeded_webhook_scenarios_deliver_every_event_to_its_own_account_only() -> None:
+    """reliability/webhook_faults.py, bounded: crashes at webhook-path boundaries and duplicated events and jobs."""
+    from reliability import webhook_faults
+
+    result = _in_own_process(webhook_faults.run, 24, 20261125, 1)
+    assert result["failures"] == []
+    assert result["violations"] == result["foreign_receipts"] == 0
+    assert set(result["faults_by_kind"]) == set(webhook_faults.SCHEDULE)
+    assert result["events_produced"] > 0
+    assert result["delivered_at_least_once"] == result["deliveries"] > 0

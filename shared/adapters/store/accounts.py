@@ -7,7 +7,7 @@ from datetime import datetime
 
 from shared.adapters.store import keys
 from shared.adapters.store.records import Records
-from shared.adapters.store.table import dump
+from shared.adapters.store.table import dump, plain_numbers
 from shared.clock import to_rfc3339
 from shared.domain.store import BalanceChange, Funds
 from shared.errors import NotFound
@@ -134,4 +134,5 @@ class AccountRecords(Records):
     def stale_outbox(self, older_than: datetime, limit: int = 100) -> list[OutboxEvent]:
         """Events whose publisher died after its transaction committed (found through the sparse gsi2)."""
         items, _ = self._table.query(keys.OUTBOX, ("<", to_rfc3339(older_than)), index="gsi2", limit=limit)
-        return [OutboxEvent.model_validate(i) for i in items]
+        # The detail is a free-form map: its numbers come back as Decimals, which the publisher's JSON cannot take.
+        return [OutboxEvent.model_validate({**i, "detail": plain_numbers(i["detail"])}) for i in items]

@@ -4,6 +4,7 @@ writes and the one query pager with its opaque cursor. Nothing here knows an ite
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -31,6 +32,17 @@ def to_attributes(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def plain_numbers(value: Any) -> Any:
+    """`value` with DynamoDB's Decimals as int (or float): free-form maps read back stay JSON-serialisable."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(v) for v in value]
+    return value
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
