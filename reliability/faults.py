@@ -314,6 +314,9 @@ class ReportStoreProbe:
     def get_balance(self, account_id: str) -> Any:
         return self.store.get_balance(account_id)
 
+    def has_webhooks(self, account_id: str) -> bool:
+        return self.store.has_webhooks(account_id)
+
     def delete_outbox(self, events: Sequence[Any]) -> None:
         self.store.delete_outbox(events)
 

@@ -147,7 +147,7 @@ def process_batch(worker: BatchWorker, job: BatchJob) -> None:
     if batch.reservation is None:
         reason = worker.payment.unavailable(context)
         if reason is not None:
-            _fail_pending_without_charge(worker, batch, reason)
+            _fail_pending_without_charge(worker, batch, reason, context.has_webhooks)
             return
         reserved = _reserve(worker, context)
         if reserved is None:
@@ -157,7 +157,7 @@ def process_batch(worker: BatchWorker, job: BatchJob) -> None:
     assert batch.reservation is not None
     outcomes = _deliver_all(worker, batch, batch.reservation, context.send)
     worker.checkpoint("issued")
-    _settle(worker, batch, outcomes)
+    _settle(worker, batch, outcomes, context.has_webhooks)
     worker.checkpoint("settled")
 
 
@@ -306,7 +306,7 @@ def _apply(
     )
 
 
-def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome]) -> None:
+def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome], with_events: bool) -> None:
     """Write every outcome, the send's counters and one refund for the failed charged recipients."""
     reservation = batch.reservation
     assert reservation is not None
@@ -334,7 +334,9 @@ def _settle(worker: BatchWorker, batch: BatchItem, outcomes: dict[str, Outcome])
             funds = worker.store.get_balance(batch.account_id)
             after, entries = worker.payment.give_back(funds, current, refunded, new_id("led"))
             refund = BalanceChange(funds, after, entries[0], extra_entries=entries[1:])
-        settled = settlement(current, recipients, counts_delta(outcomes.values()), len(outcomes))
+        settled = settlement(
+            current, recipients, counts_delta(outcomes.values()), len(outcomes), with_events=with_events
+        )
         worker.store.commit_settlement(current, settled, refund)
         committed.append(settled)
 
@@ -365,7 +367,9 @@ def counts_delta(outcomes: Iterable[Outcome]) -> SendCounts:
     )
 
 
-def _fail_pending_without_charge(worker: BatchWorker, batch: BatchItem, reason: FailureReason) -> None:
+def _fail_pending_without_charge(
+    worker: BatchWorker, batch: BatchItem, reason: FailureReason, with_events: bool
+) -> None:
     """Every pending recipient fails at once and nothing is taken (e.g. the gift was discontinued)."""
 
     def attempt() -> SendSettlement | None:
@@ -380,7 +384,9 @@ def _fail_pending_without_charge(worker: BatchWorker, batch: BatchItem, reason: 
         recipients = [
             _apply(worker, r, outcomes[r.rid], 0, now) if r.rid in outcomes else r for r in current.recipients
         ]
-        settled = settlement(current, recipients, counts_delta(outcomes.values()), len(pending))
+        settled = settlement(
+            current, recipients, counts_delta(outcomes.values()), len(pending), with_events=with_events
+        )
         worker.store.commit_settlement(current, settled)
         return settled
 

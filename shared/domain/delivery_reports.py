@@ -53,6 +53,8 @@ class ReportEffect(StrEnum):
 class ReportStore(OutboxStore, Protocol):
     def get_batch(self, send_id: str, batch_no: int) -> BatchItem | None: ...
 
+    def has_webhooks(self, account_id: str) -> bool: ...
+
     def get_balance(self, account_id: str) -> Balance: ...
 
     def commit_report(self, batch: BatchItem, settlement: SendSettlement, refund: BalanceChange | None) -> None:
@@ -141,7 +143,8 @@ def _apply_to_batch(
         return effects, None
     resendable = sum(1 for r in refunds if recipients[r.rid].resendable)
     delta = SendCounts(sent=-len(refunds), failed=len(refunds), resendable=resendable)
-    changed = settlement(batch, [recipients[r.rid] for r in batch.recipients], delta)
+    with_events = store.has_webhooks(batch.account_id)
+    changed = settlement(batch, [recipients[r.rid] for r in batch.recipients], delta, with_events=with_events)
     store.commit_report(batch, changed, _counts_back(store, batch, refunds) if refunds else None)
     return effects, changed
 

@@ -54,7 +54,7 @@ def _resend_batch(store: SendStore, send: SendItem, batch_no: int, selects: Sele
             for r in batch.recipients
         ]
         delta = SendCounts(pending=len(chosen), failed=-len(chosen), resendable=-len(chosen))
-        store.commit_settlement(batch, settlement(batch, recipients, delta))
+        store.commit_settlement(batch, settlement(batch, recipients, delta, with_events=False))  # no event
         return len(chosen)
 
     return retry_on_conflict(attempt)
@@ -183,13 +183,15 @@ def close_cancelled(store: SendStore, send: SendItem, publisher: Publisher | Non
                 else r
                 for r in batch.recipients
             ]
-            closed = settlement(batch, recipients, SendCounts(pending=-len(pending), failed=len(pending)))
+            delta = SendCounts(pending=-len(pending), failed=len(pending))
+            closed = settlement(batch, recipients, delta, with_events=with_events)
             store.commit_settlement(batch, closed)
             publish_committed(store, publisher, closed.events)
             return len(pending)
 
         return retry_on_conflict(attempt)
 
+    with_events = store.has_webhooks(send.account_id)
     batches = store.batches_from(send.send_id, 0, send.batch_count, consistent=True)
     closed = sum(close(batch) for batch in batches)
     store.mark_dispatched(send.account_id, send.kind, send.send_id)

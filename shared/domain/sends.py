@@ -164,7 +164,7 @@ def store_and_dispatch(
     queued = send.status == "QUEUED"
     due_later = send.send_at if send.status == "SCHEDULED" else now + DISPATCH_GRACE
     events: tuple[OutboxEvent, ...] = ()
-    if queued and send.counts.pending == 0:  # every recipient was refused: complete on arrival
+    if queued and send.counts.pending == 0 and store.has_webhooks(send.account_id):  # all refused: complete now
         send = send.model_copy(update={"announced_processed": send.processed})
         events = outbox_items(send.account_id, [send_completed_event(send, now)])
     store.create_send(
@@ -193,11 +193,12 @@ def has_pending(recipients: Iterable[RecipientState]) -> bool:
 
 
 def settlement(
-    batch: BatchItem, recipients: list[RecipientState], delta: SendCounts, settled: int = 0
+    batch: BatchItem, recipients: list[RecipientState], delta: SendCounts, settled: int = 0, *, with_events: bool
 ) -> SendSettlement:
     """The batch's new recipients with the send's counter changes, counting the provider errors that wait for
     an automatic retry too; the earliest of those is when the retry job looks at the batch again. The account
-    events of the change go with it."""
+    events of the change go with it `with_events`: when the account has a webhook to tell (events are written
+    only to be delivered, and cost a write of their own)."""
     waiting = [r.retry_at for r in recipients if r.retry_at is not None]
     retrying = len(waiting) - sum(1 for r in batch.recipients if r.retry_at is not None)
     return SendSettlement(
@@ -205,7 +206,7 @@ def settlement(
         delta.model_copy(update={"retrying": retrying}),
         settled,
         min(waiting, default=None),
-        settlement_events(batch, recipients, utc_now()),
+        settlement_events(batch, recipients, utc_now()) if with_events else (),
     )
 
 

@@ -76,6 +76,7 @@ class BatchContext:
     balance: Balance
     alerts: AlertSettings | None
     gift: GiftItem | None  # gift sends: the gift's catalog entry now (None if it left the catalog)
+    has_webhooks: bool = False  # whether the batch's changes are told as account events
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ class PromotionStore(Protocol):
 
 class SettlementStore(OutboxStore, Protocol):
     def get_batch(self, send_id: str, batch_no: int) -> BatchItem | None: ...
+
+    def has_webhooks(self, account_id: str) -> bool: ...
 
     def commit_settlement(
         self, batch: BatchItem, settlement: SendSettlement, refund: BalanceChange | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -275,3 +276,12 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery(
     (delivery,) = client.get(f"/webhooks/{reply.body['webhook_id']}/deliveries").body["items"]
     assert delivery["status"] == "FAILED" and delivery["last_status_code"] is None
     assert delivery["last_error"] == "address not allowed: private address"
+
+
+def test_an_account_without_webhooks_writes_no_account_events(bus: dict[str, Any]) -> None:
+    client = new_account(credits=100_000)
+    _sms_send(client, ["010-1234-5678", "010-2222-0000"])
+    _run_background(bus)
+    assert drain_queue(bus["sqs"], bus["events_queue_url"]) == []  # nothing published on the bus
+    store = DataStore(boto3.client("dynamodb"), TABLE)
+    assert store.stale_outbox(utc_now() + timedelta(hours=1)) == []  # and nothing waits in the outbox

@@ -134,11 +134,12 @@ class SendRecords(Records):
         return [BatchItem.model_validate(i) for i in items]
 
     def batch_context(self, job: BatchJob) -> BatchContext | None:
-        """The batch, its send, the balance and alerts (and the gift of a gift send), in one request."""
+        """The batch, its send, the balance, alerts, webhook counter (and a gift send's gift), in one request."""
         batch, send = keys.batch(job.send_id, job.batch_no), keys.send(job.account_id, job.kind, job.send_id)
         balance, alerts = keys.balance(job.account_id), keys.alerts(job.account_id)
         gift = keys.gift(job.gift_id) if job.gift_id else None
-        found = self._table.get_many([batch, send, balance, alerts, *([gift] if gift else [])])
+        webhooks = keys.webhook_count(job.account_id)
+        found = self._table.get_many([batch, send, balance, alerts, webhooks, *([gift] if gift else [])])
         if batch not in found or send not in found:
             return None
         if balance not in found:
@@ -150,6 +151,7 @@ class SendRecords(Records):
             balance=Balance.model_validate(found[balance]),
             alerts=AlertSettings.model_validate(found[alerts]) if alerts in found else None,
             gift=GiftItem.model_validate(gift_item) if gift_item else None,
+            has_webhooks=int(found.get(webhooks, {}).get("count", 0)) > 0,
         )
 
     def _batch_update(

@@ -38,6 +38,10 @@ class WebhookRecords(Records):
                 raise WebhookLimitReached() from err
             raise
 
+    def has_webhooks(self, account_id: str) -> bool:
+        counter = self._table.get(keys.webhook_count(account_id), consistent=True)
+        return counter is not None and int(counter.get("count", 0)) > 0
+
     def list_webhooks(self, account_id: str) -> list[WebhookItem]:
         items, _ = self._table.query(keys.account(account_id), ("begins_with", keys.WEBHOOK), consistent=True)
         return [WebhookItem.model_validate(i) for i in items]
