@@ -209,6 +209,7 @@ def sam_deploy(parameters: dict[str, str] | None = None) -> float:
         # Not production: webhooks may point at http://127.0.0.1:<port>, and are retried within seconds.
         "Production": "false",
         "WebhookRetryDelays": "5,15,60,300,900",
+        "WebhookLoopbackOnly": "true",  # no delivery (not even a DNS lookup) leaves the machine
         **(parameters or {}),
         **stack_parameters(),
     }

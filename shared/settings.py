@@ -140,6 +140,7 @@ class WebhookDeliverySettings(WebhookSettings):
     # Seconds to wait after the 1st, 2nd, ... failed attempt (each +-20%); production keeps the default.
     webhook_retry_delays: tuple[float, ...] = Field(PRODUCTION_DELAYS, alias="WEBHOOK_RETRY_DELAYS", min_length=1)
     webhook_timeout_seconds: float = Field(10, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=10)
+    webhook_loopback_only: bool = Field(False, alias="WEBHOOK_LOOPBACK_ONLY")
 
     @field_validator("webhook_retry_delays", mode="before")
     @classmethod

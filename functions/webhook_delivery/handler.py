@@ -34,7 +34,11 @@ def dependencies() -> tuple[DataStore, KmsSecretCipher, WebhookPoster, WebhookDe
     return (
         DataStore(aws_client("dynamodb"), settings.table_name),
         KmsSecretCipher(aws_client("kms"), settings.webhook_secret_key_id),
-        WebhookPoster(production=settings.production, timeout_seconds=settings.webhook_timeout_seconds),
+        WebhookPoster(
+            production=settings.production,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            loopback_only=settings.webhook_loopback_only,
+        ),
         WebhookDeliveryQueue(aws_client("sqs"), settings.webhook_delivery_queue_url),
         RetrySchedule(settings.webhook_retry_delays),
     )

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "win-notifications-webhooks/1"
 
 Resolver = Callable[[str, int], list[str]]  # (host, port) -> addresses as text
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -72,8 +73,12 @@ class WebhookPoster:
         timeout_seconds: float = 10.0,
         max_body_bytes: int = 4096,
         ca_certs: str | None = None,
+        loopback_only: bool = False,
     ) -> None:
         self._production = production
+        # A stack that must never reach the outside (the local one): only 127.0.0.1 / localhost, refused before
+        # any lookup, so not even a DNS query leaves the machine.
+        self._loopback_only = loopback_only
         self._resolver = resolver
         self._timeout = timeout_seconds
         self._max_body_bytes = max_body_bytes
@@ -125,6 +130,8 @@ class WebhookPoster:
         )
 
     def _checked_addresses(self, target: _Target) -> list[Address]:
+        if self._loopback_only and target.host not in _LOOPBACK_HOSTS:
+            raise _Refused("address not allowed: this stack delivers to 127.0.0.1 and localhost only")
         try:
             addresses = [ipaddress.ip_address(target.host)]  # a literal address is not resolved
         except ValueError:

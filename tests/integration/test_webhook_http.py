@@ -322,3 +322,15 @@ def test_https_checks_the_certificate_against_the_url_host(
     else:
         assert result == type(result)(None, "TLS certificate not valid for the host")
         assert receiver.received() == []
+
+
+def test_a_loopback_only_poster_refuses_any_other_host_before_looking_it_up(
+    receiver: WebhookReceiver, connects: list[Any]
+) -> None:
+    resolver = Resolver({"hooks.example.com": ["93.184.216.34"]})
+    poster = WebhookPoster(production=False, resolver=resolver, loopback_only=True)
+    result = poster.post("https://hooks.example.com/x", new_secret(), "evt_1", "{}", now())
+    assert result.status_code is None and result.error is not None and "127.0.0.1 and localhost only" in result.error
+    assert resolver.asked == [] and connects == []
+    receiver.set_secret("/ok", secret := new_secret())
+    assert poster.post(receiver.url + "/ok", secret, "evt_2", "{}", now()).status_code == 200
