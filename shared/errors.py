@@ -54,6 +54,14 @@ class IdempotencyKeyReused(DomainError, code="IDEMPOTENCY_KEY_REUSED"): ...
 class UserExists(DomainError, code="USER_EXISTS"): ...
 
 
+class RateLimited(DomainError, code="RATE_LIMITED"):
+    """The account made more requests than fair use allows; it may try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidInput(DomainError, code="VALIDATION_ERROR"):
     def __init__(self, message: str, details: list[dict] | None = None) -> None:
         super().__init__(message)

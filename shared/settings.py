@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.domain.fair_use import RequestLimit
 from shared.domain.webhook_delivery import PRODUCTION_DELAYS
 
 
@@ -73,6 +74,13 @@ class ApiSettings(GiftProviderSettings, UserPoolSettings, WebhookSettings):
     sms_unit_credits: int = Field(20, alias="SMS_UNIT_CREDITS", ge=0)
     lms_unit_credits: int = Field(50, alias="LMS_UNIT_CREDITS", ge=0)
     email_unit_credits: int = Field(5, alias="EMAIL_UNIT_CREDITS", ge=0)
+    # Fair use per account (template parameters AccountRequestsPerSecond, AccountRequestBurst).
+    account_requests_per_second: float = Field(50, alias="ACCOUNT_REQUESTS_PER_SECOND", gt=0)
+    account_request_burst: int = Field(100, alias="ACCOUNT_REQUEST_BURST", ge=1)
+
+    @property
+    def request_limit(self) -> RequestLimit:
+        return RequestLimit(per_second=self.account_requests_per_second, burst=self.account_request_burst)
 
 
 class AuthorizerSettings(UserPoolSettings):

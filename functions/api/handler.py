@@ -1,4 +1,5 @@
-"""The REST API: one resolver, every route group, one error map, the key-scope rule, Swagger UI."""
+"""The REST API: one resolver, every route group, one error map, the fair-use limit, the key-scope rule,
+Swagger UI."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.dependencies import IDEMPOTENCY_CONFIG
+from functions.api.fair_use import limit_account_requests
 from functions.api.routes import (
     account,
     admin,
@@ -31,7 +33,8 @@ logger = service_logger()
 tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
 
-app = JsonRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
+# The fair-use limit first, before any middleware or route reads the request.
+app = JsonRestResolver(enable_validation=True, json_body_deserializer=parse_json_body, guards=[limit_account_requests])
 app.use(middlewares=[enforce_key_scope])
 register_error_handlers(app)
 for module in (admin, account, catalog, promotions, gift_sends, notification_sends, charges, webhooks):

@@ -35,15 +35,23 @@ HTTP_STATUS: dict[type[errors.DomainError], int] = {
     errors.IdempotencyKeyReused: 409,
     errors.UserExists: 409,
     errors.InvalidInput: 422,
+    errors.RateLimited: 429,
 }
 
 
-def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = ErrorBody(code=code, message=message, details=details)
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=body.model_dump_json(exclude_none=True),
+        headers=headers,
     )
 
 
@@ -100,7 +108,8 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             if isinstance(error, errors.InvalidInput)
             else None
         )
-        return error_response(_status_for(error), error.code, error.message, details)
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, errors.RateLimited) else None
+        return error_response(_status_for(error), error.code, error.message, details, headers)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(error: RequestValidationError) -> Response:

@@ -3,8 +3,10 @@
 - A request body in any media type but JSON is a 400 BAD_REQUEST before Powertools tries to read it as form data
   (a multipart type without a boundary made Powertools raise a ValueError: a 500).
 - The OpenAPI document lists every error the API can answer: Powertools documents a route's success response
-  and its 422; the error map (shared/http/errors.py) can also answer 400, 401, 403, 404 and 409 on any
+  and its 422; the error map (shared/http/errors.py) can also answer 400, 401, 403, 404, 409 and 429 on any
   authenticated route, with the contract's error envelope. A 204 is documented without a body.
+- Guards (`guards=`) run first on every request, before its body is read or validated: a request past the account's
+  fair-use limit is refused whatever it holds (functions/api/fair_use.py).
 - JSON goes out as UTF-8 (Korean text as characters, not \\u escapes), labelled `charset=utf-8`.
 - The OpenAPI document served on a request names the base URL that request came in by as its server (Swagger UI's
   "Try it out" then calls this deployment: the API Gateway stage, or MiniStack's path-style URL).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -41,6 +44,15 @@ ERROR_RESPONSES: dict[int, str] = {
     404: "No such resource for this account (NOT_FOUND)",
     409: "The request conflicts with the current state (INSUFFICIENT_CREDITS, INVALID_STATE, ...)",
     422: "The request does not satisfy the rules (VALIDATION_ERROR, INVALID_RECIPIENT, ...)",
+    429: "The account made more requests than fair use allows; nothing was done (RATE_LIMITED)",
+}
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": {
+            "description": "Whole seconds (at least 1) until the account may make requests again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 PUBLIC_PATHS = frozenset({"/health"})
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -48,6 +60,7 @@ dump_json = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=E
 API_CORS = CORSConfig(
     allow_origin="*",
     allow_headers=["Idempotency-Key"],  # besides Powertools' own list (Authorization, Content-Type, ...)
+    expose_headers=["Retry-After"],  # so the dashboard can read when to try again after a 429
     max_age=600,
     allow_credentials=False,
 )
@@ -69,6 +82,8 @@ def document_errors(schema: OpenAPI) -> OpenAPI:
             if path not in PUBLIC_PATHS:
                 for status, description in ERROR_RESPONSES.items():
                     responses[status] = {"description": description, "content": envelope}
+                    if status in ERROR_HEADERS:
+                        responses[status]["headers"] = ERROR_HEADERS[status]
             operation.responses = responses
     return schema
 
@@ -82,10 +97,21 @@ def is_json_media_type(content_type: str) -> bool:
     return media_type in ("", "application/json") or media_type.endswith("+json")
 
 
+Guard = Callable[[APIGatewayRestResolver], None]
+"""A check that refuses a request by raising a domain error (answered through the error map), else returns."""
+
+
 class JsonOnlyRequestValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, refusing a body in another media type first."""
+    """The first middleware of every route (Powertools puts request validation first, even on the not-found
+    route): the guards, then a body in another media type refused, then Powertools' request validation."""
+
+    def __init__(self, guards: Sequence[Guard] = ()) -> None:
+        super().__init__()
+        self._guards = tuple(guards)
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Any:
+        for guard in self._guards:
+            guard(app)
         event = app.current_event
         if event.body and not is_json_media_type(event.headers.get("content-type") or ""):
             raise RequestUnsupportedContentType("request body must be JSON", errors=[])
@@ -130,11 +156,13 @@ class JsonRestResolver(APIGatewayRestResolver):
     """The REST resolver with JSON-only request bodies, UTF-8 JSON answers, the API's CORS headers and
     `document_errors` plus the request's base URL in its OpenAPI document."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, guards: Sequence[Guard] = (), **kwargs: Any) -> None:
         super().__init__(**{"serializer": dump_json, "cors": API_CORS, **kwargs})
         self._response_builder_class = Utf8JsonResponseBuilder
+        if not self._enable_validation and guards:
+            raise ValueError("guards run in the request validation middleware: enable_validation=True")
         if self._enable_validation:
-            self._request_validation_middleware = JsonOnlyRequestValidation()
+            self._request_validation_middleware = JsonOnlyRequestValidation(guards)
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
         event = getattr(self, "current_event", None)  # the request being answered (none before the first)

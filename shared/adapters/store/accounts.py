@@ -9,6 +9,7 @@ from shared.adapters.store import keys
 from shared.adapters.store.records import Records
 from shared.adapters.store.table import dump, plain_numbers
 from shared.clock import to_rfc3339
+from shared.domain.fair_use import RequestWindow
 from shared.domain.store import BalanceChange, Funds
 from shared.errors import NotFound
 from shared.models.common import Page
@@ -43,6 +44,17 @@ class AccountRecords(Records):
         )
         if not self._table.write(approval):
             raise NotFound("account not found")
+
+    def count_request(self, account_id: str, window: RequestWindow, limit: int) -> bool:
+        """One atomic UpdateItem: ADD 1 unless the window holds `limit` already (False then, nothing written)."""
+        counted = self._table.update_op(
+            keys.request_window(account_id, window.start_ms),
+            "ADD #n :one SET expires_at = :expires",
+            {":one": 1, ":limit": limit, ":expires": window.expires_at},
+            names={"#n": "requests"},
+            condition="attribute_not_exists(#n) OR #n < :limit",
+        )
+        return self._table.write(counted)
 
     # --- balance, ledger, top-ups --------------------------------------------------------------
 

@@ -19,6 +19,7 @@
   ACCOUNT#{a}#PROMOTION#{p}#WINNERS / {draw}#{n}  up to 50 winners of a draw
   SEND#{send} / BATCH#{n}                      recipients of a send         gsi1 SEND#{send}#RESENDABLE / BATCH#{n}
                                                                             gsi2 RETRY / {retry_at}#{send}#{n}
+  ACCOUNT#{a}#RATE / {window_start_ms}        requests in one fair-use window (TTL)
   APIKEY#{sha256} / APIKEY                     account key lookup
   CATALOG / GIFT#{gift}                        gift catalog entry
 
@@ -137,6 +138,11 @@ def batch_retry_due(moment: datetime, send_id: str, batch_no: int) -> str:
 def due_by(moment: datetime) -> str:
     """The upper bound of index entries due at `moment` (every `{time}#...` at or before it)."""
     return f"{to_rfc3339(moment)}#~"
+
+
+def request_window(account_id: str, start_ms: int) -> Key:
+    # Its own partition: a flooding account's counter stays off the partition with its balance and sends.
+    return f"{account(account_id)}#RATE", str(start_ms)
 
 
 def api_key(api_key_hash: str) -> Key:
