@@ -125,7 +125,8 @@ help:
 	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes), dashboard-test"
 	@echo "make dashboard    npm ci + vite build of the dashboard into dashboard/dist (skipped when up to date)"
 	@echo "make dashboard-test  the dashboard's unit tests (vitest)"
-	@echo "make bench        the performance benchmark (prints a table, writes bench/results.json)"
+	@echo "make bench        the performance benchmark: throughput and DynamoDB units, artifact sizes and cold imports,"
+	@echo "                  latency on a local stack of its own (prints every figure, writes bench/results.json)"
 	@echo "make test-e2e     stack-up (with the dashboard built), pytest tests/e2e against it (the browser tests in"
 	@echo "                  tests/e2e/dashboard need /usr/bin/chromium and are skipped without it), stack-down"
 	@echo "make test-e2e-providers  the stack with GiftProvider=giftishow NotificationProvider=solapi on its own"
@@ -366,10 +367,32 @@ verify-bounded: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_MS)/.installed
 
 BENCH_RECIPIENTS ?= 10000
 
-# The performance benchmark (bench/run.py): 10,000-recipient gift and notification sends, counted.
-.PHONY: bench
-bench: $(VENV)/.installed $(VENV_MS)/.installed
+# The performance benchmark: throughput and DynamoDB units (bench/run.py: 10,000-recipient gift and notification
+# sends on a private MiniStack, BENCH_MINISTACK_PORT), then artifact sizes and cold imports (bench/package.py), then
+# latency on a deployed local stack of its own (bench/latency.py: MiniStack on BENCH_STACK_PORT, state in
+# .local/bench-stack, stopped afterwards). All figures go into bench/results.json.
+BENCH_STACK_PORT ?= 4597
+BENCH_STACK_STATE := .local/bench-stack
+BENCH_STACK := MINISTACK_PORT=$(BENCH_STACK_PORT) LOCAL_STACK_DIR=$(BENCH_STACK_STATE) LOG_LEVEL=WARNING \
+	MINISTACK_LOG_LEVEL=WARNING $(LOCAL_STACK)
+.PHONY: bench bench-throughput bench-package bench-latency
+bench: build-local $(VENV)/.installed $(VENV_MS)/.installed
+	@$(MAKE) bench-throughput
+	@$(MAKE) bench-package
+	@$(MAKE) bench-latency
+
+bench-throughput: $(VENV)/.installed $(VENV_MS)/.installed
 	$(VENV)/bin/python -W ignore -m bench.run $(BENCH_RECIPIENTS)
+
+bench-package: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.package
+
+bench-latency: build-local $(VENV)/.installed $(VENV_MS)/.installed
+	@mkdir -p $(BENCH_STACK_STATE)
+	@rc=0; $(BENCH_STACK) up > $(BENCH_STACK_STATE)/up.log 2>&1 || { rc=$$?; tail -20 $(BENCH_STACK_STATE)/up.log; }; \
+		if [ $$rc -eq 0 ]; then $(VENV)/bin/python -m bench.latency $(BENCH_STACK_STATE)/stack.env || rc=$$?; fi; \
+		$(BENCH_STACK) down || true; \
+		exit $$rc
 
 .PHONY: clean
 clean:

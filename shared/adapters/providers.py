@@ -42,23 +42,25 @@ def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client:
 
 
 def notification_sender_from_settings(
-    settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str
+    settings: NotificationProviderSettings, dynamodb_client: Any, table_name: str, concurrency: int = 8
 ) -> NotificationSender:
     """Email through SES; SMS/LMS through Solapi or, in the sandbox, SNS behind the contract's
     sandbox outcomes (MiniStack keeps what SES and SNS were given for inspection). SES and SNS get one attempt per
-    call: the domain retries a send itself."""
+    call: the domain retries a send itself. ``concurrency``: how many of a batch's requests the sandbox path (one
+    SNS Publish and its sandbox items per message) has in flight at once."""
     email = SesBulkEmailSender(
         aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
     )
     if settings.notification_provider == "solapi":
         solapi = SolapiSender(solapi_api(settings), dynamodb_client, table_name, settings.sms_sender_number)
         return ChannelRouter(sms=solapi, email=email)
-    sns = SnsSmsSender(aws_client("sns", retries=False))
+    sns = SnsSmsSender(aws_client("sns", retries=False), concurrency=concurrency)
     return SandboxNotificationSender(
         ChannelRouter(sms=sns, email=email),
         dynamodb_client,
         table_name,
         SandboxSesEventBus(aws_client("events")).report,
+        concurrency=concurrency,
     )
 
 

@@ -22,12 +22,16 @@ Like a messaging gateway, the sandbox is idempotent per idempotency key: calls a
 ``SANDBOX_PROVIDER#NOTIFY#{key}`` (so the 8888 count survives Lambda restarts and is shared by all instances),
 a key that was accepted answers the same again without delivering twice, and a key reused for a different
 message is REJECTED. Nothing here stores or logs addresses or text: only a digest of the message.
+
+A batch's per-key items are read and written ``concurrency`` at a time (the worker's PROVIDER_CONCURRENCY): one
+request after another they would make the sandbox path the slowest part of a send.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -81,19 +85,26 @@ def sandbox_rule(message: NotificationMessage) -> SandboxRule:
 class SandboxNotificationSender:
     """NotificationSender with the sandbox's outcomes, delivering through ``delivery`` (SES and SNS)."""
 
-    def __init__(self, delivery: NotificationSender, client: Any, table_name: str, email_events: EmailEvents) -> None:
+    def __init__(
+        self,
+        delivery: NotificationSender,
+        client: Any,
+        table_name: str,
+        email_events: EmailEvents,
+        concurrency: int = 8,
+    ) -> None:
         self._delivery = delivery
         self._client = client
         self._table = table_name
         self._email_events = email_events
+        self._concurrency = max(1, concurrency)
 
     def send_batch(self, batch_key: str, messages: Sequence[NotificationMessage]) -> dict[str, MessageResult]:
         results: dict[str, MessageResult] = {}
         to_deliver: list[NotificationMessage] = []
         now = utc_now()
         emails: list[tuple[str, str, ReportOutcome, datetime]] = []
-        for message in messages:
-            answer = self._decide(message)
+        for message, answer in zip(messages, self._each(self._decide, messages), strict=True):
             if answer is None:
                 to_deliver.append(message)
                 continue
@@ -107,10 +118,18 @@ class SandboxNotificationSender:
                 self._email_events(emails)
             return results
         delivered = self._delivery.send_batch(batch_key, to_deliver)
-        for message in to_deliver:
-            result = delivered.get(message.idempotency_key, MessageResult(MessageStatus.RETRY))
+        answers = [delivered.get(m.idempotency_key, MessageResult(MessageStatus.RETRY)) for m in to_deliver]
+        accepted = [(m, a) for m, a in zip(to_deliver, answers, strict=True) if a.status is MessageStatus.ACCEPTED]
+        recorded = dict(
+            zip(
+                (m.idempotency_key for m, _ in accepted),
+                self._each(lambda pair: self._record_acceptance(pair[0], pair[1].provider_message_id, now), accepted),
+                strict=True,
+            )
+        )
+        for message, result in zip(to_deliver, answers, strict=True):
             if result.status is MessageStatus.ACCEPTED:
-                message_id = self._record_acceptance(message, result.provider_message_id, now)
+                message_id = recorded[message.idempotency_key]
                 result = MessageResult(MessageStatus.ACCEPTED, message_id)
                 outcome = _REPORTED.get(sandbox_rule(message), "DELIVERED")
                 if message.channel == "email":
@@ -119,6 +138,13 @@ class SandboxNotificationSender:
         if emails:
             self._email_events(emails)
         return results
+
+    def _each(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``work`` over ``items`` at most ``concurrency`` at a time, answers in the items' order."""
+        if len(items) <= 1 or self._concurrency == 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items))) as pool:
+            return list(pool.map(work, items))
 
     def calls(self, idempotency_key: str) -> int:
         """Calls the sandbox has seen for a key (for tests and inspection)."""
