@@ -19,6 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+# Requests leave evenly spaced but reach the provider after varying latency, so two may land closer than their
+# spacing (measured: 101 in one second against a limit of 100 without it). Each share keeps this much headroom.
+LATENCY_HEADROOM = 0.9
 MAX_RETRY_AFTER_SECONDS = 60.0  # a provider's Retry-After beyond this is capped: the Lambda's time is finite
 
 
@@ -77,10 +80,10 @@ class TokenBucket:
 
 
 def instance_share(limit: float, instances: int) -> float:
-    """One instance's part of a provider's limit, when at most ``instances`` call it at once."""
+    """One instance's part of a provider's limit, when at most ``instances`` call it at once (less the headroom)."""
     if limit <= 0:
         raise ValueError("a provider's rate limit must be positive")
-    return limit / max(1, instances)
+    return LATENCY_HEADROOM * limit / max(1, instances)
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -104,8 +104,8 @@ def test_try_acquire_reserves_nothing_past_its_limit() -> None:
 
 
 def test_the_share_of_each_instance() -> None:
-    assert instance_share(100, 5) == 20
-    assert instance_share(10, 0) == 10
+    assert instance_share(100, 5) == pytest.approx(18)  # 20, less 10 % for latency jitter
+    assert instance_share(10, 0) == pytest.approx(9)
     with pytest.raises(ValueError, match="must be positive"):
         instance_share(0, 3)
 

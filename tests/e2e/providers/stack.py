@@ -40,7 +40,7 @@ GIFTISHOW_SECRET_NAME = "win-notifications/giftishow"
 SOLAPI_SECRET_NAME = "win-notifications/solapi"
 CALLBACK_NUMBER = "0212345678"
 # The gift provider's configured rate and the consumers' concurrency: each of GIFT_SEND_MAX_CONCURRENCY + 1 instances
-# holds GIFT_PROVIDER_RPS / 5 = 20 requests a second; the rate-limited test sets the fake's limit to GIFT_PROVIDER_RPS.
+# holds 0.9 x GIFT_PROVIDER_RPS / 5 = 18 requests a second; the rate-limited test limits the fake to GIFT_PROVIDER_RPS.
 GIFT_PROVIDER_RPS = os.environ.get("PROVIDERS_GIFT_RPS", "100")
 GIFT_SEND_MAX_CONCURRENCY = os.environ.get("PROVIDERS_GIFT_CONCURRENCY", "4")
 
