@@ -73,7 +73,12 @@ class ConcurrentUpdate(Exception):
 
 
 class ProviderUnavailable(Exception):
-    """A provider call failed in a way that may succeed on retry (5xx, timeout, throttling)."""
+    """A provider call failed in a way that may succeed on retry (5xx, timeout, throttling). ``retry_after``: the
+    seconds the provider asked to wait (its 429's ``Retry-After``), or None."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ProviderRejected(Exception):

@@ -20,7 +20,15 @@ class _EnvSettings(BaseModel):
         return cls.model_validate(dict(os.environ))
 
 
-class GiftProviderSettings(_EnvSettings):
+class ProviderRateSettings(_EnvSettings):
+    """How many instances may call a provider at once: the send consumer's MaximumConcurrency (PROVIDER_INSTANCES).
+    Each instance holds its share of a provider's requests-per-second (shared.adapters.rate_limit); 0 or unset
+    means no limit (the API function's rare admin catalog sync, unit tests)."""
+
+    provider_instances: int = Field(1, alias="PROVIDER_INSTANCES", ge=1, le=1000)
+
+
+class GiftProviderSettings(ProviderRateSettings):
     """The sandbox, or Giftishow Biz: its endpoint, the secret with its credentials (JSON: custom_auth_code,
     custom_auth_token, user_id), test mode (dev_yn Y) and the registered callback (sender) number."""
 
@@ -29,6 +37,7 @@ class GiftProviderSettings(_EnvSettings):
     gift_provider_secret_arn: str = Field("", alias="GIFT_PROVIDER_SECRET_ARN")
     giftishow_dev_yn: Literal["", "Y", "N"] = Field("", alias="GIFTISHOW_DEV_YN")  # giftishow needs Y or N
     giftishow_callback_number: str = Field("", alias="GIFTISHOW_CALLBACK_NUMBER")
+    gift_provider_requests_per_second: float = Field(0, alias="GIFT_PROVIDER_REQUESTS_PER_SECOND", ge=0)
 
     @field_validator("gift_provider_endpoint", mode="before")
     @classmethod
@@ -36,13 +45,15 @@ class GiftProviderSettings(_EnvSettings):
         return value or "https://bizapi.giftishow.com/bizApi"  # a template parameter left empty
 
 
-class NotificationProviderSettings(_EnvSettings):
+class NotificationProviderSettings(ProviderRateSettings):
     notification_provider: Literal["sandbox", "solapi"] = Field("sandbox", alias="NOTIFICATION_PROVIDER")
     solapi_endpoint: str = Field("https://api.solapi.com", alias="SOLAPI_ENDPOINT", min_length=1)
     solapi_secret_arn: str = Field("", alias="SOLAPI_SECRET_ARN")  # JSON {"api_key": ..., "api_secret": ...}
     sms_sender_number: str = Field("", alias="SMS_SENDER_NUMBER")  # the number registered with Solapi
     email_from_address: str = Field("no-reply@win-notifications.example", alias="EMAIL_FROM_ADDRESS", min_length=3)
     ses_configuration_set: str = Field("", alias="SES_CONFIGURATION_SET")
+    sms_provider_requests_per_second: float = Field(0, alias="SMS_PROVIDER_REQUESTS_PER_SECOND", ge=0)
+    email_send_rate_per_second: float = Field(0, alias="EMAIL_SEND_RATE_PER_SECOND", ge=0)
 
 
 class UserPoolSettings(_EnvSettings):

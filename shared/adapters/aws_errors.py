@@ -11,6 +11,7 @@ import logging
 
 import botocore.exceptions
 
+from shared.adapters.rate_limit import retry_after_seconds
 from shared.errors import ProviderRejected, ProviderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,11 @@ def aws_failure(provider: str, operation: str, exc: Exception) -> ProviderUnavai
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in _TRANSIENT_CODES or status in _TRANSIENT_STATUSES or status >= 500:
             logger.warning(f"{provider} unavailable", extra={"operation": operation, "status": status, "code": code})
-            return ProviderUnavailable(f"{provider} {operation}: HTTP {status} {code or ''}".rstrip())
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
+            return ProviderUnavailable(
+                f"{provider} {operation}: HTTP {status} {code or ''}".rstrip(),
+                retry_after=retry_after_seconds(headers.get("retry-after")),  # AWS rarely sends one; honoured if so
+            )
         logger.error(f"{provider} rejected the call", extra={"operation": operation, "status": status, "code": code})
         return ProviderRejected(
             f"{provider} {operation}: HTTP {status} {code or ''}".rstrip(), status=status, code=code

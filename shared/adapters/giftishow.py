@@ -26,6 +26,8 @@ How the answers map (every code is read at the top level and, for 0204, in ``res
     biz money is empty), ERR0201/ERR0214/ERR0806/ERR0807/COUPON.0001-0004/0010/0012-0014 (a request this
     adapter built wrong), HTTP 3xx/4xx                                       -> ProviderRejected
     ERR0100 (test service down)                 -> ProviderUnavailable
+    HTTP 429 (too many requests; no Giftishow code for it was found)  -> ProviderUnavailable with the answer's
+                                                   Retry-After: nothing was done, the same tr_id goes again later
     anything else: E9999, ERR0000/0005/0008 (the provider's own faults), ERR0999, any unknown code, HTTP 5xx,
     a timeout, a dropped connection, an unreadable body                       -> resolved by 0201
 
@@ -40,6 +42,10 @@ The coupon id is the tr_id: the handle every coupon call (0201 info, 0202 cancel
 same whichever way the outcome was learnt. Credits are the goods' ``salePrice`` (its face value in KRW), not
 ``discountPrice`` (what the business pays under its Giftishow discount grade): a gift costs the same credits
 whatever the grade. A goods state other than "SALE" is DISCONTINUED.
+
+Request rate: every HTTP call first takes a token from the injected ``limiter`` (shared.adapters.rate_limit), this
+instance's share of GiftProviderRequestsPerSecond. Giftishow publishes no rate limit (none in its API spec V0.0.95
+nor in any public client); the limit is the operator's, agreed with KT alpha.
 
 Nothing here logs or puts into exception messages the auth code or token, phone numbers, pins, tr_ids or bodies.
 
@@ -76,6 +82,7 @@ import urllib3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
+from shared.adapters.rate_limit import TokenBucket, retry_after_seconds
 from shared.clock import gifticon_expiry, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.items import GiftItem
@@ -153,6 +160,7 @@ def domestic_number(phone: str) -> str | None:
 class _Answer:
     status: int
     payload: Any  # parsed JSON, or None
+    retry_after: float | None = None  # a 429's Retry-After, in seconds
 
     def code(self) -> str | None:
         return _code_of(self.payload)
@@ -171,6 +179,7 @@ class GiftishowProvider:
         timeout_seconds: float = 5.0,
         send_timeout_seconds: float = 10.0,
         http: urllib3.PoolManager | None = None,
+        limiter: TokenBucket | None = None,
     ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -189,6 +198,7 @@ class GiftishowProvider:
         self._timeout = urllib3.Timeout(total=timeout_seconds)
         self._send_timeout = urllib3.Timeout(total=send_timeout_seconds)
         self._http = http or urllib3.PoolManager(maxsize=_POOL_MAXSIZE, retries=False)
+        self._limiter = limiter
 
     def __repr__(self) -> str:
         return f"GiftishowProvider(endpoint={self._endpoint!r}, dev_yn={self._dev_yn!r})"
@@ -214,6 +224,8 @@ class GiftishowProvider:
             answer = self._call("0204", "/send", fields, self._send_timeout)
         except ProviderUnavailable:
             return self._resolve(tr_id, "no answer")
+        if answer.status == 429:
+            raise self._throttled("send", answer)  # refused before any work: no coupon to look for
         if not 200 <= answer.status < 300:
             if answer.status >= 500:
                 return self._resolve(tr_id, f"HTTP {answer.status}")
@@ -236,6 +248,8 @@ class GiftishowProvider:
         logger.warning("Giftishow send outcome unknown; reading the coupon", extra={"reason": why})
         fields = {"tr_id": tr_id, "user_id": self._credentials.user_id}
         answer = self._call("0201", "/coupons", fields, self._timeout)  # ProviderUnavailable propagates
+        if answer.status == 429:
+            raise self._throttled("coupon info", answer)
         if answer.status != 200 or answer.code() != _SUCCESS:
             raise self._unavailable("coupon info", answer.status, answer.code())
         coupon = _first_coupon(answer.payload)
@@ -273,6 +287,8 @@ class GiftishowProvider:
     def _goods_page(self, page: int) -> list[Any]:
         answer = self._call("0101", "/goods", {"start": str(page), "size": str(CATALOG_PAGE_SIZE)}, self._timeout)
         code = answer.code()
+        if answer.status == 429:
+            raise self._throttled("goods list", answer)
         if answer.status != 200 or code != _SUCCESS:
             if (answer.status < 500 and answer.status != 200) or code in _REJECTED:
                 raise self._rejected("goods list", answer.status, code)
@@ -296,6 +312,8 @@ class GiftishowProvider:
             "dev_yn": self._dev_yn,
             **fields,
         }
+        if self._limiter is not None:
+            self._limiter.acquire()
         try:
             response = self._http.request(
                 "POST",
@@ -313,11 +331,16 @@ class GiftishowProvider:
         except urllib3.exceptions.HTTPError as exc:
             logger.warning("Giftishow unreachable", extra={"api_code": api_code, "error": type(exc).__name__})
             raise ProviderUnavailable(f"Giftishow {api_code}: {type(exc).__name__}") from exc
-        return _Answer(response.status, _parse_json(response.data))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response.status == 429 else None
+        return _Answer(response.status, _parse_json(response.data), retry_after)
 
     def _rejected(self, operation: str, status: int, code: str | None) -> ProviderRejected:
         logger.error("Giftishow rejected the call", extra={"operation": operation, "status": status, "code": code})
         return ProviderRejected(f"Giftishow {operation}: HTTP {status} {code or ''}".rstrip(), status=status, code=code)
+
+    def _throttled(self, operation: str, answer: _Answer) -> ProviderUnavailable:
+        logger.warning("Giftishow throttled", extra={"operation": operation, "retry_after": answer.retry_after})
+        return ProviderUnavailable(f"Giftishow {operation}: HTTP 429", retry_after=answer.retry_after)
 
     def _unavailable(
         self, operation: str, status: int, code: str | None, detail: str | None = None

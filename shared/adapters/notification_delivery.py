@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import botocore.exceptions
 
 from shared.adapters.aws_errors import aws_failure
+from shared.adapters.rate_limit import TokenBucket
 from shared.errors import ProviderRejected
 from shared.models.common import Channel
 from shared.models.reports import DeliveryReport
@@ -113,7 +114,15 @@ class SnsSmsSender:
     answered on its own: throttling or a 5xx is RETRY, a refusal (an opted-out number, a bad parameter, access
     denied) is REJECTED for that message; send_batch itself never raises for one."""
 
-    def __init__(self, sns_client: Any, sender_id: str | None = None, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        sns_client: Any,
+        sender_id: str | None = None,
+        concurrency: int = 8,
+        *,
+        limiter: TokenBucket | None = None,
+    ) -> None:
+        self._limiter = limiter  # this instance's share of SmsProviderRequestsPerSecond: one token per Publish
         self._client = sns_client
         self._sender_id = sender_id
         self._concurrency = concurrency
@@ -133,6 +142,8 @@ class SnsSmsSender:
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         if self._sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self._sender_id}
+        if self._limiter is not None:
+            self._limiter.acquire()
         try:
             response = self._client.publish(
                 PhoneNumber=message.destination, Message=sms_text(message), MessageAttributes=attributes

@@ -1,4 +1,8 @@
-"""Choose the provider adapters from settings: the sandbox (the default), or Giftishow Biz, Solapi and SES."""
+"""Choose the provider adapters from settings: the sandbox (the default), or Giftishow Biz, Solapi and SES.
+
+Each adapter gets this instance's share of its provider's rate limit (shared.adapters.rate_limit). The gift and SMS
+providers are also read by one scheduled function (the catalog sync, the report poller), counted as one more
+instance; SES is called by the notification consumer only."""
 
 from __future__ import annotations
 
@@ -12,11 +16,30 @@ from shared.adapters.notification_delivery import (
     ReportSource,
     SnsSmsSender,
 )
+from shared.adapters.rate_limit import TokenBucket, instance_share
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.ses_email import SesBulkEmailSender
 from shared.adapters.ses_events import SandboxSesEventBus
 from shared.adapters.solapi import SolapiApi, SolapiCredentials, SolapiReportSource, SolapiSender
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
+
+_SCHEDULED_READERS = 1  # the catalog sync (gifts), the report poller (SMS)
+
+
+def _bucket(limit: float, instances: int) -> TokenBucket | None:
+    return TokenBucket(instance_share(limit, instances)) if limit > 0 else None
+
+
+def gift_limiter(settings: GiftProviderSettings) -> TokenBucket | None:
+    return _bucket(settings.gift_provider_requests_per_second, settings.provider_instances + _SCHEDULED_READERS)
+
+
+def sms_limiter(settings: NotificationProviderSettings) -> TokenBucket | None:
+    return _bucket(settings.sms_provider_requests_per_second, settings.provider_instances + _SCHEDULED_READERS)
+
+
+def email_limiter(settings: NotificationProviderSettings) -> TokenBucket | None:
+    return _bucket(settings.email_send_rate_per_second, settings.provider_instances)
 
 
 def _secret(arn: str) -> str:
@@ -37,6 +60,7 @@ def gift_provider_from_settings(settings: GiftProviderSettings, dynamodb_client:
             settings.giftishow_callback_number,
             endpoint=settings.gift_provider_endpoint,
             dev_yn=settings.giftishow_dev_yn,
+            limiter=gift_limiter(settings),
         )
     return SandboxGiftProvider(dynamodb_client, table_name)
 
@@ -49,12 +73,15 @@ def notification_sender_from_settings(
     call: the domain retries a send itself. ``concurrency``: how many of a batch's requests the sandbox path (one
     SNS Publish and its sandbox items per message) has in flight at once."""
     email = SesBulkEmailSender(
-        aws_client("sesv2", retries=False), settings.email_from_address, settings.ses_configuration_set or None
+        aws_client("sesv2", retries=False),
+        settings.email_from_address,
+        settings.ses_configuration_set or None,
+        limiter=email_limiter(settings),
     )
     if settings.notification_provider == "solapi":
         solapi = SolapiSender(solapi_api(settings), dynamodb_client, table_name, settings.sms_sender_number)
         return ChannelRouter(sms=solapi, email=email)
-    sns = SnsSmsSender(aws_client("sns", retries=False), concurrency=concurrency)
+    sns = SnsSmsSender(aws_client("sns", retries=False), concurrency=concurrency, limiter=sms_limiter(settings))
     return SandboxNotificationSender(
         ChannelRouter(sms=sns, email=email),
         dynamodb_client,
@@ -77,4 +104,4 @@ def report_source_from_settings(
 def solapi_api(settings: NotificationProviderSettings) -> SolapiApi:
     """Solapi's API client; credentials from the Secrets Manager secret ``{"api_key", "api_secret"}``."""
     credentials = SolapiCredentials.model_validate_json(_secret(settings.solapi_secret_arn))
-    return SolapiApi(settings.solapi_endpoint, credentials)
+    return SolapiApi(settings.solapi_endpoint, credentials, limiter=sms_limiter(settings))

@@ -43,6 +43,13 @@ only those). A read timeout after SES accepted a call is the one gap: that call'
 domain resends them with the same keys, and those recipients may get the email twice. The count is charged once
 (the domain's ledger is keyed by the attempt, not by the call); never twice.
 
+Sending rate: SES's quota counts recipients, not calls ("Quotas are based on the number of recipients, rather than
+on the number of messages", https://docs.aws.amazon.com/ses/latest/dg/quotas.html), so each call first takes one
+token per recipient from the injected ``limiter``, this instance's share of EmailSendRatePerSecond (the account's
+MaxSendRate from ``GetAccount``: 1 per second in the SES sandbox). A call whose turn is more than
+``max_rate_wait_seconds`` away is not made: its messages and the rest are RETRY (a batch larger than the rate allows
+in one Lambda run goes out over the domain's retries), so a low rate never runs a consumer into its timeout.
+
 Nothing here logs or puts into exceptions addresses, message text or SES's error messages (they echo addresses).
 """
 
@@ -58,6 +65,7 @@ import botocore.exceptions
 
 from shared.adapters.aws_errors import aws_failure
 from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
+from shared.adapters.rate_limit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +101,19 @@ class SesBulkEmailSender:
     needs production access. With ``configuration_set`` (the template's EmailConfigurationSet) SES publishes the
     messages' delivery, bounce, complaint, reject and rendering-failure events to EventBridge."""
 
-    def __init__(self, sesv2_client: Any, from_address: str, configuration_set: str | None = None) -> None:
+    def __init__(
+        self,
+        sesv2_client: Any,
+        from_address: str,
+        configuration_set: str | None = None,
+        *,
+        limiter: TokenBucket | None = None,
+        max_rate_wait_seconds: float = 20.0,
+    ) -> None:
         if not from_address:
             raise ValueError("SES sender address is empty")
+        self._limiter = limiter
+        self._max_rate_wait = max_rate_wait_seconds
         self._client = sesv2_client
         self._from = from_address
         self._configuration_set = configuration_set
@@ -111,6 +129,11 @@ class SesBulkEmailSender:
         results: dict[str, MessageResult] = {}
         for start in range(0, len(messages), BULK_EMAIL_LIMIT):
             chunk = messages[start : start + BULK_EMAIL_LIMIT]
+            if self._limiter is not None and self._limiter.try_acquire(len(chunk), self._max_rate_wait) is None:
+                logger.info("SES sending rate reached; the rest of the batch waits for a retry")
+                retry = MessageResult(MessageStatus.RETRY, code="RATE_LIMITED")
+                results.update({m.idempotency_key: retry for m in messages[start:]})
+                return results
             try:
                 response = self._client.send_bulk_email(**self._request(chunk))
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:

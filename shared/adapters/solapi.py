@@ -80,6 +80,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -91,6 +92,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
+from shared.adapters.rate_limit import TokenBucket, retry_after_seconds
 from shared.clock import to_rfc3339, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.reports import DeliveryReport, ReportOutcome
@@ -216,7 +218,9 @@ def authorization(api_key: str, api_secret: str, *, date: str, salt: str) -> str
 class SolapiApi:
     """The five group calls, one HTTP attempt each (urllib3 ``retries=False``, no redirects), a fresh salt per
     request. Failures: connection errors, timeouts, 408, 429, 5xx, an unreadable 2xx and DuplicatedSignature are
-    ProviderUnavailable (may work later); 401, 402, 403 and other 4xx are ProviderRejected."""
+    ProviderUnavailable (may work later; a 429 carries its ``Retry-After``); 401, 402, 403 and other 4xx are
+    ProviderRejected. Every request first takes a token from ``limiter``, this instance's share of
+    SmsProviderRequestsPerSecond (Solapi documents no request rate limit; see the README's provider facts)."""
 
     def __init__(
         self,
@@ -226,6 +230,7 @@ class SolapiApi:
         timeout_seconds: float = 5.0,
         page_size: int = 200,
         http: urllib3.PoolManager | None = None,
+        limiter: TokenBucket | None = None,
     ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -239,6 +244,8 @@ class SolapiApi:
         self._page_size = page_size
         self._timeout = urllib3.Timeout(total=timeout_seconds)
         self._http = http or urllib3.PoolManager(maxsize=_POOL_MAXSIZE, retries=False, timeout=self._timeout)
+        self._limiter = limiter
+        self._retry_after = threading.local()  # the last 429's Retry-After, per thread
 
     def __repr__(self) -> str:
         return f"SolapiApi(endpoint={self.endpoint!r})"
@@ -306,6 +313,8 @@ class SolapiApi:
         return answer
 
     def _call(self, operation: str, method: str, path: str, payload: dict[str, Any] | None = None) -> tuple[int, Any]:
+        if self._limiter is not None:
+            self._limiter.acquire()
         date = to_rfc3339(utc_now())
         headers = {
             "Authorization": authorization(
@@ -334,6 +343,8 @@ class SolapiApi:
         except urllib3.exceptions.HTTPError as exc:
             logger.warning("Solapi unreachable", extra={"operation": operation, "error": type(exc).__name__})
             raise ProviderUnavailable(f"Solapi {operation}: {type(exc).__name__}") from exc
+        if response.status == 429:
+            self._retry_after.seconds = retry_after_seconds(response.headers.get("Retry-After"))
         return response.status, _json(response.data)
 
     def _parse(self, operation: str, model: type[ModelT], answer: Any) -> ModelT:
@@ -344,6 +355,10 @@ class SolapiApi:
 
     def _failure(self, operation: str, status: int, answer: Any) -> ProviderUnavailable | ProviderRejected:
         code = _error_code(answer)
+        if status == 429:
+            retry_after = getattr(self._retry_after, "seconds", None)
+            logger.warning("Solapi throttled the call", extra={"operation": operation, "retry_after": retry_after})
+            return ProviderUnavailable(f"Solapi {operation}: HTTP 429 {code or ''}".rstrip(), retry_after=retry_after)
         if status in (408, 429) or status >= 500 or 200 <= status < 300 or code == "DuplicatedSignature":
             return self._unavailable(operation, status, code)
         logger.error("Solapi refused the call", extra={"operation": operation, "status": status, "code": code})

@@ -239,6 +239,7 @@ def deliver_in_bulk(
     waiting = list(recipients)
     for call in range(1, worker.max_attempts + 1):
         started = time.perf_counter()
+        retry_after = 0.0
         try:
             results = deliver_batch(batch_key, waiting)
         except ProviderRejected:
@@ -247,8 +248,10 @@ def deliver_in_bulk(
             # than stall the whole batch in the dead-letter queue; a resend works once it is fixed.
             logger.exception("provider rejected the request")
             results = {r.rid: Outcome("FAILED", "PROVIDER_ERROR") for r in waiting}
-        except ProviderUnavailable:
+        except ProviderUnavailable as exc:
             worker.metric("ProviderErrors", 1, "Count", send.kind)
+            # A 429 is the provider's "not now": wait as long as it asked, then the same call with the same keys.
+            retry_after = exc.retry_after or 0.0
             results = {}
         finally:
             worker.metric("ProviderLatency", (time.perf_counter() - started) * 1000, "Milliseconds", send.kind)
@@ -260,7 +263,7 @@ def deliver_in_bulk(
         if not waiting:
             break
         if call < worker.max_attempts:
-            worker.sleep(worker.retry_base_seconds * 2 ** (call - 1))
+            worker.sleep(max(worker.retry_base_seconds * 2 ** (call - 1), retry_after))
     for recipient in waiting:
         outcomes[recipient.rid] = Outcome("FAILED", "PROVIDER_ERROR", calls=worker.max_attempts)
     return outcomes

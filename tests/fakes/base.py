@@ -8,7 +8,10 @@ answer back (``hang_seconds``) or lose it (``lost``: the work is done, the conne
 
 Test controls: ``respond_next`` scripts the raw response to the next request (state untouched); ``hang_next``
 processes the next request normally but holds its response back (longer than a client timeout, or until stop);
-``requests`` records every request received. A fake started as its own process offers the controls it lists in
+``requests`` records every request received. ``limit_rate(n)`` makes the fake behave like a rate-limited provider:
+past ``n`` requests in one wall-clock second it answers 429 with ``Retry-After: 1`` and does nothing; ``rate``
+reports the limit, the requests answered 429 and the peak requests received in any one second (refused ones
+included: what the provider saw). A fake started as its own process offers the controls it lists in
 ``controls`` over HTTP under ``/_fake/`` (CONTROL_PREFIX), only while it listens on a loopback address.
 """
 
@@ -20,7 +23,8 @@ import dataclasses
 import json
 import signal
 import threading
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +93,10 @@ class LoopbackFake:
         self._released = threading.Event()  # set on stop: lets held responses go
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._rate_limit: int | None = None
+        self._per_second: Counter[int] = Counter()  # requests received per wall-clock second
+        self._throttled = 0
+        self.clock: Callable[[], float] = time.time  # the rate limit's seconds (tests fix it)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -140,6 +148,25 @@ class LoopbackFake:
         with self._lock:
             return list(self._requests)
 
+    def limit_rate(self, requests_per_second: int | None) -> None:
+        """At most this many requests a second are served (None: no limit); the counts start again."""
+        if requests_per_second is not None and requests_per_second < 1:
+            raise ValueError("requests_per_second must be positive")
+        with self._lock:
+            self._rate_limit = requests_per_second
+            self._per_second.clear()
+            self._throttled = 0
+
+    def rate(self) -> dict[str, Any]:
+        """``{"limit", "peak" (most requests received in one second), "throttled" (answered 429), "requests"}``."""
+        with self._lock:
+            return {
+                "limit": self._rate_limit,
+                "peak": max(self._per_second.values(), default=0),
+                "throttled": self._throttled,
+                "requests": sum(self._per_second.values()),
+            }
+
     # -- the protocol (a subclass's part) ----------------------------------------------------------------------
 
     def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -158,6 +185,11 @@ class LoopbackFake:
             return self._control(method, path.removeprefix(CONTROL_PREFIX), body)
         with self._lock:
             self._requests.append(RecordedRequest(method, target, headers, body))
+            second = int(self.clock())
+            self._per_second[second] += 1
+            if self._rate_limit is not None and self._per_second[second] > self._rate_limit:
+                self._throttled += 1
+                return dataclasses.replace(_TOO_MANY, headers=(("Retry-After", "1"),))
             hang = self._hangs.popleft() if self._hangs else 0.0
             reply = self._scripted.popleft() if self._scripted else self.answer(method, target, headers, body)
         return dataclasses.replace(reply, hang_seconds=max(hang, reply.hang_seconds)) if hang else reply
@@ -169,11 +201,26 @@ class LoopbackFake:
         self._released.wait(seconds)
 
     def _control(self, method: str, name: str, body: bytes) -> Reply:
-        control = self.controls().get((method, name))
+        control = ({("GET", "rate"): self._rate_control, ("POST", "rate"): self._limit_control} | self.controls()).get(
+            (method, name)
+        )
         if control is None:
             return control_error(404, "no such control")
         request = json_object(body)
         return control(request) if request is not None else control_error(400, "the body must be a JSON object")
+
+    def _rate_control(self, request: dict[str, Any]) -> Reply:
+        return json_reply(200, self.rate())
+
+    def _limit_control(self, request: dict[str, Any]) -> Reply:
+        limit = request.get("requests_per_second")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            return control_error(400, "requests_per_second: a positive int, or null")
+        self.limit_rate(limit)
+        return json_reply(200, self.rate())
+
+
+_TOO_MANY = json_reply(429, {"code": "429", "errorCode": "TooManyRequests", "message": "too many requests"})
 
 
 def control_error(status: int, message: str) -> Reply:
@@ -236,6 +283,7 @@ def standalone_arguments(description: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--requests-per-second", type=int, default=None, help="answer 429 past this many a second")
     return parser
 
 

@@ -107,7 +107,7 @@ class FakeGiftishowServer(LoopbackFake):
         self._coupons: dict[str, Coupon] = {}
         self._calls_by_code: dict[str, int] = {}
         self._drops: list[tuple[int, str | None]] = []  # (status, only for this api_code)
-        self.biz_money = 10_000_000
+        self.biz_money = 100_000_000  # over 20,000 coupons of the dearest goods
 
     @property
     def url(self) -> str:
@@ -289,9 +289,9 @@ def main() -> None:
     parser.add_argument("--auth-token", default=AUTH_TOKEN)
     parser.add_argument("--user-id", default=USER_ID)
     args = parser.parse_args()
-    base.serve_standalone(
-        FakeGiftishowServer(args.auth_code, args.auth_token, args.user_id, host=args.host, port=args.port)
-    )
+    fake = FakeGiftishowServer(args.auth_code, args.auth_token, args.user_id, host=args.host, port=args.port)
+    fake.limit_rate(args.requests_per_second)
+    base.serve_standalone(fake)
 
 
 if __name__ == "__main__":

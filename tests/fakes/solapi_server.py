@@ -439,6 +439,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
     )
+    fake.limit_rate(args.requests_per_second)
     base.serve_standalone(fake)
 
 

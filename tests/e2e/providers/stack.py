@@ -39,6 +39,10 @@ SOLAPI_DELIVERY_SECONDS = 3
 GIFTISHOW_SECRET_NAME = "win-notifications/giftishow"
 SOLAPI_SECRET_NAME = "win-notifications/solapi"
 CALLBACK_NUMBER = "0212345678"
+# The gift provider's configured rate and the consumers' concurrency: each of GIFT_SEND_MAX_CONCURRENCY + 1 instances
+# holds 0.9 x GIFT_PROVIDER_RPS / 5 = 18 requests a second; the rate-limited test limits the fake to GIFT_PROVIDER_RPS.
+GIFT_PROVIDER_RPS = os.environ.get("PROVIDERS_GIFT_RPS", "100")
+GIFT_SEND_MAX_CONCURRENCY = os.environ.get("PROVIDERS_GIFT_CONCURRENCY", "4")
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ def provider_parameters(giftishow_url: str, solapi_url: str) -> dict[str, str]:
         "GiftProviderSecretArn": put_secret(GIFTISHOW_SECRET_NAME, giftishow_secret),
         "GiftProviderCallbackNumber": CALLBACK_NUMBER,
         "GiftProviderDevYn": "Y",
+        "GiftProviderRequestsPerSecond": GIFT_PROVIDER_RPS,
+        "GiftSendMaxConcurrency": GIFT_SEND_MAX_CONCURRENCY,
         "NotificationProvider": "solapi",
         "SolapiEndpoint": solapi_url,
         "SolapiSecretArn": put_secret(SOLAPI_SECRET_NAME, solapi_secret),
@@ -170,7 +176,11 @@ def cmd_up() -> int:
         urls = {fake.name: start_fake(fake) for fake in FAKES}
         local_stack.start_ministack()  # first: the secrets' ARNs are parameters of the deploy
         parameters = provider_parameters(urls[GIFTISHOW.name], urls[SOLAPI.name])
-        fakes_env = {"GIFTISHOW_FAKE_URL": urls[GIFTISHOW.name], "SOLAPI_FAKE_URL": urls[SOLAPI.name]}
+        fakes_env = {
+            "GIFTISHOW_FAKE_URL": urls[GIFTISHOW.name],
+            "SOLAPI_FAKE_URL": urls[SOLAPI.name],
+            "GIFT_PROVIDER_RPS": GIFT_PROVIDER_RPS,
+        }
         local_stack.bring_up(serve=False, parameters=parameters, extra_env=fakes_env)
     except BaseException:
         cmd_down()
