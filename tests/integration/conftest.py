@@ -28,6 +28,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         IDEMPOTENCY_TABLE_NAME=IDEMPOTENCY_TABLE,
         ADMIN_API_KEY_PARAMETER=ADMIN_PARAMETER,
         EVENT_BUS_NAME="default",
+        # In-process tests call the API faster than any client may; tests/integration/test_fair_use.py sets its own.
+        ACCOUNT_REQUESTS_PER_SECOND="1000000",
+        ACCOUNT_REQUEST_BURST="2000000",
         RECIPIENTS_PER_BATCH="5",
         NOTIFICATION_RECIPIENTS_PER_BATCH="5",
         PROVIDER_RETRY_BASE_SECONDS="0",
