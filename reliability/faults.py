@@ -40,6 +40,7 @@ Replay: .venv/bin/python -m reliability.faults --replay SCENARIO_SEED
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import json
 import os
@@ -828,10 +829,16 @@ _PLAIN_JSON_ACTIONS = frozenset(
 _moto_serialized = DynamoHandler.serialized
 
 
+def _binary_as_base64(value: Any) -> str:
+    if isinstance(value, bytes):  # a B attribute (a packed batch): base64 on the wire
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not DynamoDB JSON: {type(value).__name__}")
+
+
 def _serialized_as_plain_json(self: DynamoHandler, action_result: ActionResult) -> Any:
     if self._get_action() in _PLAIN_JSON_ACTIONS and isinstance(action_result.result, dict):
         headers = {**self.response_headers, "Content-Type": "application/x-amz-json-1.0"}
-        return 200, headers, json.dumps(action_result.result)
+        return 200, headers, json.dumps(action_result.result, default=_binary_as_base64)
     return _moto_serialized(self, action_result)
 
 

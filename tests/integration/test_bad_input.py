@@ -145,7 +145,7 @@ class World:
                 page = self.aws["dynamodb"].scan(**kwargs)
                 # The fair-use counters count every request, refused ones too: they are not the account's data.
                 items += [
-                    json.dumps(item, sort_keys=True)
+                    json.dumps(item, sort_keys=True, default=repr)  # a packed batch is binary
                     for item in page["Items"]
                     if not item.get("pk", {}).get("S", "").endswith("#RATE")
                 ]

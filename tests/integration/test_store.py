@@ -13,6 +13,7 @@ import pytest
 from shared.adapters.store import DataStore
 from shared.cursor import encode_cursor
 from shared.errors import InvalidInput
+from shared.models.items import BatchItem, pack_recipients
 from tests.integration.api_client import ADMIN, new_account
 from tests.integration.conftest import TABLE
 
@@ -88,3 +89,29 @@ def test_position_cursors_of_recipients_and_winners_are_checked(aws: dict[str, A
             cursor = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
             reply = client.get(path, query={"cursor": cursor})
             assert (reply.status, reply.body["code"]) == (422, "VALIDATION_ERROR"), (path, position)
+
+
+def test_a_batch_is_stored_packed_and_read_back_whole(aws: dict[str, Any]) -> None:
+    client = new_account()
+    promotion = client.post("/promotions", {"name": "p"}).body["promotion_id"]
+    phones = [f"010-5000-{1000 + n}" for n in range(50)]
+    body = {"channel": "sms", "content": "hi", "recipients": [{"phone": p, "name": "Kim"} for p in phones]}
+    send_id = client.post("/notification-sends", {**body, "promotion_id": promotion, "draft": True}).body["send_id"]
+    stored = boto3.client("dynamodb").query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"SEND#{send_id}"}},
+    )["Items"]
+    assert stored and all(set(raw["recipients"]) == {"B"} for raw in stored)  # binary, not a list of maps
+    assert sum(len(raw["recipients"]["B"]) for raw in stored) < 2_000  # 50 recipients as maps: about 5 KB
+    batches = _store().batches_from(send_id, 0, 100)
+    assert [(r.phone, r.name, r.status) for b in batches for r in b.recipients] == [
+        (f"+82105000{1000 + n}", "Kim", "PENDING") for n in range(50)
+    ]
+
+
+def test_a_batch_stored_as_a_list_of_recipients_still_reads() -> None:
+    recipient = {"rid": "r00000", "phone": "+821012345678", "status": "SENT", "updated_at": "2026-12-01T00:00:00Z"}
+    item = {"send_id": "s", "account_id": "a", "kind": "GIFT", "batch_no": 0, "recipients": [recipient]}
+    packed = {**item, "recipients": pack_recipients(BatchItem.model_validate(item).recipients)}
+    assert BatchItem.model_validate(packed) == BatchItem.model_validate(item)

@@ -24,10 +24,16 @@ from shared.models.items import (
     RecipientState,
     Reservation,
     SendItem,
+    pack_recipients,
 )
 
 if TYPE_CHECKING:
     from shared.domain.sends import BatchJob
+
+
+def _stored_batch(batch: BatchItem) -> dict[str, Any]:
+    return {**batch.model_dump(mode="json", exclude_none=True, exclude={"recipients"}),
+            "recipients": pack_recipients(batch.recipients)}  # fmt: skip
 
 
 class SendRecords(Records):
@@ -56,7 +62,7 @@ class SendRecords(Records):
     ) -> int:
         """Batches first, the send item last (with any events): a send only becomes visible (and dispatchable) once
         every recipient is durably stored. Returns the number of requests made."""
-        requests = self._table.batch_put((keys.batch(b.send_id, b.batch_no), dump(b)) for b in batches)
+        requests = self._table.batch_put((keys.batch(b.send_id, b.batch_no), _stored_batch(b)) for b in batches)
         values = {
             **dump(send),
             "gsi1pk": keys.sends_of_promotion(send.account_id, send.kind, send.promotion_id),
@@ -167,7 +173,7 @@ class SendRecords(Records):
         values: dict[str, Any] = {
             ":expected": batch.version,
             ":next": batch.version + 1,
-            ":recipients": [dump(r) for r in recipients],
+            ":recipients": pack_recipients(recipients),
         }
         sets = ["#version = :next", "#recipients = :recipients"]
         removes = []

@@ -20,8 +20,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 # A sort-key condition of a query: (operator, value); begins_with matches a prefix.
 SortCondition = tuple[Literal["begins_with", "<", "<=", ">="], str]
 
+class _PlainDeserializer(TypeDeserializer):
+    def _deserialize_b(self, value: bytes) -> bytes:  # plain bytes, not boto3's Binary wrapper
+        return value
+
+
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = _PlainDeserializer()
 _BATCH_WRITE_LIMIT = 25
 _KEY_POSITION = TypeAdapter(dict[str, str])
 
