@@ -20,6 +20,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 # A sort-key condition of a query: (operator, value); begins_with matches a prefix.
 SortCondition = tuple[Literal["begins_with", "<", "<=", ">="], str]
 
+
 class _PlainDeserializer(TypeDeserializer):
     def _deserialize_b(self, value: bytes) -> bytes:  # plain bytes, not boto3's Binary wrapper
         return value
