@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, SupportsBytes, cast
-
-from boto3.dynamodb.types import Binary
+from typing import Any
 
 from shared.adapters.store import DataStore, keys
 from shared.models.common import Channel, SendKind
@@ -62,15 +60,10 @@ def read_state(store: DataStore, account_id: str) -> AccountState:
     return AccountState(store.get_balance(account_id), list(store.all_ledger_entries(account_id)), sends, charges)
 
 
-def plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    """boto3's ``Binary`` (what moto's memory deserializes a packed batch to) as the ``bytes`` the store reads."""
-    return {k: bytes(cast(SupportsBytes, v)) if isinstance(v, Binary) else v for k, v in item.items()}
-
-
 def state_from_items(items: Iterable[dict[str, Any]], account_id: str) -> AccountState:
     """The account's state from plain table items (a scan, or a local table's memory), in key order."""
     pk = keys.account(account_id)
-    rows = sorted(map(plain_item, items), key=lambda item: (item["pk"], item["sk"]))
+    rows = sorted(items, key=lambda item: (item["pk"], item["sk"]))
     own = [row for row in rows if row["pk"] == pk]
     balance = next(Balance.model_validate(row) for row in own if (row["pk"], row["sk"]) == keys.balance(account_id))
     entries = [LedgerEntryItem.model_validate(row) for row in own if row["sk"].startswith(keys.LEDGER)]

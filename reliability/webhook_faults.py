@@ -51,7 +51,6 @@ from standardwebhooks import Webhook
 import shared.clock
 from reliability import faults
 from reliability.faults import TABLE, Harness, Injector, SimulatedCrash, World
-from reliability.invariants import plain_item
 from shared.adapters.events import EventPublisher
 from shared.adapters.store import keys
 from shared.adapters.webhook_http import PostResult, WebhookPoster
@@ -267,7 +266,7 @@ class WebhookScenario:
         return {(i["pk"], i["sk"]) for i in self.items()}
 
     def items(self) -> list[dict[str, Any]]:
-        return [plain_item(item.to_regular_json()) for item in self.harness._tables[TABLE].all_items()]
+        return [item.to_regular_json() for item in self.harness._tables[TABLE].all_items()]
 
     def record_published(self, message: BusMessage) -> None:
         published = published_events(message.detail_type, message.detail, message.time)
@@ -514,7 +513,7 @@ class WebhookHarness:
             secrets[target] = created.secret
             fail_first[target] = (rng.choice((0, 1, 2)), rng.choice(FAILURES))
         snapshot = copy.deepcopy(harness._tables[TABLE])
-        batches = (plain_item(item.to_regular_json()) for item in snapshot.all_items())
+        batches = (item.to_regular_json() for item in snapshot.all_items())
         refused = {
             (batch.send_id, r.rid)
             for batch in (BatchItem.model_validate(i) for i in batches if "recipients" in i)

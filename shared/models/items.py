@@ -185,7 +185,10 @@ class BatchItem(_Stored):
     @field_validator("recipients", mode="before")
     @classmethod
     def _unpack(cls, value: Any) -> Any:
-        return _RECIPIENT_LIST.validate_json(zlib.decompress(value)) if isinstance(value, bytes) else value
+        # Packed: bytes, or boto3's Binary (which converts to bytes) where a reader used boto3's deserializer.
+        if isinstance(value, bytes) or hasattr(value, "__bytes__"):
+            return _RECIPIENT_LIST.validate_json(zlib.decompress(bytes(value)))
+        return value
 
 
 _RECIPIENT_LIST = TypeAdapter(list[RecipientState])

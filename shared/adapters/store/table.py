@@ -21,13 +21,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 SortCondition = tuple[Literal["begins_with", "<", "<=", ">="], str]
 
 
-class _PlainDeserializer(TypeDeserializer):
-    def _deserialize_b(self, value: bytes) -> bytes:  # plain bytes, not boto3's Binary wrapper
-        return value
-
-
 _serializer = TypeSerializer()
-_deserializer = _PlainDeserializer()
+_deserializer = TypeDeserializer()
 _BATCH_WRITE_LIMIT = 25
 _KEY_POSITION = TypeAdapter(dict[str, str])
 
