@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 import phonenumbers
 
+from reliability.webhook_faults import FIGURES as WEBHOOK_FIGURES  # results.json's "webhooks" section
 from scripts import stack_env
 from shared.domain.auth import ACCOUNT_KEY_PREFIX
 from shared.observability import mask_personal_data
@@ -70,20 +71,6 @@ def leak_kinds(line: str) -> list[str]:
     return kinds + [kind for kind, pattern in _SECRETS.items() if pattern.search(line)]
 
 
-# The webhook scenarios' figures (reliability/webhook_faults.py) kept in results.json's "webhooks" section.
-WEBHOOK_FIGURES = (
-    "webhook_scenarios",
-    "crash_points",
-    "crash_points_total",
-    "faults_by_kind",
-    "events_produced",
-    "deliveries",
-    "delivered_at_least_once",
-    "attempts",
-    "duplicate_receipts",
-    "foreign_receipts",
-    "violations",
-)
 FUZZ_CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 SCHEMA_CHECKS = frozenset({"status_code_conformance", "content_type_conformance", "response_schema_conformance"})
 

@@ -651,6 +651,18 @@ def _figures(scenario: WebhookScenario) -> Counter[str]:
     )
 
 
+# Summed over the scenarios' parts; with the run's own figures, what reliability/verify.py reports.
+TOTALS = (
+    "events_produced",
+    "deliveries",
+    "delivered_at_least_once",
+    "attempts",
+    "duplicate_receipts",
+    "foreign_receipts",
+)
+FIGURES = ("webhook_scenarios", "crash_points", "crash_points_total", "faults_by_kind", *TOTALS, "violations")
+
+
 def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
     started = time.perf_counter()
     chunk = max(20, scenarios // (workers * 8) or 1)
@@ -680,22 +692,11 @@ def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
         "crash_points": len(crashes_hit & crash_universe),
         "crash_points_total": len(crash_universe),
         "crash_points_missed": sorted(crash_universe - crashes_hit),
-        **{name: totals[name] for name in _figures_names()},
+        **{name: totals[name] for name in TOTALS},
         "violations": sum(len(f["violations"]) for f in failures),
         "failures": failures[:20],
         "seconds": round(time.perf_counter() - started, 1),
     }
-
-
-def _figures_names() -> tuple[str, ...]:
-    return (
-        "events_produced",
-        "deliveries",
-        "delivered_at_least_once",
-        "attempts",
-        "duplicate_receipts",
-        "foreign_receipts",
-    )
 
 
 def replay(this_seed: int) -> dict[str, Any]:
