@@ -7,11 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
@@ -26,12 +25,7 @@ ProviderT = TypeVar("ProviderT")
 # What Lambda calls: the SQS event in, the batch item failures (a PartialItemFailureResponse) out.
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
-tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
-
-
-class BatchJobRecord(SqsRecordModel):
-    body: Json[BatchJob]
 
 
 def metric_sink(metrics: Metrics) -> MetricSink:
@@ -69,21 +63,20 @@ def consume(
 ) -> PartialItemFailureResponse:
     """Runs `process` for every record; a record that raises is retried by SQS (then the dead-letter queue)."""
 
-    def record_handler(record: BatchJobRecord) -> None:
-        job = record.body
+    def record_handler(record: SQSRecord) -> None:
+        job = BatchJob.model_validate_json(record.body)
         logger.append_keys(send_id=job.send_id, batch_no=job.batch_no)
         process(job)
 
-    processor = BatchProcessor(event_type=EventType.SQS, model=BatchJobRecord)
+    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
 def batch_handler(logger: Logger, worker: Callable[[], BatchWorker]) -> LambdaHandler:
-    """The Lambda handler of one send kind's queue, with its logger, tracing and metrics; `worker` is called for
+    """The Lambda handler of one send kind's queue, with its logger and metrics; `worker` is called for
     every job."""
 
     @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         return consume(event, context, logger, lambda job: process_batch(worker(), job))

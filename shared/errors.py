@@ -72,6 +72,10 @@ class ConcurrentUpdate(Exception):
     """An optimistic write lost a race; the caller re-reads and tries again. Never reaches a client."""
 
 
+class WebhookLimitReached(Exception):
+    """The account has MAX_WEBHOOKS already (raised by the store; the webhook domain answers it)."""
+
+
 class ProviderUnavailable(Exception):
     """A provider call failed in a way that may succeed on retry (5xx, timeout, throttling). ``retry_after``: the
     seconds the provider asked to wait (its 429's ``Retry-After``), or None."""

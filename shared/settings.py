@@ -13,7 +13,8 @@ from shared.domain.webhook_delivery import PRODUCTION_DELAYS
 
 
 class _EnvSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # defer_build: each function validates only its own settings model, so only that one is built.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     @classmethod
     def from_environment(cls) -> Self:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,7 +30,6 @@ from shared.models.api import HealthView
 from shared.observability import service_logger
 
 logger = service_logger()
-tracer = Tracer()
 metrics = Metrics(namespace="WinNotifications")
 
 # The fair-use limit first, before any middleware or route reads the request.
@@ -59,7 +58,6 @@ def health() -> HealthView:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # In-progress idempotency records then expire with this invocation, so a retry after a crash can run.

@@ -5,8 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -26,7 +24,9 @@ class WinnersRecorded(BaseModel):
     draw_id: str
 
 
-class WinnersRecordedEvent(EventBridgeModel):
+class WinnersRecordedEvent(BaseModel):
+    """The EventBridge envelope: only its detail is read (other fields ignored, as pydantic does by default)."""
+
     detail: WinnersRecorded
 
 
@@ -42,10 +42,9 @@ def dependencies() -> tuple[DataStore, WorkQueue, int]:
 
 
 @logger.inject_lambda_context
-@event_parser(model=WinnersRecordedEvent)
-def lambda_handler(event: WinnersRecordedEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store, queue, batch_size = dependencies()
-    draw = event.detail
+    draw = WinnersRecordedEvent.model_validate(event).detail
     sent = notify_winners(store, queue, draw.account_id, draw.promotion_id, draw.draw_id, batch_size)
     logger.info("automatic notification", extra={"draw_id": draw.draw_id, "send_id": sent and sent.send_id})
     return {"send_id": sent.send_id if sent else None}

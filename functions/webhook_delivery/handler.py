@@ -8,8 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
@@ -22,10 +21,6 @@ from shared.observability import service_logger
 from shared.settings import webhook_delivery_settings
 
 logger = service_logger()
-
-
-class DeliveryJobRecord(SqsRecordModel):
-    body: Json[DeliveryJob]
 
 
 @cache
@@ -44,13 +39,14 @@ def dependencies() -> tuple[DataStore, KmsSecretCipher, WebhookPoster, WebhookDe
     )
 
 
-def record_handler(record: DeliveryJobRecord) -> None:
+def record_handler(record: SQSRecord) -> None:
     store, cipher, poster, queue, schedule = dependencies()
-    result = deliver(store, cipher, poster, queue, record.body, schedule)
-    logger.info("webhook delivery", extra={"delivery_id": record.body.delivery_id, "result": result.value})
+    job = DeliveryJob.model_validate_json(record.body)
+    result = deliver(store, cipher, poster, queue, job, schedule)
+    logger.info("webhook delivery", extra={"delivery_id": job.delivery_id, "result": result.value})
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    processor = BatchProcessor(event_type=EventType.SQS, model=DeliveryJobRecord)
+    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

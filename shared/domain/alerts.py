@@ -13,9 +13,8 @@ from typing import Protocol
 
 from shared.clock import utc_now
 from shared.domain.balances import low_balance_crossings
-from shared.domain.store import AlertStore, OutboxStore
+from shared.domain.store import OutboxStore
 from shared.ids import new_id
-from shared.models.api import AlertsView
 from shared.models.items import AlertSettings, Balance, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -62,18 +61,3 @@ def publish_stale_outbox(store: OutboxStore, publisher: Publisher, now: datetime
         publisher.publish(events)
         store.delete_outbox(events)
     return len(events)
-
-
-def alerts_view(alerts: AlertSettings | None) -> AlertsView:
-    alerts = alerts or AlertSettings()
-    return AlertsView(credits_below=alerts.credits_below, counts_below=alerts.counts_below)
-
-
-def get_alerts(store: AlertStore, account_id: str) -> AlertsView:
-    return alerts_view(store.get_alerts(account_id))
-
-
-def put_alerts(store: AlertStore, account_id: str, request: AlertsView) -> AlertsView:
-    alerts = AlertSettings(credits_below=request.credits_below, counts_below=request.counts_below)
-    store.put_alerts(account_id, alerts)
-    return alerts_view(alerts)

@@ -17,7 +17,7 @@ from typing import Protocol
 from shared.clock import utc_now
 from shared.domain.store import require
 from shared.domain.webhook_urls import check_webhook_url
-from shared.errors import InvalidState
+from shared.errors import InvalidState, WebhookLimitReached
 from shared.ids import new_id
 from shared.models.api import (
     CreateWebhookRequest,
@@ -31,10 +31,6 @@ from shared.models.items import WebhookDeliveryItem, WebhookItem
 
 MAX_WEBHOOKS = 10
 _SECRET_BYTES = 24
-
-
-class WebhookLimitReached(Exception):
-    """The account has MAX_WEBHOOKS already (raised by the store)."""
 
 
 class SecretCipher(Protocol):

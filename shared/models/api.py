@@ -31,7 +31,12 @@ from shared.models.common import (
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
-class _Request(BaseModel):
+class _View(BaseModel):
+    # A function builds only the models it uses (the first use builds one): most import this module for a few.
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Request(_View):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
@@ -75,7 +80,7 @@ class CreateAccountRequest(_Request):
     name: DisplayName
 
 
-class AccountCreated(BaseModel):
+class AccountCreated(_View):
     account_id: str
     name: str
     api_key: str
@@ -94,7 +99,7 @@ class CreateUserRequest(_Request):
     name: DisplayName | None = None
 
 
-class UserCreated(BaseModel):
+class UserCreated(_View):
     user_id: str
     account_id: str
     email: str
@@ -105,7 +110,7 @@ class GiftApprovalRequest(_Request):
     approved: Flag
 
 
-class GiftApproval(BaseModel):
+class GiftApproval(_View):
     account_id: str
     gift_sending_approved: bool
 
@@ -115,12 +120,12 @@ class TopUpRequest(_Request):
     reference: Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class CreditsBalance(BaseModel):
+class CreditsBalance(_View):
     account_id: str
     credits: Credits
 
 
-class CatalogSyncResult(BaseModel):
+class CatalogSyncResult(_View):
     updated: int
     discontinued: int
 
@@ -128,13 +133,13 @@ class CatalogSyncResult(BaseModel):
 # --- account -----------------------------------------------------------------------------------
 
 
-class NotificationBalance(BaseModel):
+class NotificationBalance(_View):
     sms: int
     lms: int
     email: int
 
 
-class AccountView(BaseModel):
+class AccountView(_View):
     account_id: str
     name: str
     gift_sending_approved: bool
@@ -142,12 +147,12 @@ class AccountView(BaseModel):
     notification_balance: NotificationBalance
 
 
-class NotificationDelta(BaseModel):
+class NotificationDelta(_View):
     channel: Channel
     count: int
 
 
-class LedgerEntryView(BaseModel):
+class LedgerEntryView(_View):
     entry_id: str
     created_at: datetime
     type: LedgerType
@@ -167,7 +172,7 @@ class AlertsView(_Request):
 # --- charges -----------------------------------------------------------------------------------
 
 
-class PricingView(BaseModel):
+class PricingView(_View):
     notification_unit_credits: NotificationBalance
 
 
@@ -176,7 +181,7 @@ class ChargeRequest(_Request):
     quantity: Annotated[int, Field(gt=0, le=10_000_000, strict=True)]
 
 
-class ChargeView(BaseModel):
+class ChargeView(_View):
     charge_id: str
     channel: Channel
     quantity: int
@@ -186,7 +191,7 @@ class ChargeView(BaseModel):
     status: ChargeStatus
 
 
-class ChargeRefund(BaseModel):
+class ChargeRefund(_View):
     charge_id: str
     status: Literal["REFUNDED"] = "REFUNDED"
     credits_refunded: Credits
@@ -195,7 +200,7 @@ class ChargeRefund(BaseModel):
 # --- catalog, promotions -----------------------------------------------------------------------
 
 
-class GiftView(BaseModel):
+class GiftView(_View):
     gift_id: str
     name: str
     brand: str
@@ -208,7 +213,7 @@ class CreatePromotionRequest(_Request):
     name: DisplayName
 
 
-class PromotionView(BaseModel):
+class PromotionView(_View):
     promotion_id: str
     name: str
     created_at: datetime
@@ -239,14 +244,14 @@ class GiftSendRequest(_SendTiming):
     recipients: Annotated[list[GiftRecipientInput], Field(min_length=1, max_length=10_000)]
 
 
-class SendAccepted(BaseModel):
+class SendAccepted(_View):
     send_id: str
     status: SendStatus
     total: int
     invalid: int
 
 
-class GiftSendEstimate(BaseModel):
+class GiftSendEstimate(_View):
     total: int
     valid: int
     invalid: int
@@ -256,7 +261,7 @@ class GiftSendEstimate(BaseModel):
     shortfall: Credits
 
 
-class SendCountsView(BaseModel):
+class SendCountsView(_View):
     total: int
     pending: int
     sent: int
@@ -264,7 +269,7 @@ class SendCountsView(BaseModel):
     resendable: int
 
 
-class _SendView(BaseModel):
+class _SendView(_View):
     """What every send shows, gift or notification."""
 
     send_id: str
@@ -282,12 +287,12 @@ class GiftSendView(_SendView):
     title: str
 
 
-class CouponView(BaseModel):
+class CouponView(_View):
     coupon_id: str
     expires_on: date
 
 
-class _RecipientView(BaseModel):
+class _RecipientView(_View):
     """What every recipient shows, gift or notification."""
 
     recipient_id: str
@@ -307,11 +312,11 @@ class GiftRecipientView(_RecipientView):
     coupon: CouponView | None
 
 
-class HealthView(BaseModel):
+class HealthView(_View):
     status: Literal["ok"] = "ok"
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_View):
     code: str
     message: str
     details: list[dict] | None = None
@@ -334,7 +339,7 @@ class NotificationSendRequest(_SendTiming):
     recipients: Annotated[list[NotificationRecipientInput], Field(min_length=1, max_length=10_000)]
 
 
-class NotificationSendEstimate(BaseModel):
+class NotificationSendEstimate(_View):
     total: int
     valid: int
     invalid: int
@@ -376,11 +381,11 @@ class RecordWinnersRequest(_Request):
     winners: Annotated[list[WinnerInput], Field(min_length=1, max_length=10_000)]
 
 
-class WinnersAccepted(BaseModel):
+class WinnersAccepted(_View):
     accepted: int
 
 
-class WinnerView(BaseModel):
+class WinnerView(_View):
     winner_id: str
     name: str
     phone: str | None
@@ -388,7 +393,7 @@ class WinnerView(BaseModel):
     recorded_at: datetime
 
 
-class Resent(BaseModel):
+class Resent(_View):
     resent: int
 
 
@@ -409,7 +414,7 @@ class CreateWebhookRequest(_Request):
     description: Annotated[str, Field(max_length=200), AfterValidator(_plain_text)] | None = None
 
 
-class WebhookView(BaseModel):
+class WebhookView(_View):
     webhook_id: str
     url: str
     events: list[WebhookEventType]
@@ -422,7 +427,7 @@ class WebhookCreated(WebhookView):
     secret: str = Field(description="whsec_ + base64: the signing secret, shown only in this answer")
 
 
-class WebhookDeliveryView(BaseModel):
+class WebhookDeliveryView(_View):
     delivery_id: str
     event_id: str
     type: WebhookEventType
@@ -434,6 +439,6 @@ class WebhookDeliveryView(BaseModel):
     created_at: datetime
 
 
-class DeliveryRetried(BaseModel):
+class DeliveryRetried(_View):
     delivery_id: str
     status: DeliveryStatus

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store
 from functions.api.responses import Cursor, Limit
-from shared.domain import accounts, alerts
+from shared.domain import accounts, alert_settings
 from shared.http.principal import current_account_id
 from shared.models.api import AccountView, AlertsView, LedgerEntryView
 from shared.models.common import Page
@@ -47,7 +47,7 @@ def get_ledger(limit: Limit = 50, cursor: Cursor = None) -> Page[LedgerEntryView
     ),
 )
 def get_alerts() -> AlertsView:
-    return alerts.get_alerts(data_store(), current_account_id(router))
+    return alert_settings.get_alerts(data_store(), current_account_id(router))
 
 
 @router.put(
@@ -60,4 +60,4 @@ def get_alerts() -> AlertsView:
     ),
 )
 def put_alerts(body: AlertsView) -> AlertsView:
-    return alerts.put_alerts(data_store(), current_account_id(router), body)
+    return alert_settings.put_alerts(data_store(), current_account_id(router), body)
