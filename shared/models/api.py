@@ -31,12 +31,12 @@ from shared.models.common import (
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
-class _View(BaseModel):
+class _ApiModel(BaseModel):
     # A function builds only the models it uses (the first use builds one): most import this module for a few.
     model_config = ConfigDict(defer_build=True)
 
 
-class _Request(_View):
+class _Request(_ApiModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
@@ -80,7 +80,7 @@ class CreateAccountRequest(_Request):
     name: DisplayName
 
 
-class AccountCreated(_View):
+class AccountCreated(_ApiModel):
     account_id: str
     name: str
     api_key: str
@@ -99,7 +99,7 @@ class CreateUserRequest(_Request):
     name: DisplayName | None = None
 
 
-class UserCreated(_View):
+class UserCreated(_ApiModel):
     user_id: str
     account_id: str
     email: str
@@ -110,7 +110,7 @@ class GiftApprovalRequest(_Request):
     approved: Flag
 
 
-class GiftApproval(_View):
+class GiftApproval(_ApiModel):
     account_id: str
     gift_sending_approved: bool
 
@@ -120,12 +120,12 @@ class TopUpRequest(_Request):
     reference: Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class CreditsBalance(_View):
+class CreditsBalance(_ApiModel):
     account_id: str
     credits: Credits
 
 
-class CatalogSyncResult(_View):
+class CatalogSyncResult(_ApiModel):
     updated: int
     discontinued: int
 
@@ -133,13 +133,13 @@ class CatalogSyncResult(_View):
 # --- account -----------------------------------------------------------------------------------
 
 
-class NotificationBalance(_View):
+class NotificationBalance(_ApiModel):
     sms: int
     lms: int
     email: int
 
 
-class AccountView(_View):
+class AccountView(_ApiModel):
     account_id: str
     name: str
     gift_sending_approved: bool
@@ -147,12 +147,12 @@ class AccountView(_View):
     notification_balance: NotificationBalance
 
 
-class NotificationDelta(_View):
+class NotificationDelta(_ApiModel):
     channel: Channel
     count: int
 
 
-class LedgerEntryView(_View):
+class LedgerEntryView(_ApiModel):
     entry_id: str
     created_at: datetime
     type: LedgerType
@@ -172,7 +172,7 @@ class AlertsView(_Request):
 # --- charges -----------------------------------------------------------------------------------
 
 
-class PricingView(_View):
+class PricingView(_ApiModel):
     notification_unit_credits: NotificationBalance
 
 
@@ -181,7 +181,7 @@ class ChargeRequest(_Request):
     quantity: Annotated[int, Field(gt=0, le=10_000_000, strict=True)]
 
 
-class ChargeView(_View):
+class ChargeView(_ApiModel):
     charge_id: str
     channel: Channel
     quantity: int
@@ -191,7 +191,7 @@ class ChargeView(_View):
     status: ChargeStatus
 
 
-class ChargeRefund(_View):
+class ChargeRefund(_ApiModel):
     charge_id: str
     status: Literal["REFUNDED"] = "REFUNDED"
     credits_refunded: Credits
@@ -200,7 +200,7 @@ class ChargeRefund(_View):
 # --- catalog, promotions -----------------------------------------------------------------------
 
 
-class GiftView(_View):
+class GiftView(_ApiModel):
     gift_id: str
     name: str
     brand: str
@@ -213,7 +213,7 @@ class CreatePromotionRequest(_Request):
     name: DisplayName
 
 
-class PromotionView(_View):
+class PromotionView(_ApiModel):
     promotion_id: str
     name: str
     created_at: datetime
@@ -244,14 +244,14 @@ class GiftSendRequest(_SendTiming):
     recipients: Annotated[list[GiftRecipientInput], Field(min_length=1, max_length=10_000)]
 
 
-class SendAccepted(_View):
+class SendAccepted(_ApiModel):
     send_id: str
     status: SendStatus
     total: int
     invalid: int
 
 
-class GiftSendEstimate(_View):
+class GiftSendEstimate(_ApiModel):
     total: int
     valid: int
     invalid: int
@@ -261,7 +261,7 @@ class GiftSendEstimate(_View):
     shortfall: Credits
 
 
-class SendCountsView(_View):
+class SendCountsView(_ApiModel):
     total: int
     pending: int
     sent: int
@@ -269,7 +269,7 @@ class SendCountsView(_View):
     resendable: int
 
 
-class _SendView(_View):
+class _SendView(_ApiModel):
     """What every send shows, gift or notification."""
 
     send_id: str
@@ -287,12 +287,12 @@ class GiftSendView(_SendView):
     title: str
 
 
-class CouponView(_View):
+class CouponView(_ApiModel):
     coupon_id: str
     expires_on: date
 
 
-class _RecipientView(_View):
+class _RecipientView(_ApiModel):
     """What every recipient shows, gift or notification."""
 
     recipient_id: str
@@ -312,11 +312,11 @@ class GiftRecipientView(_RecipientView):
     coupon: CouponView | None
 
 
-class HealthView(_View):
+class HealthView(_ApiModel):
     status: Literal["ok"] = "ok"
 
 
-class ErrorBody(_View):
+class ErrorBody(_ApiModel):
     code: str
     message: str
     details: list[dict] | None = None
@@ -339,7 +339,7 @@ class NotificationSendRequest(_SendTiming):
     recipients: Annotated[list[NotificationRecipientInput], Field(min_length=1, max_length=10_000)]
 
 
-class NotificationSendEstimate(_View):
+class NotificationSendEstimate(_ApiModel):
     total: int
     valid: int
     invalid: int
@@ -381,11 +381,11 @@ class RecordWinnersRequest(_Request):
     winners: Annotated[list[WinnerInput], Field(min_length=1, max_length=10_000)]
 
 
-class WinnersAccepted(_View):
+class WinnersAccepted(_ApiModel):
     accepted: int
 
 
-class WinnerView(_View):
+class WinnerView(_ApiModel):
     winner_id: str
     name: str
     phone: str | None
@@ -393,7 +393,7 @@ class WinnerView(_View):
     recorded_at: datetime
 
 
-class Resent(_View):
+class Resent(_ApiModel):
     resent: int
 
 
@@ -414,7 +414,7 @@ class CreateWebhookRequest(_Request):
     description: Annotated[str, Field(max_length=200), AfterValidator(_plain_text)] | None = None
 
 
-class WebhookView(_View):
+class WebhookView(_ApiModel):
     webhook_id: str
     url: str
     events: list[WebhookEventType]
@@ -427,7 +427,7 @@ class WebhookCreated(WebhookView):
     secret: str = Field(description="whsec_ + base64: the signing secret, shown only in this answer")
 
 
-class WebhookDeliveryView(_View):
+class WebhookDeliveryView(_ApiModel):
     delivery_id: str
     event_id: str
     type: WebhookEventType
@@ -439,6 +439,6 @@ class WebhookDeliveryView(_View):
     created_at: datetime
 
 
-class DeliveryRetried(_View):
+class DeliveryRetried(_ApiModel):
     delivery_id: str
     status: DeliveryStatus
