@@ -91,6 +91,12 @@ def env_file() -> Path:
     return state_dir() / stack_env.STACK_ENV.name
 
 
+def deployed_env_file() -> Path:
+    """The deploy's values before the demo account exists: what is left to look at when the bootstrap fails (and
+    where a redeploy into the same MiniStack finds its admin key then); stack.env appears only once complete."""
+    return state_dir() / "deployed.env"
+
+
 def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
@@ -163,6 +169,7 @@ def stop_ministack(pid: int) -> None:
     ministack_server.stop(pid, state_dir())
     pid_file().unlink(missing_ok=True)
     env_file().unlink(missing_ok=True)
+    deployed_env_file().unlink(missing_ok=True)
     log(f"MiniStack (pid {pid}) stopped")
 
 
@@ -429,10 +436,11 @@ def bring_up(
 
     state_dir().mkdir(parents=True, exist_ok=True)
     pid = recorded_pid()
-    previous = stack_env.read(env_file())
+    previous = stack_env.read(env_file()) or stack_env.read(deployed_env_file())
     started_here = pid is None
     if pid is None:
-        pid_file().unlink(missing_ok=True)
+        for stale in (pid_file(), env_file(), deployed_env_file()):  # an earlier stack's, not this one's
+            stale.unlink(missing_ok=True)
         pid = start_ministack()
         admin_key = secrets.token_urlsafe(32)
     else:
@@ -471,7 +479,7 @@ def bring_up(
         **dashboard_values,
         **(extra_env or {}),
     }
-    stack_env.write(values, env_file())  # usable even if the bootstrap below fails
+    stack_env.write(values, deployed_env_file())
 
     api = Api(values["API_URL"], admin_key)
     try:
@@ -482,7 +490,11 @@ def bring_up(
             if started_here:
                 stop_ministack(pid)
             raise StackError(message) from err
-        log(f"WARNING: {message}\n  MiniStack keeps serving so you can look into it (log: {log_file()}).")
+        log(
+            f"WARNING: {message}\n  MiniStack keeps serving so you can look into it (log: {log_file()}; "
+            f"the deploy's values: {_shown(deployed_env_file())})."
+        )
+        return pid, started_here
     stack_env.write(values, env_file())
     print_summary(values, serve)
     return pid, started_here

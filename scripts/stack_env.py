@@ -1,11 +1,14 @@
 """`.local/stack.env`: what `make stack-up` / `make run` tell their callers (API_URL, keys, AWS settings).
 
-Written by scripts/local_stack.py; read by it (to reuse a running stack), by the e2e suite and by `make verify`.
-A shell loads it with `set -a; . .local/stack.env; set +a`.
+Written by scripts/local_stack.py once the stack is deployed and its demo account and user exist, in one rename, so a
+tool that waits for the file (or for /health) and reads it always gets every value. Read by local_stack itself (to
+reuse a running stack), by the e2e suite and by `make verify`. A shell loads it with
+`set -a; . .local/stack.env; set +a`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +33,12 @@ def read(path: Path = STACK_ENV) -> dict[str, str]:
 
 
 def write(values: dict[str, str], path: Path = STACK_ENV) -> None:
-    lines = ["# Written by scripts/local_stack.py. Load with: set -a; . .local/stack.env; set +a"]
+    """The whole file at once: written beside it (owner-only, it holds keys), then renamed over it."""
+    lines = [f"# Written by scripts/local_stack.py. Load with: set -a; . {path.name}; set +a"]
     lines += [f"{name}={value}" for name, value in values.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write("\n".join(lines) + "\n")
+    os.replace(partial, path)
