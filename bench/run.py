@@ -117,6 +117,8 @@ def _environment() -> None:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR",
             "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+            # The handlers' metric (EMF) lines would land on stdout between the figures.
+            "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "bench",
             "EVENT_BUS_NAME": "default",
             "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
