@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -38,13 +37,20 @@ app.use(middlewares=[enforce_key_scope])
 register_error_handlers(app)
 for module in (admin, account, catalog, promotions, gift_sends, notification_sends, charges, webhooks):
     app.include_router(module.router)
-app.enable_swagger(
-    path="/swagger",
-    title="Win Notifications API",
-    version="1.0.0",
-    security_schemes={"bearerAuth": HTTPBearer()},
-    security=[{"bearerAuth": []}],
-)
+
+
+def swagger_options() -> dict[str, Any]:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {
+        "title": "Win Notifications API",
+        "version": "1.0.0",
+        "security_schemes": {"bearerAuth": HTTPBearer()},
+        "security": [{"bearerAuth": []}],
+    }
+
+
+app.serve_swagger("/swagger", swagger_options)
 
 
 @app.get(

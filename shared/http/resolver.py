@@ -21,21 +21,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Server
 from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from shared.models.api import ErrorBody
+
+if TYPE_CHECKING:  # Powertools' OpenAPI models are imported only when a document is built (see serve_swagger)
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 ERROR_RESPONSES: dict[int, str] = {
     400: "Malformed JSON, or a body that is not JSON (BAD_REQUEST)",
@@ -163,8 +165,24 @@ class JsonRestResolver(APIGatewayRestResolver):
             raise ValueError("guards run in the request validation middleware: enable_validation=True")
         if self._enable_validation:
             self._request_validation_middleware = JsonOnlyRequestValidation(guards)
+        self._swagger: tuple[str, Callable[[], dict[str, Any]]] | None = None
+
+    def serve_swagger(self, path: str, options: Callable[[], dict[str, Any]]) -> None:
+        """Swagger UI and the OpenAPI document at ``path`` (Powertools' ``enable_swagger(**options())``), set up
+        by the first request for that path: setting them up imports Powertools' OpenAPI models (about 0.15 s),
+        which no other request needs, so a cold start does not pay for them."""
+        self._swagger = (path, options)
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if self._swagger is not None and event.get("path") == self._swagger[0]:
+            path, options = self._swagger
+            self._swagger = None
+            self.enable_swagger(path=path, **options())
+        return super().resolve(event, context)
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
+        from aws_lambda_powertools.event_handler.openapi.models import Server
+
         event = getattr(self, "current_event", None)  # the request being answered (none before the first)
         url = base_url(event) if isinstance(event, APIGatewayProxyEvent) else None
         if url:

@@ -6,7 +6,6 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.domain.recipients import contains_control_characters, contains_emoji
@@ -88,6 +87,8 @@ class AccountCreated(_ApiModel):
 
 def _sign_in_email(value: str) -> str:
     # Cognito keeps the address as given; lower case makes one person one user.
+    from email_validator import EmailNotValidError, validate_email  # about 30 ms to import: only user creation
+
     try:
         return validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError as err:
