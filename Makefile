@@ -4,7 +4,7 @@
 # package with the hashes of all its files; scripts/requirements-*.txt (compiled by uv from the
 # scripts/requirements-*.in beside them) pin the tooling venvs the same way. Nothing installs
 # anything the locks do not name. `make lock` after editing pyproject.toml or a .in file;
-# `make lock-upgrade` to move to the newest versions the ranges allow (README "Dependencies").
+# `make lock-upgrade` to move to the newest versions the ranges allow (docs/dependencies.md).
 #
 # Virtualenvs (all under the repo, git-ignored, created on first use, re-installed only when
 # their inputs change):
@@ -116,7 +116,7 @@ help:
 	@echo "make deploy-dashboard STACK_NAME=... [AWS_REGION=...]  build the dashboard, upload it and config.json to"
 	@echo "                  that stack on AWS, invalidate its CloudFront distribution (scripts/dashboard.py)"
 	@echo "make redrive      move the send queues' dead-letter messages back to their queues (local stack;"
-	@echo "                  REDRIVE_ARGS='--queue gift --dry-run'); against AWS: README \"Dead letters\""
+	@echo "                  REDRIVE_ARGS='--queue gift --dry-run'); against AWS: docs/reliability.md \"Dead letters\""
 	@echo "make build-local  sam build for MiniStack (.aws-sam/build-local)"
 	@echo "make build-cloud  sam build for AWS: python3.13 arm64 artifacts (.aws-sam/build)"
 	@echo "make validate     sam validate --lint"

@@ -49,7 +49,7 @@ nor in any public client); the limit is the operator's, agreed with KT alpha.
 
 Nothing here logs or puts into exception messages the auth code or token, phone numbers, pins, tr_ids or bodies.
 
-Sources (public code; facts marked "unconfirmed" in the README's closing note were seen nowhere authoritative):
+Sources (public code; docs/providers.md lists each fact with where it was checked):
 - github YongWoo-8933/Cafejari-Server shop/giftishow_biz.py: the base URL, paths /goods /send /cancel /bizmoney,
   api_code 0101/0204/0202/0301, the 0204 fields (goods_code, mms_msg, mms_title, callback_no, phone_no, tr_id,
   user_id, gubun), dev_yn; shop/views.py: ``result.result.couponImgUrl`` in a 0204 answer; cron/item.py:

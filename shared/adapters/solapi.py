@@ -220,7 +220,7 @@ class SolapiApi:
     request. Failures: connection errors, timeouts, 408, 429, 5xx, an unreadable 2xx and DuplicatedSignature are
     ProviderUnavailable (may work later; a 429 carries its ``Retry-After``); 401, 402, 403 and other 4xx are
     ProviderRejected. Every request first takes a token from ``limiter``, this instance's share of
-    SmsProviderRequestsPerSecond (Solapi documents no request rate limit; see the README's provider facts)."""
+    SmsProviderRequestsPerSecond (Solapi documents no request rate limit; see docs/providers.md)."""
 
     def __init__(
         self,
