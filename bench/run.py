@@ -332,8 +332,8 @@ def run(recipients: int, engine: str = "ministack") -> dict[str, Any]:
 
         from functions.send_gift import handler as gift_consumer
         from functions.send_notification import handler as notification_consumer
-        from shared.domain.batch_processing import BatchWorker
-        from shared.domain.gift_processing import GiftPayment
+        from shared.domain.gifts.gift_processing import GiftPayment
+        from shared.domain.sends.batch_processing import BatchWorker
         from tests.lambda_events import LambdaContextStub
 
         counter = CallCounter()

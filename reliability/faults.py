@@ -79,17 +79,20 @@ from shared.adapters.notification_delivery import (
 from shared.adapters.queue import WorkQueue
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore
-from shared.clock import utc_now
-from shared.domain import accounts, catalog, charges, send_actions
+from shared.domain.accounts import accounts
 from shared.domain.attempts import RecipientAttempt
-from shared.domain.batch_processing import BatchWorker, process_batch
-from shared.domain.delivery_reports import ReportNotReady, RetryPolicy, apply_reports
-from shared.domain.gift_processing import GiftPayment
-from shared.domain.gift_sends import create_gift_send
-from shared.domain.notification_processing import NotificationPayment
-from shared.domain.notification_sends import create_notification_send
-from shared.domain.promotions import create_promotion
-from shared.domain.sends import BatchJob
+from shared.domain.charges import charges
+from shared.domain.clock import utc_now
+from shared.domain.gifts import catalog
+from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.gifts.gift_sends import create_gift_send
+from shared.domain.notifications.notification_processing import NotificationPayment
+from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.promotions.promotions import create_promotion
+from shared.domain.reports.delivery_reports import ReportNotReady, RetryPolicy, apply_reports
+from shared.domain.sends import send_actions
+from shared.domain.sends.batch_processing import BatchWorker, process_batch
+from shared.domain.sends.sends import BatchJob
 from shared.errors import ProviderUnavailable
 from shared.models.api import GiftSendRequest, NotificationSendRequest
 from shared.models.common import Channel, SendKind

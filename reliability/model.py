@@ -53,7 +53,7 @@ from hypothesis.stateful import (
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
-import shared.clock
+import shared.domain.clock
 from reliability.invariants import AccountState, read_state, state_from_items, violations
 from shared.adapters.gift_provider import SANDBOX_CATALOG, SandboxGiftProvider
 from shared.adapters.notification_delivery import (
@@ -66,17 +66,20 @@ from shared.adapters.notification_delivery import (
 from shared.adapters.queue import WorkQueue
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore, DispatchIndex, keys
-from shared.domain import accounts, catalog, charges, send_actions
+from shared.domain.accounts import accounts
 from shared.domain.attempts import RecipientAttempt
-from shared.domain.batch_processing import BatchWorker, process_batch
-from shared.domain.delivery_reports import ReportEffect, ReportNotReady, RetryPolicy, apply_reports
-from shared.domain.dispatch import dispatch_due_sends
-from shared.domain.gift_processing import GiftPayment
-from shared.domain.gift_sends import create_gift_send
-from shared.domain.notification_processing import NotificationPayment
-from shared.domain.notification_sends import create_notification_send
-from shared.domain.promotions import create_promotion
-from shared.domain.sends import BatchJob, recipient_id
+from shared.domain.charges import charges
+from shared.domain.gifts import catalog
+from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.gifts.gift_sends import create_gift_send
+from shared.domain.notifications.notification_processing import NotificationPayment
+from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.promotions.promotions import create_promotion
+from shared.domain.reports.delivery_reports import ReportEffect, ReportNotReady, RetryPolicy, apply_reports
+from shared.domain.sends import send_actions
+from shared.domain.sends.batch_processing import BatchWorker, process_batch
+from shared.domain.sends.dispatch import dispatch_due_sends
+from shared.domain.sends.sends import BatchJob, recipient_id
 from shared.errors import (
     DomainError,
     GiftSendingNotApproved,
@@ -1057,8 +1060,8 @@ def _aws_environment() -> Iterator[None]:
 
 @contextmanager
 def _virtual_clock() -> Iterator[None]:
-    """Every loaded shared.* module that took `utc_now` from shared.clock reads CLOCK instead."""
-    real = shared.clock.utc_now
+    """Every loaded shared.* module that took `utc_now` from shared.domain.clock reads CLOCK instead."""
+    real = shared.domain.clock.utc_now
     patched = [
         module
         for name, module in list(sys.modules.items())

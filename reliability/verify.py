@@ -32,7 +32,7 @@ import phonenumbers
 
 from reliability.webhook_faults import FIGURES as WEBHOOK_FIGURES  # results.json's "webhooks" section
 from scripts import stack_env
-from shared.domain.auth import ACCOUNT_KEY_PREFIX
+from shared.domain.accounts.auth import ACCOUNT_KEY_PREFIX
 from shared.observability import mask_personal_data
 
 ROOT = Path(__file__).resolve().parent.parent

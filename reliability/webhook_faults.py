@@ -48,18 +48,20 @@ from typing import Any
 import standardwebhooks.webhooks
 from standardwebhooks import Webhook
 
-import shared.clock
+import shared.domain.clock
 from reliability import faults
 from reliability.faults import TABLE, Harness, Injector, SimulatedCrash, World
 from shared.adapters.events import EventPublisher
 from shared.adapters.store import keys
 from shared.adapters.webhook_http import PostResult, WebhookPoster
-from shared.clock import utc_now
-from shared.domain import accounts, charges, webhooks
-from shared.domain.account_events import kind_name, published_events
-from shared.domain.alerts import OUTBOX_GRACE, publish_stale_outbox
+from shared.domain.accounts import accounts
+from shared.domain.charges import charges
+from shared.domain.clock import utc_now
+from shared.domain.events.account_events import kind_name, published_events
+from shared.domain.events.alerts import OUTBOX_GRACE, publish_stale_outbox
 from shared.domain.views import effective_status, recipient_view, send_view
-from shared.domain.webhook_delivery import (
+from shared.domain.webhooks import webhooks
+from shared.domain.webhooks.webhook_delivery import (
     ATTEMPT_LEASE,
     DeliveryJob,
     RetrySchedule,
@@ -114,7 +116,7 @@ class _ShiftedDatetime(datetime):
 
 def install_clock() -> None:
     """`utc_now()` everywhere, and the receivers' clock (the library's timestamp tolerance), can move forward."""
-    shared.clock.datetime = _ShiftedDatetime  # type: ignore[misc]
+    shared.domain.clock.datetime = _ShiftedDatetime  # type: ignore[misc]
     standardwebhooks.webhooks.datetime = _ShiftedDatetime  # type: ignore[misc]
 
 

@@ -55,7 +55,7 @@ def generate() -> str:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     from functions.api.handler import app
 
-    response = app.resolve(_swagger_request(), None)  # type: ignore[arg-type]  # the route reads no context
+    response = app.resolve(_swagger_request(), None)  # the route reads no context
     if response["statusCode"] != 200:
         raise RuntimeError(f"GET /swagger?format=json answered {response['statusCode']}: {response['body']}")
     return json.dumps(json.loads(response["body"]), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from shared.domain.auth import ACCOUNT_KEY_PREFIX
+from shared.domain.accounts.auth import ACCOUNT_KEY_PREFIX
 
 # Korean mobile numbers in the spellings the phone parser accepts: 010-1234-5678, 01012345678, 010.1234.5678,
 # (010) 1234-5678, +82 10-1234-5678, +82 (0)10 1234 5678, +821012345678.

@@ -8,8 +8,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.domain.fair_use import RequestLimit
-from shared.domain.webhook_delivery import PRODUCTION_DELAYS
+from shared.domain.accounts.fair_use import RequestLimit
+from shared.domain.webhooks.webhook_delivery import PRODUCTION_DELAYS
 
 
 class _EnvSettings(BaseModel):

@@ -4,15 +4,16 @@ Why here and not in API Gateway: per-account throttling there needs an API Gatew
 every account, returned by the authorizer as `usageIdentifierKey` (with the API's key source AUTHORIZER). MiniStack
 1.5's API Gateway throttles by usage plan only for the key in the request's `x-api-key` header
 (`_api_key_from_request`, used by `_check_throttle`) and never reads `usageIdentifierKey`, so the local stack would not
-enforce the limit. One conditional DynamoDB write per request (shared.domain.fair_use) behaves the same on both."""
+enforce the limit. One conditional DynamoDB write per request (shared.domain.accounts.fair_use) behaves the same
+on both."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from functions.api.dependencies import data_store
-from shared.clock import utc_now
-from shared.domain.fair_use import admit_request
+from shared.domain.accounts.fair_use import admit_request
+from shared.domain.clock import utc_now
 from shared.http.principal import PUBLIC_PATHS, principal_of
 from shared.settings import api_settings
 

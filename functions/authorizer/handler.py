@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.cognito import UserTokenVerifier
 from shared.adapters.store import DataStore
-from shared.domain.auth import Principal, authenticate, bearer_token
+from shared.domain.accounts.auth import Principal, authenticate, bearer_token
 from shared.observability import service_logger
 from shared.settings import authorizer_settings
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
-from shared.domain.winners import notify_winners
+from shared.domain.promotions.winners import notify_winners
 from shared.observability import service_logger
 from shared.settings import auto_notify_settings
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.providers import gift_provider_from_settings
 from shared.adapters.store import DataStore
-from shared.domain.catalog import sync_catalog
+from shared.domain.gifts.catalog import sync_catalog
 from shared.observability import service_logger
 from shared.settings import catalog_sync_settings
 

@@ -18,7 +18,7 @@ from shared.adapters.events import EventPublisher
 from shared.adapters.queue import ReportMessage
 from shared.adapters.ses_events import report_from_ses_event
 from shared.adapters.store import DataStore
-from shared.domain.delivery_reports import RetryPolicy, apply_reports
+from shared.domain.reports.delivery_reports import RetryPolicy, apply_reports
 from shared.models.reports import DeliveryReport
 from shared.observability import service_logger
 from shared.settings import delivery_report_settings

@@ -12,8 +12,8 @@ from shared.adapters.aws_clients import aws_client
 from shared.adapters.events import EventPublisher
 from shared.adapters.queue import WebhookDeliveryQueue, WorkQueue
 from shared.adapters.store import DataStore, DispatchIndex
-from shared.clock import utc_now
-from shared.domain.dispatch import run_periodic_dispatch
+from shared.domain.clock import utc_now
+from shared.domain.sends.dispatch import run_periodic_dispatch
 from shared.models.common import SendKind
 from shared.observability import service_logger
 from shared.settings import dispatcher_settings

@@ -12,7 +12,7 @@ from shared.adapters.aws_clients import aws_client
 from shared.adapters.notification_delivery import ReportSource
 from shared.adapters.providers import report_source_from_settings
 from shared.adapters.queue import ReportQueue
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.observability import service_logger
 from shared.settings import report_poller_settings
 

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
-from shared.clock import utc_now
-from shared.domain.send_actions import retry_provider_errors
+from shared.domain.clock import utc_now
+from shared.domain.sends.send_actions import retry_provider_errors
 from shared.models.common import SendKind
 from shared.observability import service_logger
 from shared.settings import retry_job_settings

@@ -6,8 +6,8 @@ from functools import cache
 
 from functions.batch_consumer import batch_handler, batch_worker
 from shared.adapters.providers import gift_provider_from_settings
-from shared.domain.batch_processing import BatchWorker
-from shared.domain.gift_processing import GiftPayment
+from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.sends.batch_processing import BatchWorker
 from shared.observability import service_logger
 from shared.settings import gift_consumer_settings
 

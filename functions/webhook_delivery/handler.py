@@ -16,7 +16,7 @@ from shared.adapters.kms_cipher import KmsSecretCipher
 from shared.adapters.queue import WebhookDeliveryQueue
 from shared.adapters.store import DataStore
 from shared.adapters.webhook_http import WebhookPoster
-from shared.domain.webhook_delivery import DeliveryJob, RetrySchedule, deliver
+from shared.domain.webhooks.webhook_delivery import DeliveryJob, RetrySchedule, deliver
 from shared.observability import service_logger
 from shared.settings import webhook_delivery_settings
 

@@ -17,8 +17,8 @@ from shared.adapters.aws_clients import aws_client
 from shared.adapters.events import EventPublisher
 from shared.adapters.queue import WebhookDeliveryQueue
 from shared.adapters.store import DataStore
-from shared.domain.account_events import published_events
-from shared.domain.webhook_delivery import take_published
+from shared.domain.events.account_events import published_events
+from shared.domain.webhooks.webhook_delivery import take_published
 from shared.observability import service_logger
 from shared.settings import webhook_events_settings
 

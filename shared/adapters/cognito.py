@@ -51,7 +51,7 @@ def issuer(user_pool_id: str) -> str:
 
 
 class CognitoUserDirectory:
-    """Creates dashboard users in the pool (shared.domain.users.UserDirectory)."""
+    """Creates dashboard users in the pool (shared.domain.accounts.users.UserDirectory)."""
 
     def __init__(self, client: Any, user_pool_id: str) -> None:
         self._client = client

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from shared.clock import gifticon_expiry, to_rfc3339, utc_now
+from shared.domain.clock import gifticon_expiry, to_rfc3339, utc_now
 from shared.errors import ProviderUnavailable
 from shared.models.items import GiftItem
 

@@ -83,7 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
 from shared.adapters.rate_limit import TokenBucket, retry_after_seconds
-from shared.clock import gifticon_expiry, utc_now
+from shared.domain.clock import gifticon_expiry, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.items import GiftItem
 

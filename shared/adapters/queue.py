@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.domain.webhook_delivery import DeliveryJob
+from shared.domain.webhooks.webhook_delivery import DeliveryJob
 from shared.models.items import WebhookDeliveryItem
 from shared.models.reports import DeliveryReport
 

@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage, NotificationSender
-from shared.clock import to_rfc3339, utc_now
+from shared.domain.clock import to_rfc3339, utc_now
 from shared.models.reports import DeliveryReport, ReportOutcome
 
 _MEMORY = timedelta(days=7)  # how long the sandbox provider remembers a key (the table's TTL)

@@ -217,7 +217,7 @@ def _error_code(exc: Exception) -> str:
 
 def _ascii_address(address: str) -> str:
     """SES takes 7-bit addresses: an internationalized domain goes as punycode (local parts are ASCII already:
-    shared.domain.messages refuses SMTPUTF8 mailboxes)."""
+    shared.domain.notifications.messages refuses SMTPUTF8 mailboxes)."""
     if address.isascii():
         return address
     local, _, domain = address.rpartition("@")

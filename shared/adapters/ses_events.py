@@ -62,7 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.events import put_entries
 from shared.adapters.ses_email import ATTEMPT_TAG
-from shared.clock import to_rfc3339
+from shared.domain.clock import to_rfc3339
 from shared.models.reports import DeliveryReport, ReportOutcome
 
 logger = logging.getLogger(__name__)

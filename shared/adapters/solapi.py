@@ -93,7 +93,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.rate_limit import TokenBucket, retry_after_seconds
-from shared.clock import to_rfc3339, utc_now
+from shared.domain.clock import to_rfc3339, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.reports import DeliveryReport, ReportOutcome
 

@@ -1,4 +1,4 @@
-"""One webhook POST: the URL's host resolved once, every address checked (shared.domain.webhook_urls), the
+"""One webhook POST: the URL's host resolved once, every address checked (shared.domain.webhooks.webhook_urls), the
 connection made to the checked address itself (no second lookup a DNS rebinding could change), signed with the
 ``standardwebhooks`` library, within one deadline, no redirect followed, at most a few KB of the answer read.
 
@@ -25,7 +25,7 @@ from standardwebhooks import Webhook
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from shared.domain.webhook_urls import Address, address_refusal
+from shared.domain.webhooks.webhook_urls import Address, address_refusal
 
 logger = logging.getLogger(__name__)
 

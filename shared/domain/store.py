@@ -29,7 +29,7 @@ from shared.models.items import (
 )
 
 if TYPE_CHECKING:
-    from shared.domain.sends import BatchJob
+    from shared.domain.sends.sends import BatchJob
 
 ItemT = TypeVar("ItemT")
 
@@ -87,7 +87,7 @@ class SendSettlement:
     counts_delta: SendCounts
     settled: int = 0  # recipients settled at least once more: QUEUED becomes PROCESSING
     retry_at: datetime | None = None  # when the retry job should look at this batch again
-    events: tuple[OutboxEvent, ...] = ()  # the account events of this change (shared.domain.account_events)
+    events: tuple[OutboxEvent, ...] = ()  # the account events of this change (shared.domain.events.account_events)
 
 
 class OutboxStore(Protocol):

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from shared import errors
-from shared.domain.messages import MAX_DETAILS
+from shared.domain.notifications.messages import MAX_DETAILS
 from shared.models.api import ErrorBody
 
 logger = Logger(child=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.router import Router
 
-from shared.domain.auth import Principal
+from shared.domain.accounts.auth import Principal
 from shared.errors import Forbidden, Unauthorized
 
 PUBLIC_PATHS = ("/health", "/swagger")

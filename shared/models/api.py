@@ -65,7 +65,8 @@ ScheduledAt = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator
 GiftTitle = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(_plain_text)]
 GiftContent = Annotated[str, Field(min_length=1, max_length=1500), AfterValidator(_plain_text)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
-# Only sizes here: shared.domain.messages parses phones and addresses and checks each channel's own limits.
+# Only sizes here: shared.domain.notifications.messages parses phones and addresses and checks each channel's own
+# limits.
 Phone = Annotated[str, Field(max_length=100)]
 EmailAddress = Annotated[str, Field(max_length=320)]
 NotificationTitle = Annotated[str, Field(max_length=200)]

@@ -13,7 +13,7 @@ import time
 import boto3
 
 from shared.adapters.store.keys import request_window
-from shared.domain.fair_use import RequestLimit
+from shared.domain.accounts.fair_use import RequestLimit
 from tests.api_calls import Reply
 from tests.e2e.conftest import AccountFactory, Client, Stack, utc_now
 

@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Any, Unpack
 from urllib.parse import parse_qs
 
-from shared.clock import SEOUL, utc_now
+from shared.domain.clock import SEOUL, utc_now
 from tests.fakes import base
 from tests.fakes.base import Control, LoopbackFake, RecordedRequest, Reply, json_reply
 

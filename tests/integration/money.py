@@ -10,12 +10,12 @@ import boto3
 from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
-from shared.domain.alerts import Publisher
-from shared.domain.batch_processing import BatchWorker, process_batch
-from shared.domain.notification_processing import NotificationPayment
-from shared.domain.notification_sends import create_notification_send
-from shared.domain.promotions import create_promotion
-from shared.domain.sends import BatchJob, recipients_page
+from shared.domain.events.alerts import Publisher
+from shared.domain.notifications.notification_processing import NotificationPayment
+from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.promotions.promotions import create_promotion
+from shared.domain.sends.batch_processing import BatchWorker, process_batch
+from shared.domain.sends.sends import BatchJob, recipients_page
 from shared.models.api import NotificationRecipientInput, NotificationSendRequest
 from shared.models.common import Channel, SendKind
 from tests.lambda_events import drain_queue

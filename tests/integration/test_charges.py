@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from shared.adapters.store import DataStore
-from shared.clock import utc_now
-from shared.domain import charges
+from shared.domain.charges import charges
+from shared.domain.clock import utc_now
 from shared.models.items import OutboxEvent
 from tests.integration.api_client import new_account
 from tests.integration.conftest import TABLE
@@ -190,7 +190,7 @@ def test_one_balance_low_event_per_crossing(aws: dict[str, Any]) -> None:
 
 
 def test_unpublished_events_are_sent_by_the_dispatcher(aws: dict[str, Any]) -> None:
-    from shared.domain.alerts import publish_stale_outbox
+    from shared.domain.events.alerts import publish_stale_outbox
 
     client = new_account(credits=1_000)
     client.put("/account/alerts", {"credits_below": 500})

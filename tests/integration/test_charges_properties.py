@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.adapters.store import DataStore
-from shared.clock import utc_now
-from shared.domain import accounts, charges
+from shared.domain.accounts import accounts
+from shared.domain.charges import charges
+from shared.domain.clock import utc_now
 from shared.errors import InsufficientCredits, RefundNotAllowed
 from shared.models.common import Channel
 from tests.integration.conftest import TABLE

@@ -11,8 +11,8 @@ import pytest
 from functions.dispatch_due import handler as dispatcher
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore, DispatchIndex
-from shared.clock import to_rfc3339, utc_now
-from shared.domain.dispatch import dispatch_due_sends
+from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.sends.dispatch import dispatch_due_sends
 from shared.models.common import SendKind
 from tests.integration.api_client import ADMIN, ApiClient, new_account
 from tests.integration.conftest import TABLE

@@ -23,11 +23,11 @@ from shared.adapters.giftishow import (
 )
 from shared.adapters.providers import gift_provider_from_settings
 from shared.adapters.store import DataStore
-from shared.clock import gifticon_expiry, utc_now
-from shared.domain.batch_processing import BatchWorker, process_batch
-from shared.domain.catalog import sync_catalog
-from shared.domain.gift_processing import GiftPayment
-from shared.domain.sends import BatchJob, recipients_page
+from shared.domain.clock import gifticon_expiry, utc_now
+from shared.domain.gifts.catalog import sync_catalog
+from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.sends.batch_processing import BatchWorker, process_batch
+from shared.domain.sends.sends import BatchJob, recipients_page
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.common import SendKind
 from shared.settings import GiftProviderSettings

@@ -24,7 +24,7 @@ from shared.adapters.notification_delivery import (
     sms_text,
 )
 from shared.adapters.sandbox_notifications import REPORT_DELAY, SandboxNotificationSender, SandboxReportSource
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.errors import ProviderUnavailable
 from shared.models.reports import DeliveryReport, ReportOutcome
 from tests.integration.conftest import TABLE

@@ -10,8 +10,8 @@ import pytest
 from shared.adapters.gift_provider import IssueOutcome, IssueRequest
 from shared.adapters.giftishow import GiftishowCredentials, GiftishowProvider, tr_id_for
 from shared.adapters.solapi import SolapiApi, SolapiCredentials
-from shared.clock import utc_now
-from shared.domain.batch_processing import BatchWorker, Outcome, deliver_in_bulk
+from shared.domain.clock import utc_now
+from shared.domain.sends.batch_processing import BatchWorker, Outcome, deliver_in_bulk
 from shared.errors import ProviderUnavailable
 from shared.models.items import RecipientState
 from tests.fakes import solapi_server

@@ -18,10 +18,10 @@ from scripts import redrive
 from scripts.redrive import QueueName, SendQueue
 from shared.adapters.gift_provider import SandboxGiftProvider
 from shared.adapters.store import DataStore
-from shared.clock import to_rfc3339, utc_now
-from shared.domain.batch_processing import BatchWorker, process_batch
-from shared.domain.gift_processing import GiftPayment
-from shared.domain.sends import BatchJob
+from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.sends.batch_processing import BatchWorker, process_batch
+from shared.domain.sends.sends import BatchJob
 from shared.models.common import SendKind
 from tests.conftest import template
 from tests.integration.api_client import ADMIN, ApiClient, new_account

@@ -22,7 +22,7 @@ from functions.api import handler as api
 from functions.authorizer import handler as authorizer
 from functions.send_gift import handler as gift_consumer
 from functions.send_notification import handler as notification_consumer
-from shared.domain.auth import hash_api_key
+from shared.domain.accounts.auth import hash_api_key
 from tests.integration.api_client import Reply, reply_from_lambda
 from tests.integration.conftest import ADMIN_KEY, IDEMPOTENCY_TABLE, TABLE
 from tests.lambda_events import LambdaContextStub, api_event, drain_queue, sqs_event

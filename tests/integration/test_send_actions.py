@@ -12,11 +12,11 @@ from functions.send_gift.handler import lambda_handler as consume_gifts
 from shared.adapters.gift_provider import IssueRequest, IssueResult, SandboxGiftProvider
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
-from shared.clock import to_rfc3339, utc_now
-from shared.domain import send_actions
-from shared.domain.batch_processing import BatchWorker, process_batch
-from shared.domain.gift_processing import GiftPayment
-from shared.domain.sends import BatchJob
+from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.sends import send_actions
+from shared.domain.sends.batch_processing import BatchWorker, process_batch
+from shared.domain.sends.sends import BatchJob
 from shared.errors import InvalidState, ProviderUnavailable
 from shared.models.common import SendKind
 from tests.integration.api_client import ADMIN, ApiClient, new_account
@@ -210,7 +210,7 @@ def test_draft_waits_for_submit(aws: dict[str, Any], catalog: None) -> None:
 
 def test_cancelled_scheduled_send_is_never_charged(aws: dict[str, Any], catalog: None) -> None:
     from shared.adapters.store import DispatchIndex
-    from shared.domain.dispatch import dispatch_due_sends
+    from shared.domain.sends.dispatch import dispatch_due_sends
 
     client = new_account(credits=10 * COFFEE)
     send = _gift_send(client, ["010-7000-0001"], send_at=to_rfc3339(utc_now() + timedelta(minutes=5)))
@@ -261,7 +261,7 @@ def test_notification_resend_can_be_narrowed_by_channel(aws: dict[str, Any]) -> 
 
 def _dispatch(aws: dict[str, Any], minutes_ahead: float) -> int:
     from shared.adapters.store import DispatchIndex
-    from shared.domain.dispatch import dispatch_due_sends
+    from shared.domain.sends.dispatch import dispatch_due_sends
 
     index = DispatchIndex(boto3.client("dynamodb"), TABLE)
     return dispatch_due_sends(_store(), index, _queues(aws), utc_now() + timedelta(minutes=minutes_ahead))

@@ -26,7 +26,7 @@ from shared.adapters.solapi import (
     SolapiReportSource,
     SolapiSender,
 )
-from shared.clock import to_rfc3339, utc_now
+from shared.domain.clock import to_rfc3339, utc_now
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.reports import DeliveryReport
 from tests.conftest import table_definition, use_test_aws

@@ -16,8 +16,8 @@ from functions.send_notification.handler import lambda_handler as consume_notifi
 from functions.webhook_delivery.handler import lambda_handler as consume_deliveries
 from functions.webhook_events.handler import lambda_handler as consume_events
 from shared.adapters.store import DataStore
-from shared.clock import utc_now
-from shared.domain.dispatch import run_periodic_dispatch
+from shared.domain.clock import utc_now
+from shared.domain.sends.dispatch import run_periodic_dispatch
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.integration.api_client import ApiClient, new_account
 from tests.integration.conftest import TABLE

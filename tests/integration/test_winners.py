@@ -10,7 +10,7 @@ import pytest
 from functions.auto_notify import handler as auto_notify
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
-from shared.domain import winners
+from shared.domain.promotions import winners
 from tests.integration.api_client import ApiClient, new_account
 from tests.integration.conftest import TABLE
 from tests.lambda_events import LambdaContextStub, drain_queue

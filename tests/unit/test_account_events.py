@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.account_events import (
+from shared.domain.events.account_events import (
     ACCOUNT_EVENTS,
     EVENTS_PER_OUTBOX_ITEM,
     published_events,
     recipient_events,
     settlement_events,
 )
-from shared.domain.webhook_delivery import PRODUCTION_DELAYS, RetrySchedule, delivery_id_for, event_body
+from shared.domain.webhooks.webhook_delivery import PRODUCTION_DELAYS, RetrySchedule, delivery_id_for, event_body
 from shared.models.common import SendKind
 from shared.models.items import AccountEvent, BatchItem, RecipientState
 

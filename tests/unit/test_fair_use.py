@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.fair_use import RequestLimit, RequestWindow, admit_request
+from shared.domain.accounts.fair_use import RequestLimit, RequestWindow, admit_request
 from shared.errors import RateLimited
 
 LIMIT = RequestLimit(per_second=50, burst=100)  # the contract's: windows of 2 s

@@ -1,4 +1,4 @@
-"""Notification message rules (shared.domain.messages): pure functions, no AWS."""
+"""Notification message rules (shared.domain.notifications.messages): pure functions, no AWS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared.domain.messages import (
+from shared.domain.notifications.messages import (
     MAX_DETAILS,
     MessageProblem,
     RenderedMessage,

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-import shared.domain.sends  # noqa: F401 - its logger exists before the service logger is set up
+import shared.domain.sends.sends  # noqa: F401 - its logger exists before the service logger is set up
 from shared.observability import mask_personal_data, service_logger
 
 
@@ -37,7 +37,7 @@ def test_log_lines_carry_no_personal_data() -> None:
         logger.info(
             "sent to 010-2222-3333", extra={"recipient": {"email": "lee@example.com", "phone": "+821044445555"}}
         )
-        logging.getLogger("shared.domain.sends").warning("retrying %s", "park@example.org")
+        logging.getLogger("shared.domain.sends.sends").warning("retrying %s", "park@example.org")
     finally:
         handler.setStream(previous)
     lines = [json.loads(line) for line in written.getvalue().splitlines()]

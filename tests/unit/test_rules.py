@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.clock import gifticon_expiry
-from shared.domain.auth import Principal, authenticate, bearer_token, hash_api_key
+from shared.domain.accounts.auth import Principal, authenticate, bearer_token, hash_api_key
+from shared.domain.clock import gifticon_expiry
 from shared.domain.recipients import normalize_korean_mobile
 from shared.models.api import GiftSendRequest
 

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from shared.domain.webhook_urls import address_allowed, address_refusal, check_webhook_url
+from shared.domain.webhooks.webhook_urls import address_allowed, address_refusal, check_webhook_url
 from shared.errors import InvalidInput
 
 BOTH = (True, False)

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store
 from functions.api.responses import Cursor, Limit
-from shared.domain import accounts, alert_settings
+from shared.domain.accounts import accounts, alert_settings
 from shared.http.principal import current_account_id
 from shared.models.api import AccountView, AlertsView, LedgerEntryView
 from shared.models.common import Page

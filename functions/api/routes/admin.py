@@ -5,7 +5,8 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store, gift_provider, user_directory
 from functions.api.responses import PathId, created
-from shared.domain import accounts, catalog, users
+from shared.domain.accounts import accounts, users
+from shared.domain.gifts import catalog
 from shared.models.api import (
     AccountCreated,
     CatalogSyncResult,

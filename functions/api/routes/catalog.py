@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store
 from functions.api.responses import PathId, no_content
-from shared.domain import catalog
+from shared.domain.gifts import catalog
 from shared.http.principal import current_account_id
 from shared.models.api import GiftView
 from shared.models.common import Page

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.router import Router
 from functions.api.dependencies import data_store, event_publisher
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, created
-from shared.domain import charges
+from shared.domain.charges import charges
 from shared.http.principal import current_account_id
 from shared.models.api import ChargeRefund, ChargeRequest, ChargeView, NotificationBalance, PricingView
 from shared.models.common import Page

@@ -9,8 +9,9 @@ from aws_lambda_powertools.event_handler.router import Router
 from functions.api.dependencies import data_store, event_publisher, gift_send_queue
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
-from shared.domain import gift_sends, send_actions
-from shared.domain.gift_sends import GIFT
+from shared.domain.gifts import gift_sends
+from shared.domain.gifts.gift_sends import GIFT
+from shared.domain.sends import send_actions
 from shared.http.principal import current_account_id
 from shared.models.api import (
     GiftRecipientView,

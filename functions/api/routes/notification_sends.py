@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler.router import Router
 from functions.api.dependencies import data_store, event_publisher, notification_send_queue
 from functions.api.idempotency import IdempotentCall, once
 from functions.api.responses import Cursor, IdempotencyKey, Limit, PathId, accepted, ok
-from shared.domain import notification_sends, send_actions
-from shared.domain.notification_sends import NOTIFICATION
+from shared.domain.notifications import notification_sends
+from shared.domain.notifications.notification_sends import NOTIFICATION
+from shared.domain.sends import send_actions
 from shared.http.principal import current_account_id
 from shared.models.api import (
     NotificationRecipientView,

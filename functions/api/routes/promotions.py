@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store, event_publisher
 from functions.api.responses import Cursor, Limit, PathId, accepted, created
-from shared.domain import promotions, winners
+from shared.domain.promotions import promotions, winners
 from shared.http.principal import current_account_id
 from shared.models.api import (
     AutoNotificationRequest,

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from functions.api.dependencies import data_store, secret_cipher, webhook_delivery_queue
 from functions.api.responses import Cursor, Limit, PathId, accepted, created, no_content
-from shared.domain import webhooks
+from shared.domain.webhooks import webhooks
 from shared.http.principal import current_account_id
 from shared.models.api import CreateWebhookRequest, DeliveryRetried, WebhookCreated, WebhookDeliveryView, WebhookView
 from shared.models.common import Page

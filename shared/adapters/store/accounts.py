@@ -8,8 +8,8 @@ from datetime import datetime
 from shared.adapters.store import keys
 from shared.adapters.store.records import Records
 from shared.adapters.store.table import dump, plain_numbers
-from shared.clock import to_rfc3339
-from shared.domain.fair_use import RequestWindow
+from shared.domain.accounts.fair_use import RequestWindow
+from shared.domain.clock import to_rfc3339
 from shared.domain.store import BalanceChange, Funds
 from shared.errors import NotFound
 from shared.models.common import Page

@@ -8,7 +8,7 @@ from datetime import datetime
 from shared.adapters.store import keys
 from shared.adapters.store.records import Records
 from shared.adapters.store.table import dump
-from shared.clock import to_rfc3339
+from shared.domain.clock import to_rfc3339
 from shared.models.items import GiftItem
 
 

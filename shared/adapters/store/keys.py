@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.clock import to_rfc3339
+from shared.domain.clock import to_rfc3339
 from shared.models.common import SendKind
 
 Key = tuple[str, str]

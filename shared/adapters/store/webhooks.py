@@ -9,7 +9,7 @@ from typing import Any
 from shared.adapters.store import keys
 from shared.adapters.store.records import Records
 from shared.adapters.store.table import dump
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.errors import ConcurrentUpdate, WebhookLimitReached
 from shared.models.common import DeliveryStatus, Page
 from shared.models.items import WebhookDeliveryItem, WebhookItem

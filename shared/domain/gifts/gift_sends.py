@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.adapters.queue import WorkQueue
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.domain.recipients import normalize_korean_mobile
-from shared.domain.sends import (
+from shared.domain.sends.sends import (
     accept_send,
     check_send_at,
     list_send_views,

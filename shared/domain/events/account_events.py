@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.clock import utc_now
-from shared.domain.alerts import BALANCE_LOW, Publisher, publish_committed
+from shared.domain.clock import utc_now
+from shared.domain.events.alerts import BALANCE_LOW, Publisher, publish_committed
 from shared.domain.store import OutboxStore
 from shared.domain.views import effective_status, recipient_view, send_view
 from shared.ids import new_id

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pydantic import NonNegativeInt, TypeAdapter
 
 from shared.adapters.queue import WorkQueue
-from shared.clock import utc_now
 from shared.cursor import decode_cursor, encode_cursor
-from shared.domain.alerts import Publisher, publish_committed
-from shared.domain.messages import check_messages
-from shared.domain.notification_sends import create_notification_send
-from shared.domain.promotions import promotion_view
+from shared.domain.clock import utc_now
+from shared.domain.events.alerts import Publisher, publish_committed
+from shared.domain.notifications.messages import check_messages
+from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.promotions.promotions import promotion_view
 from shared.domain.recipients import e164_or_given
 from shared.domain.store import WinnerStore, require
 from shared.ids import new_id

@@ -26,10 +26,10 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from shared.clock import to_rfc3339, utc_now
-from shared.domain.account_events import CompletionStore, PublishedEvents, announce_if_completed
-from shared.domain.alerts import Publisher
-from shared.domain.webhooks import DeliveryQueue, SecretCipher, secret_context
+from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.events.account_events import CompletionStore, PublishedEvents, announce_if_completed
+from shared.domain.events.alerts import Publisher
+from shared.domain.webhooks.webhooks import DeliveryQueue, SecretCipher, secret_context
 from shared.models.common import DeliveryStatus
 from shared.models.items import AccountEvent, WebhookDeliveryItem, WebhookItem
 

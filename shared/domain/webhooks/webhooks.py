@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.domain.store import require
-from shared.domain.webhook_urls import check_webhook_url
+from shared.domain.webhooks.webhook_urls import check_webhook_url
 from shared.errors import InvalidState, WebhookLimitReached
 from shared.ids import new_id
 from shared.models.api import (

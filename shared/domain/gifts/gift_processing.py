@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.adapters.gift_provider import GiftProvider, IssueOutcome, IssueRequest
-from shared.clock import utc_now
-from shared.domain.batch_processing import BatchWorker, Outcome, Taking, deliver_each, ids_of
+from shared.domain.clock import utc_now
+from shared.domain.sends.batch_processing import BatchWorker, Outcome, Taking, deliver_each, ids_of
 from shared.domain.store import BatchContext
 from shared.models.common import FailureReason
 from shared.models.items import Balance, BatchItem, LedgerEntryItem, RecipientState, Reservation, SendItem

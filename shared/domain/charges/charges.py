@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.clock import utc_now
-from shared.domain.alerts import Publisher, balance_low_events, publish_committed
 from shared.domain.balances import add_charge, remove_unused_charge, retry_on_conflict, unused_quantity
-from shared.domain.sends import IDEMPOTENCY_WINDOW
+from shared.domain.clock import utc_now
+from shared.domain.events.alerts import Publisher, balance_low_events, publish_committed
+from shared.domain.sends.sends import IDEMPOTENCY_WINDOW
 from shared.domain.store import BalanceChange, ChargeStore, require
 from shared.errors import RefundNotAllowed
 from shared.ids import new_id

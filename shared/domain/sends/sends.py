@@ -11,9 +11,9 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
 from shared.adapters.queue import WorkQueue
-from shared.clock import utc_now
 from shared.cursor import decode_cursor, encode_cursor
-from shared.domain.account_events import outbox_items, send_completed_event, settlement_events
+from shared.domain.clock import utc_now
+from shared.domain.events.account_events import outbox_items, send_completed_event, settlement_events
 from shared.domain.store import SendSettlement, SendStore
 from shared.domain.views import effective_status
 from shared.errors import InvalidInput

@@ -6,15 +6,15 @@ from collections import Counter
 from collections.abc import Sequence
 
 from shared.adapters.queue import WorkQueue
-from shared.clock import utc_now
 from shared.domain.balances import CHANNELS
-from shared.domain.messages import (
+from shared.domain.clock import utc_now
+from shared.domain.notifications.messages import (
     RecipientInput,
     check_notification_request,
     recipient_address,
     render_message,
 )
-from shared.domain.sends import (
+from shared.domain.sends.sends import (
     accept_send,
     check_send_at,
     list_send_views,

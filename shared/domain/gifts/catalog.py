@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.adapters.gift_provider import GiftProvider
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.domain.store import CatalogStore, require
 from shared.models.api import CatalogSyncResult, GiftView
 from shared.models.items import GiftItem

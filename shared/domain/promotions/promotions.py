@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.clock import utc_now
+from shared.domain.clock import utc_now
 from shared.domain.store import PromotionStore, require
 from shared.ids import new_id
 from shared.models.api import PromotionView

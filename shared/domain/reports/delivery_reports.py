@@ -23,11 +23,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.clock import utc_now
-from shared.domain.alerts import Publisher, publish_committed
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import give_back_counts, retry_on_conflict
-from shared.domain.sends import automatic_retry_at, settlement
+from shared.domain.clock import utc_now
+from shared.domain.events.alerts import Publisher, publish_committed
+from shared.domain.sends.sends import automatic_retry_at, settlement
 from shared.domain.store import BalanceChange, OutboxStore, SendSettlement
 from shared.ids import new_id
 from shared.models.common import RESENDABLE_REASONS, Channel, FailureReason
@@ -64,7 +64,7 @@ class ReportStore(OutboxStore, Protocol):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """The batch engine's automatic retries of provider errors (shared.domain.batch_processing.BatchWorker)."""
+    """The batch engine's automatic retries of provider errors (shared.domain.sends.batch_processing.BatchWorker)."""
 
     rounds: int = 3
     base_seconds: float = 60

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from shared.adapters.queue import WorkQueue
-from shared.clock import utc_now
-from shared.domain.alerts import Publisher, publish_committed
 from shared.domain.balances import retry_on_conflict
-from shared.domain.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches, settlement
+from shared.domain.clock import utc_now
+from shared.domain.events.alerts import Publisher, publish_committed
+from shared.domain.sends.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches, settlement
 from shared.domain.store import SendStore, require
 from shared.errors import InvalidState, NotResendable
 from shared.models.common import RESENDABLE_REASONS, Channel, SendKind, StoredSendStatus

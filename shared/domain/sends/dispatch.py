@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.adapters.queue import WorkQueue
-from shared.domain.alerts import Publisher, publish_stale_outbox
-from shared.domain.send_actions import close_cancelled
-from shared.domain.sends import enqueue_batches
+from shared.domain.events.alerts import Publisher, publish_stale_outbox
+from shared.domain.sends.send_actions import close_cancelled
+from shared.domain.sends.sends import enqueue_batches
 from shared.domain.store import DueSends, OutboxStore, SendStore
-from shared.domain.webhook_delivery import DueDeliveries, requeue_due_deliveries
-from shared.domain.webhooks import DeliveryQueue
+from shared.domain.webhooks.webhook_delivery import DueDeliveries, requeue_due_deliveries
+from shared.domain.webhooks.webhooks import DeliveryQueue
 from shared.models.common import SendKind
 
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from shared.clock import utc_now
 from shared.domain.balances import low_balance_crossings
+from shared.domain.clock import utc_now
 from shared.domain.store import OutboxStore
 from shared.ids import new_id
 from shared.models.items import AlertSettings, Balance, OutboxEvent

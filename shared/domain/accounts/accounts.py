@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.clock import utc_now
-from shared.domain.auth import hash_api_key, new_account_key
+from shared.domain.accounts.auth import hash_api_key, new_account_key
 from shared.domain.balances import retry_on_conflict
+from shared.domain.clock import utc_now
 from shared.domain.store import AccountStore, BalanceChange, require
 from shared.errors import IdempotencyKeyReused
 from shared.ids import new_id

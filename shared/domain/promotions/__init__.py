@@ -1,0 +1,1 @@
+"""Promotions, their winners, and the automatic notification of recorded winners."""
