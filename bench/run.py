@@ -91,7 +91,7 @@ class InstantGiftProvider:
     """Answers at once: the benchmark measures this service, not a provider."""
 
     def issue(self, request: Any) -> Any:
-        from shared.adapters.gift_provider import IssueOutcome, IssueResult
+        from shared.domain.gifts.provider import IssueOutcome, IssueResult
 
         return IssueResult(
             IssueOutcome.ISSUED, coupon_id=f"C-{request.idempotency_key}", expires_on=date.today() + timedelta(days=29)

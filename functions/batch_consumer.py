@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.events import EventPublisher
 from shared.adapters.store import DataStore
+from shared.domain.jobs import BatchJob
 from shared.domain.sends.batch_processing import BatchPayment, BatchWorker, MetricSink, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.settings import WorkerSettings
 
 SettingsT = TypeVar("SettingsT", bound=WorkerSettings)

@@ -68,14 +68,7 @@ from moto.dynamodb.responses import DynamoHandler
 
 from reliability.invariants import check_invariants, state_from_items, violations
 from shared.adapters.gift_provider import SandboxGiftProvider
-from shared.adapters.notification_delivery import (
-    ChannelRouter,
-    MessageResult,
-    MessageStatus,
-    NotificationMessage,
-    NotificationSender,
-    SnsSmsSender,
-)
+from shared.adapters.notification_delivery import ChannelRouter, SnsSmsSender
 from shared.adapters.queue import WorkQueue
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore
@@ -86,13 +79,14 @@ from shared.domain.clock import utc_now
 from shared.domain.gifts import catalog
 from shared.domain.gifts.gift_processing import GiftPayment
 from shared.domain.gifts.gift_sends import create_gift_send
+from shared.domain.jobs import BatchJob
 from shared.domain.notifications.notification_processing import NotificationPayment
 from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage, NotificationSender
 from shared.domain.promotions.promotions import create_promotion
 from shared.domain.reports.delivery_reports import ReportNotReady, RetryPolicy, apply_reports
 from shared.domain.sends import send_actions
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.errors import ProviderUnavailable
 from shared.models.api import GiftSendRequest, NotificationSendRequest
 from shared.models.common import Channel, SendKind

@@ -56,13 +56,7 @@ from moto.dynamodb.models import dynamodb_backends
 import shared.domain.clock
 from reliability.invariants import AccountState, read_state, state_from_items, violations
 from shared.adapters.gift_provider import SANDBOX_CATALOG, SandboxGiftProvider
-from shared.adapters.notification_delivery import (
-    ChannelRouter,
-    MessageResult,
-    MessageStatus,
-    NotificationMessage,
-    SnsSmsSender,
-)
+from shared.adapters.notification_delivery import ChannelRouter, SnsSmsSender
 from shared.adapters.queue import WorkQueue
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore, DispatchIndex, keys
@@ -72,14 +66,16 @@ from shared.domain.charges import charges
 from shared.domain.gifts import catalog
 from shared.domain.gifts.gift_processing import GiftPayment
 from shared.domain.gifts.gift_sends import create_gift_send
+from shared.domain.jobs import BatchJob
 from shared.domain.notifications.notification_processing import NotificationPayment
 from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.domain.promotions.promotions import create_promotion
 from shared.domain.reports.delivery_reports import ReportEffect, ReportNotReady, RetryPolicy, apply_reports
 from shared.domain.sends import send_actions
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
 from shared.domain.sends.dispatch import dispatch_due_sends
-from shared.domain.sends.sends import BatchJob, recipient_id
+from shared.domain.sends.sends import recipient_id
 from shared.errors import (
     DomainError,
     GiftSendingNotApproved,

@@ -10,11 +10,11 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from shared.adapters.aws_clients import aws_client
 from shared.adapters.cognito import CognitoUserDirectory
 from shared.adapters.events import EventPublisher
-from shared.adapters.gift_provider import GiftProvider
 from shared.adapters.kms_cipher import KmsSecretCipher
 from shared.adapters.providers import gift_provider_from_settings
 from shared.adapters.queue import WebhookDeliveryQueue, WorkQueue
 from shared.adapters.store import DataStore
+from shared.domain.gifts.provider import GiftProvider
 from shared.settings import api_settings
 
 

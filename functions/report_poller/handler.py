@@ -9,10 +9,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.notification_delivery import ReportSource
 from shared.adapters.providers import report_source_from_settings
 from shared.adapters.queue import ReportQueue
 from shared.domain.clock import utc_now
+from shared.domain.notifications.sender import ReportSource
 from shared.observability import service_logger
 from shared.settings import report_poller_settings
 

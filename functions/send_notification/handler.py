@@ -6,9 +6,9 @@ from functools import cache
 from typing import Any
 
 from functions.batch_consumer import batch_handler, batch_worker
-from shared.adapters.notification_delivery import NotificationSender
 from shared.adapters.providers import notification_sender_from_settings
 from shared.domain.notifications.notification_processing import NotificationPayment
+from shared.domain.notifications.sender import NotificationSender
 from shared.domain.sends.batch_processing import BatchWorker
 from shared.observability import service_logger
 from shared.settings import NotificationConsumerSettings, notification_consumer_settings

@@ -1,4 +1,4 @@
-"""The gift provider port and its sandbox adapter.
+"""The sandbox adapter of the gift provider port (shared.domain.gifts.provider).
 
 The sandbox follows the contract's sandbox table and keeps its own provider-side state (issued coupons,
 calls per idempotency key) in DynamoDB, like a real provider would, so idempotency holds across Lambda
@@ -8,46 +8,13 @@ invocations and crashes.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from shared.domain.clock import gifticon_expiry, to_rfc3339, utc_now
+from shared.domain.gifts.provider import IssueOutcome, IssueRequest, IssueResult
 from shared.errors import ProviderUnavailable
 from shared.models.items import GiftItem
-
-
-class IssueOutcome(StrEnum):
-    ISSUED = "ISSUED"
-    RECIPIENT_NOT_FOUND = "RECIPIENT_NOT_FOUND"
-    GIFT_UNAVAILABLE = "GIFT_UNAVAILABLE"
-
-
-@dataclass(frozen=True)
-class IssueRequest:
-    idempotency_key: str
-    gift_id: str
-    phone: str  # E.164
-    title: str
-    content: str
-
-
-@dataclass(frozen=True)
-class IssueResult:
-    outcome: IssueOutcome
-    coupon_id: str | None = None
-    expires_on: date | None = None
-
-
-class GiftProvider(Protocol):
-    def issue(self, request: IssueRequest) -> IssueResult:
-        """Issue one gifticon and send it by MMS. Raises ProviderUnavailable on a transient failure;
-        the same idempotency key never issues twice."""
-        ...
-
-    def catalog(self) -> list[GiftItem]: ...
-
 
 SANDBOX_CATALOG: tuple[GiftItem, ...] = tuple(
     GiftItem(gift_id=gift_id, name=name, brand=brand, price=price, status=status, position=position)

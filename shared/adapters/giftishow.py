@@ -81,9 +81,9 @@ from urllib.parse import urlencode, urlsplit
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.adapters.gift_provider import IssueOutcome, IssueRequest, IssueResult
 from shared.adapters.rate_limit import TokenBucket, retry_after_seconds
 from shared.domain.clock import gifticon_expiry, utc_now
+from shared.domain.gifts.provider import IssueOutcome, IssueRequest, IssueResult
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.items import GiftItem
 

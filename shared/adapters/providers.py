@@ -9,18 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters.aws_clients import aws_client
-from shared.adapters.gift_provider import GiftProvider, SandboxGiftProvider
-from shared.adapters.notification_delivery import (
-    ChannelRouter,
-    NotificationSender,
-    ReportSource,
-    SnsSmsSender,
-)
+from shared.adapters.gift_provider import SandboxGiftProvider
+from shared.adapters.notification_delivery import ChannelRouter, SnsSmsSender
 from shared.adapters.rate_limit import TokenBucket, instance_share
 from shared.adapters.sandbox_notifications import SandboxNotificationSender, SandboxReportSource
 from shared.adapters.ses_email import SesBulkEmailSender
 from shared.adapters.ses_events import SandboxSesEventBus
 from shared.adapters.solapi import SolapiApi, SolapiCredentials, SolapiReportSource, SolapiSender
+from shared.domain.gifts.provider import GiftProvider
+from shared.domain.notifications.sender import NotificationSender, ReportSource
 from shared.settings import GiftProviderSettings, NotificationProviderSettings
 
 _SCHEDULED_READERS = 1  # the catalog sync (gifts), the report poller (SMS)

@@ -36,8 +36,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage, NotificationSender
 from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage, NotificationSender
 from shared.models.reports import DeliveryReport, ReportOutcome
 
 _MEMORY = timedelta(days=7)  # how long the sandbox provider remembers a key (the table's TTL)

@@ -64,8 +64,8 @@ from typing import Any
 import botocore.exceptions
 
 from shared.adapters.aws_errors import aws_failure
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.rate_limit import TokenBucket
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 
 logger = logging.getLogger(__name__)
 

@@ -91,9 +91,9 @@ import urllib3
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.rate_limit import TokenBucket, retry_after_seconds
 from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.reports import DeliveryReport, ReportOutcome
 

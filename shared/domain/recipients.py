@@ -1,15 +1,11 @@
-"""Recipient addresses and message text rules, on maintained libraries rather than hand-made tables."""
+"""Recipient phone numbers, on a maintained library (phonenumbers) rather than hand-made tables."""
 
 from __future__ import annotations
 
-import unicodedata
-
-import emoji
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
-_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
 
 def normalize_korean_mobile(raw: str) -> str | None:
@@ -28,11 +24,3 @@ def normalize_korean_mobile(raw: str) -> str | None:
 def e164_or_given(raw: str) -> str:
     """How the API shows a phone: E.164 when it is a valid Korean mobile number, else as given (an invalid one)."""
     return normalize_korean_mobile(raw) or raw
-
-
-def contains_emoji(text: str) -> bool:
-    return emoji.emoji_count(text) > 0
-
-
-def contains_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text)

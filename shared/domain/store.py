@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
+from shared.domain.jobs import BatchJob
 from shared.errors import NotFound
 from shared.models.common import Page, SendKind, StoredSendStatus
 from shared.models.items import (
@@ -27,9 +28,6 @@ from shared.models.items import (
     SendItem,
     WinnerChunk,
 )
-
-if TYPE_CHECKING:
-    from shared.domain.sends.sends import BatchJob
 
 ItemT = TypeVar("ItemT")
 

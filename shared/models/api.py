@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from shared.domain.recipients import contains_control_characters, contains_emoji
 from shared.models.common import (
     Channel,
     ChargeStatus,
@@ -26,6 +25,7 @@ from shared.models.common import (
     SendStatus,
     WebhookEventType,
 )
+from shared.models.text import contains_control_characters, contains_emoji
 
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 

@@ -7,15 +7,16 @@ from typing import Any
 
 import boto3
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
 from shared.domain.events.alerts import Publisher
+from shared.domain.jobs import BatchJob
 from shared.domain.notifications.notification_processing import NotificationPayment
 from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.domain.promotions.promotions import create_promotion
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob, recipients_page
+from shared.domain.sends.sends import recipients_page
 from shared.models.api import NotificationRecipientInput, NotificationSendRequest
 from shared.models.common import Channel, SendKind
 from tests.lambda_events import drain_queue

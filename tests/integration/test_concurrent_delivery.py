@@ -10,8 +10,9 @@ from typing import Any, cast
 
 import pytest
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage, SnsSmsSender
+from shared.adapters.notification_delivery import SnsSmsSender
 from shared.adapters.sandbox_notifications import SandboxNotificationSender
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from tests.integration.conftest import TABLE
 
 

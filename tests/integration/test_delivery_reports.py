@@ -12,20 +12,20 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.queue import WorkQueue
 from shared.adapters.sandbox_notifications import REPORT_DELAY, SandboxNotificationSender, SandboxReportSource
 from shared.adapters.store import DataStore
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.charges import charges
 from shared.domain.clock import utc_now
+from shared.domain.jobs import BatchJob
 from shared.domain.notifications.notification_processing import NotificationPayment
 from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.domain.promotions.promotions import create_promotion
 from shared.domain.reports.delivery_reports import ReportEffect, ReportNotReady, RetryPolicy, apply_reports
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
 from shared.domain.sends.send_actions import resend_send
-from shared.domain.sends.sends import BatchJob
 from shared.domain.views import effective_status
 from shared.errors import RefundNotAllowed
 from shared.models.api import NotificationRecipientInput, NotificationSendRequest

@@ -9,11 +9,12 @@ import boto3
 import pytest
 
 from functions.send_gift.handler import lambda_handler as consume
-from shared.adapters.gift_provider import IssueRequest, IssueResult, SandboxGiftProvider
+from shared.adapters.gift_provider import SandboxGiftProvider
 from shared.adapters.store import DataStore
 from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.gifts.provider import IssueRequest, IssueResult
+from shared.domain.jobs import BatchJob
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.errors import ConcurrentUpdate
 from tests.integration.api_client import ADMIN, ApiClient, new_account
 from tests.integration.conftest import TABLE

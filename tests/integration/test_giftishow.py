@@ -14,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.adapters.gift_provider import IssueOutcome, IssueRequest
 from shared.adapters.giftishow import (
     GiftishowCredentials,
     GiftishowProvider,
@@ -26,8 +25,10 @@ from shared.adapters.store import DataStore
 from shared.domain.clock import gifticon_expiry, utc_now
 from shared.domain.gifts.catalog import sync_catalog
 from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.gifts.provider import IssueOutcome, IssueRequest
+from shared.domain.jobs import BatchJob
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob, recipients_page
+from shared.domain.sends.sends import recipients_page
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.common import SendKind
 from shared.settings import GiftProviderSettings

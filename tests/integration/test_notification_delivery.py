@@ -15,16 +15,10 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
-from shared.adapters.notification_delivery import (
-    ChannelRouter,
-    MessageResult,
-    MessageStatus,
-    NotificationMessage,
-    SnsSmsSender,
-    sms_text,
-)
+from shared.adapters.notification_delivery import ChannelRouter, SnsSmsSender, sms_text
 from shared.adapters.sandbox_notifications import REPORT_DELAY, SandboxNotificationSender, SandboxReportSource
 from shared.domain.clock import utc_now
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.errors import ProviderUnavailable
 from shared.models.reports import DeliveryReport, ReportOutcome
 from tests.integration.conftest import TABLE

@@ -10,8 +10,8 @@ import pytest
 
 from functions.send_notification.handler import lambda_handler as consume
 from shared.adapters.store import DataStore
+from shared.domain.jobs import BatchJob
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.models.common import SendKind
 from tests.integration.api_client import ApiClient, Reply, new_account
 from tests.integration.conftest import TABLE

@@ -7,10 +7,10 @@ from typing import Any, cast
 
 import pytest
 
-from shared.adapters.gift_provider import IssueOutcome, IssueRequest
 from shared.adapters.giftishow import GiftishowCredentials, GiftishowProvider, tr_id_for
 from shared.adapters.solapi import SolapiApi, SolapiCredentials
 from shared.domain.clock import utc_now
+from shared.domain.gifts.provider import IssueOutcome, IssueRequest
 from shared.domain.sends.batch_processing import BatchWorker, Outcome, deliver_in_bulk
 from shared.errors import ProviderUnavailable
 from shared.models.items import RecipientState

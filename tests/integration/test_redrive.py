@@ -20,8 +20,8 @@ from shared.adapters.gift_provider import SandboxGiftProvider
 from shared.adapters.store import DataStore
 from shared.domain.clock import to_rfc3339, utc_now
 from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.jobs import BatchJob
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.models.common import SendKind
 from tests.conftest import template
 from tests.integration.api_client import ADMIN, ApiClient, new_account

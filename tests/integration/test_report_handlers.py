@@ -14,18 +14,18 @@ import pytest
 
 from functions.delivery_reports import handler as delivery_reports
 from functions.report_poller import handler as report_poller
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.queue import ReportMessage, WorkQueue
 from shared.adapters.sandbox_notifications import REPORT_DELAY, SandboxNotificationSender
 from shared.adapters.ses_events import sandbox_ses_event
 from shared.domain.attempts import RecipientAttempt
 from shared.domain.charges import charges
 from shared.domain.clock import utc_now
+from shared.domain.jobs import BatchJob
 from shared.domain.notifications.notification_processing import NotificationPayment
 from shared.domain.notifications.notification_sends import create_notification_send
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.domain.promotions.promotions import create_promotion
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.models.api import NotificationRecipientInput, NotificationSendRequest
 from shared.models.common import Channel, SendKind
 from shared.models.reports import DeliveryReport

@@ -9,14 +9,15 @@ import boto3
 import pytest
 
 from functions.send_gift.handler import lambda_handler as consume_gifts
-from shared.adapters.gift_provider import IssueRequest, IssueResult, SandboxGiftProvider
+from shared.adapters.gift_provider import SandboxGiftProvider
 from shared.adapters.queue import WorkQueue
 from shared.adapters.store import DataStore
 from shared.domain.clock import to_rfc3339, utc_now
 from shared.domain.gifts.gift_processing import GiftPayment
+from shared.domain.gifts.provider import IssueRequest, IssueResult
+from shared.domain.jobs import BatchJob
 from shared.domain.sends import send_actions
 from shared.domain.sends.batch_processing import BatchWorker, process_batch
-from shared.domain.sends.sends import BatchJob
 from shared.errors import InvalidState, ProviderUnavailable
 from shared.models.common import SendKind
 from tests.integration.api_client import ADMIN, ApiClient, new_account

@@ -12,8 +12,8 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
 
 from shared.adapters import aws_clients
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.ses_email import ATTEMPT_TAG, BULK_EMAIL_LIMIT, TEMPLATE, SesBulkEmailSender
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.errors import ProviderRejected, ProviderUnavailable
 
 REGION = "ap-northeast-2"

@@ -17,7 +17,6 @@ import pytest
 import urllib3
 from moto import mock_aws
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage
 from shared.adapters.solapi import (
     REPORT_INDEX,
     GroupTrackingStore,
@@ -27,6 +26,7 @@ from shared.adapters.solapi import (
     SolapiSender,
 )
 from shared.domain.clock import to_rfc3339, utc_now
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.models.reports import DeliveryReport
 from tests.conftest import table_definition, use_test_aws

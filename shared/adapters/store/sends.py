@@ -28,7 +28,7 @@ from shared.models.items import (
 )
 
 if TYPE_CHECKING:
-    from shared.domain.sends.sends import BatchJob
+    from shared.domain.jobs import BatchJob
 
 
 def _stored_batch(batch: BatchItem) -> dict[str, Any]:

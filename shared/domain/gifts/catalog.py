@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.adapters.gift_provider import GiftProvider
 from shared.domain.clock import utc_now
+from shared.domain.gifts.provider import GiftProvider
 from shared.domain.store import CatalogStore, require
 from shared.models.api import CatalogSyncResult, GiftView
 from shared.models.items import GiftItem

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.adapters.gift_provider import GiftProvider, IssueOutcome, IssueRequest
 from shared.domain.clock import utc_now
+from shared.domain.gifts.provider import GiftProvider, IssueOutcome, IssueRequest
 from shared.domain.sends.batch_processing import BatchWorker, Outcome, Taking, deliver_each, ids_of
 from shared.domain.store import BatchContext
 from shared.models.common import FailureReason

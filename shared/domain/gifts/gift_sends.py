@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.adapters.queue import WorkQueue
 from shared.domain.clock import utc_now
+from shared.domain.jobs import JobQueue
 from shared.domain.recipients import normalize_korean_mobile
 from shared.domain.sends.sends import (
     accept_send,
@@ -78,7 +78,7 @@ def estimate_gift_send(store: SendStore, account_id: str, request: GiftSendReque
 
 def create_gift_send(
     store: SendStore,
-    queue: WorkQueue,
+    queue: JobQueue,
     account_id: str,
     request: GiftSendRequest,
     batch_size: int,

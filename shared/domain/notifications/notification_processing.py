@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from shared.adapters.notification_delivery import MessageResult, MessageStatus, NotificationMessage, NotificationSender
 from shared.domain.balances import CHANNELS, give_back_counts, take_counts
 from shared.domain.clock import utc_now
 from shared.domain.notifications.messages import render_message
+from shared.domain.notifications.sender import MessageResult, MessageStatus, NotificationMessage, NotificationSender
 from shared.domain.sends.batch_processing import BatchWorker, Outcome, Taking, attempt_key, deliver_in_bulk, ids_of
 from shared.domain.store import BatchContext
 from shared.models.common import Channel, FailureReason, LedgerType

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from shared.adapters.queue import WorkQueue
 from shared.domain.balances import CHANNELS
 from shared.domain.clock import utc_now
+from shared.domain.jobs import JobQueue
 from shared.domain.notifications.messages import (
     RecipientInput,
     check_notification_request,
@@ -99,7 +99,7 @@ def estimate_notification_send(
 
 def create_notification_send(
     store: SendStore,
-    queue: WorkQueue,
+    queue: JobQueue,
     account_id: str,
     request: NotificationSendRequest,
     batch_size: int,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pydantic import NonNegativeInt, TypeAdapter
 
-from shared.adapters.queue import WorkQueue
 from shared.cursor import decode_cursor, encode_cursor
 from shared.domain.clock import utc_now
 from shared.domain.events.alerts import Publisher, publish_committed
+from shared.domain.jobs import JobQueue
 from shared.domain.notifications.messages import check_messages
 from shared.domain.notifications.notification_sends import create_notification_send
 from shared.domain.promotions.promotions import promotion_view
@@ -86,7 +86,7 @@ def record_winners(
 
 
 def notify_winners(
-    store: WinnerStore, queue: WorkQueue, account_id: str, promotion_id: str, draw_id: str, batch_size: int
+    store: WinnerStore, queue: JobQueue, account_id: str, promotion_id: str, draw_id: str, batch_size: int
 ) -> SendAccepted | None:
     """The automatic notification for one draw, if the promotion has it enabled (else None)."""
     promotion = store.get_promotion(account_id, promotion_id)

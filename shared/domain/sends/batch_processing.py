@@ -26,7 +26,8 @@ from shared.domain.attempts import RecipientAttempt
 from shared.domain.balances import retry_on_conflict
 from shared.domain.clock import utc_now
 from shared.domain.events.alerts import Publisher, balance_low_events, publish_committed
-from shared.domain.sends.sends import BatchJob, automatic_retry_at, settlement
+from shared.domain.jobs import BatchJob
+from shared.domain.sends.sends import automatic_retry_at, settlement
 from shared.domain.store import BalanceChange, BatchContext, BatchStore, SendSettlement
 from shared.errors import ProviderRejected, ProviderUnavailable
 from shared.ids import new_id

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from shared.adapters.queue import WorkQueue
 from shared.domain.events.alerts import Publisher, publish_stale_outbox
+from shared.domain.jobs import JobQueue
 from shared.domain.sends.send_actions import close_cancelled
 from shared.domain.sends.sends import enqueue_batches
 from shared.domain.store import DueSends, OutboxStore, SendStore
@@ -25,7 +25,7 @@ class DispatchStore(SendStore, OutboxStore, DueDeliveries, Protocol): ...
 def run_periodic_dispatch(
     store: DispatchStore,
     index: DueSends,
-    queues: Mapping[SendKind, WorkQueue],
+    queues: Mapping[SendKind, JobQueue],
     publisher: Publisher,
     deliveries: DeliveryQueue,
     now: datetime,
@@ -40,7 +40,7 @@ def run_periodic_dispatch(
 def dispatch_due_sends(
     store: SendStore,
     index: DueSends,
-    queues: Mapping[SendKind, WorkQueue],
+    queues: Mapping[SendKind, JobQueue],
     now: datetime,
     publisher: Publisher | None = None,
 ) -> int:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from shared.adapters.queue import WorkQueue
 from shared.domain.balances import retry_on_conflict
 from shared.domain.clock import utc_now
 from shared.domain.events.alerts import Publisher, publish_committed
+from shared.domain.jobs import JobQueue
 from shared.domain.sends.sends import DISPATCH_GRACE, batch_no_of, enqueue_batches, settlement
 from shared.domain.store import SendStore, require
 from shared.errors import InvalidState, NotResendable
@@ -62,7 +62,7 @@ def _resend_batch(store: SendStore, send: SendItem, batch_no: int, selects: Sele
 
 def resend(
     store: SendStore,
-    queue: WorkQueue,
+    queue: JobQueue,
     send: SendItem,
     *,
     batch_numbers: list[int] | None = None,
@@ -80,14 +80,14 @@ def resend(
 
 
 def resend_send(
-    store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, send_id: str, channel: Channel | None = None
+    store: SendStore, queue: JobQueue, account_id: str, kind: SendKind, send_id: str, channel: Channel | None = None
 ) -> int:
     send = require(store.get_send(account_id, kind, send_id), "send")
     return resend(store, queue, send, selects=lambda r: channel is None or r.channel == channel)
 
 
 def resend_recipient(
-    store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, send_id: str, recipient_id: str
+    store: SendStore, queue: JobQueue, account_id: str, kind: SendKind, send_id: str, recipient_id: str
 ) -> int:
     send = require(store.get_send(account_id, kind, send_id), "send")
     batch_no = batch_no_of(recipient_id, send.batch_size)
@@ -100,9 +100,7 @@ def resend_recipient(
     return resent
 
 
-def retry_provider_errors(
-    store: SendStore, queues: Mapping[SendKind, WorkQueue], now: datetime, max_rounds: int
-) -> int:
+def retry_provider_errors(store: SendStore, queues: Mapping[SendKind, JobQueue], now: datetime, max_rounds: int) -> int:
     """The retry job: provider errors whose backoff has passed go round again, up to `max_rounds` rounds; and a
     batch resent (PENDING again) whose job never reached the queue is queued again."""
 
@@ -124,7 +122,7 @@ def retry_provider_errors(
     return retried
 
 
-def submit(store: SendStore, queue: WorkQueue, account_id: str, kind: SendKind, send_id: str) -> SendItem:
+def submit(store: SendStore, queue: JobQueue, account_id: str, kind: SendKind, send_id: str) -> SendItem:
     """DRAFT -> SCHEDULED (send_at still ahead) or QUEUED (dispatched now)."""
     now = utc_now()
     send = require(store.get_send(account_id, kind, send_id), "send")

@@ -10,10 +10,10 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, NonNegativeInt, TypeAdapter
 
-from shared.adapters.queue import WorkQueue
 from shared.cursor import decode_cursor, encode_cursor
 from shared.domain.clock import utc_now
 from shared.domain.events.account_events import outbox_items, send_completed_event, settlement_events
+from shared.domain.jobs import BatchJob, JobQueue
 from shared.domain.store import SendSettlement, SendStore
 from shared.domain.views import effective_status
 from shared.errors import InvalidInput
@@ -28,16 +28,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=90)
 # An immediate send is re-dispatched by the periodic job only if the API did not finish enqueuing it.
 DISPATCH_GRACE = timedelta(minutes=2)
 IDEMPOTENCY_WINDOW = timedelta(hours=25)
-
-
-class BatchJob(BaseModel):
-    """The queue message: a reference to one batch of one send. Small, so ten fit one SQS request."""
-
-    kind: SendKind
-    account_id: str
-    send_id: str
-    batch_no: int
-    gift_id: str | None = None  # lets the consumer read the gift with the batch in one request
 
 
 def recipient_id(index: int) -> str:
@@ -87,7 +77,7 @@ def send_id_for(store: SendStore, account_id: str, kind: SendKind, idempotency_k
 
 def accept_send(
     store: SendStore,
-    queue: WorkQueue,
+    queue: JobQueue,
     *,
     account_id: str,
     kind: SendKind,
@@ -157,7 +147,7 @@ def requested_send_fields(request: SendRequestFields) -> dict[str, Any]:
 
 
 def store_and_dispatch(
-    store: SendStore, queue: WorkQueue, send: SendItem, batches: Sequence[BatchItem], now: datetime
+    store: SendStore, queue: JobQueue, send: SendItem, batches: Sequence[BatchItem], now: datetime
 ) -> None:
     """Durably store the send, then enqueue its work when it is due now. A crash before the enqueue
     finishes leaves the send in the dispatch index, where the periodic dispatcher finds it."""
@@ -180,7 +170,7 @@ def store_and_dispatch(
         store.mark_dispatched(send.account_id, send.kind, send.send_id)
 
 
-def enqueue_batches(queue: WorkQueue, send: SendItem, batch_numbers: Iterable[int]) -> int:
+def enqueue_batches(queue: JobQueue, send: SendItem, batch_numbers: Iterable[int]) -> int:
     jobs = [
         BatchJob(kind=send.kind, account_id=send.account_id, send_id=send.send_id, batch_no=n, gift_id=send.gift_id)
         for n in batch_numbers
