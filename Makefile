@@ -120,7 +120,7 @@ help:
 	@echo "make build-local  sam build for MiniStack (.aws-sam/build-local)"
 	@echo "make build-cloud  sam build for AWS: python3.13 arm64 artifacts (.aws-sam/build)"
 	@echo "make validate     sam validate --lint"
-	@echo "make lint         ruff check + mypy + openapi-check + ruff format --check"
+	@echo "make lint         ruff check + mypy + import rules + openapi-check + ruff format --check"
 	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
 	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes), dashboard-test"
 	@echo "make dashboard    npm ci + vite build of the dashboard into dashboard/dist (skipped when up to date)"
@@ -313,9 +313,12 @@ scan-iac: $(VENV_SAM)/.installed $(VENV_IAC)/.installed
 
 PY_DIRS := shared functions tests scripts bench reliability
 
+# lint-imports: the import rules of pyproject.toml [tool.importlinter] (the domain imports no adapter, AWS SDK or
+# settings; layers; no import circles).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/mypy $(PY_DIRS)
+	$(VENV)/bin/lint-imports --no-cache
 	@$(MAKE) openapi-check
 	$(VENV)/bin/ruff format --check --output-format concise $(PY_DIRS)
 
