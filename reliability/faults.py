@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import functools
 import json
 import os
 import random
@@ -60,10 +61,20 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult
+from moto.core.utils import method_names_from_class as _moto_method_names
 from moto.dynamodb import models as moto_dynamodb
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+    UpdateHashRangeKeyValidator,
+    Validator,
+)
 from moto.dynamodb.responses import DynamoHandler
 
 from reliability.invariants import check_invariants, state_from_items, violations
@@ -842,11 +853,98 @@ def _serialized_as_plain_json(self: DynamoHandler, action_result: ActionResult) 
     return _moto_serialized(self, action_result)
 
 
+# The product sends a handful of distinct update expressions, thousands of times each. moto tokenises and parses
+# every one of them twice per request (its request handler, then its backend), and its validator runs, besides
+# the processors that resolve and evaluate the expression against the item, three that check the expression alone
+# (action counts, overlapping paths, key attributes): their verdict depends only on the expression, its names and
+# the table's keys. A parsed expression is kept (the validator works on a deep copy of it), and the three checks
+# run once per (expression, names, keys); an expression they refuse is never remembered, so it is refused again.
+_moto_parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+_PARSED: dict[tuple[type, str], Node] = {}
+_PARSED_IDS: set[int] = set()
+_EXPRESSION_ONLY_CHECKS = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+_CHECKED: set[tuple[Any, ...]] = set()
+
+
+def _parse_once(cls: type, expression: str) -> Node:
+    parsed = _PARSED.get((cls, expression))
+    if parsed is None:
+        parsed = _PARSED[(cls, expression)] = _moto_parse(cls, expression)
+        _PARSED_IDS.add(id(parsed))
+    return parsed
+
+
+_moto_validator_init = Validator.__init__
+
+
+def _validator_init(self: Validator, expression: Node, *args: Any, **kwargs: Any) -> None:
+    _moto_validator_init(self, expression, *args, **kwargs)
+    self.checked_key = (  # type: ignore[attr-defined]
+        (id(expression), tuple(sorted((self.expression_attribute_names or {}).items())), *self.table.table_key_attrs)
+        if id(expression) in _PARSED_IDS
+        else None
+    )
+
+
+def _validate_checking_once(self: Validator) -> Node:
+    key = self.checked_key  # type: ignore[attr-defined]
+    checked = key is not None and key in _CHECKED
+    node = self.node_to_validate
+    for processor in self.processors:
+        if not (checked and isinstance(processor, _EXPRESSION_ONLY_CHECKS)):
+            node = processor.traverse(node)
+    if key is not None:
+        _CHECKED.add(key)
+    return node
+
+
+# moto's tree walk asks isinstance() of an abstract class (ABCMeta: slow) at every node, and builds each processor's
+# map of node classes to handlers two or three times per node; the same walk with both answers kept per class.
+_IS_NODE: dict[type, bool] = {}
+_HANDLED_AS: dict[tuple[type, type], type | None] = {}
+
+
+def _traverse(self: DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
+    kind = type(node)
+    is_node = _IS_NODE.get(kind)
+    if is_node is None:
+        is_node = _IS_NODE[kind] = issubclass(kind, Node)
+    if not is_node:
+        return node
+    parent_node = node.parent
+    if node.children is not None:
+        for i, child_node in enumerate(node.children):
+            self.pre_processing_of_child(node, i)
+            self.traverse_node_recursively(child_node, i)
+    key = (type(self), kind)
+    if key not in _HANDLED_AS:
+        _HANDLED_AS[key] = next((k for k in self._processing_map() if issubclass(kind, k)), None)
+    handled_as = _HANDLED_AS[key]
+    if handled_as is not None:
+        node = self._processing_map()[handled_as](node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
+
+
+@functools.cache
+def _method_names(clazz: type) -> list[str]:
+    """moto's dispatcher lists a handler class's methods (inspect.getmembers) on every request."""
+    return _moto_method_names(clazz)
+
+
 def make_moto_cheaper() -> None:
-    """Same answers, less work: item-level rollback for transactions and plain JSON for data-plane answers."""
+    """Same answers, less work: item-level rollback for transactions, plain JSON for data-plane answers, update
+    expressions parsed and checked once, moto's tree walk and method lookup without repeated introspection."""
     moto_dynamodb.copy = _TableKeepingCopy  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = _transact_with_item_rollback  # type: ignore[method-assign]
     DynamoHandler.serialized = _serialized_as_plain_json  # type: ignore[method-assign,assignment]
+    UpdateExpressionParser.make = classmethod(_parse_once)  # type: ignore[method-assign,assignment]
+    Validator.__init__ = _validator_init  # type: ignore[method-assign]
+    Validator.validate = _validate_checking_once  # type: ignore[method-assign]
+    DepthFirstTraverser.traverse_node_recursively = _traverse  # type: ignore[method-assign]
+    moto_responses.method_names_from_class = _method_names  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------------------------------------------------------
