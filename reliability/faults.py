@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -114,6 +115,7 @@ PRICE = 4_500  # SBX-COFFEE in the sandbox catalog
 SMS_UNIT = 20
 BATCH_SIZE = 50  # the template's RecipientsPerBatch
 SMALL_BATCH_SIZE = 2  # in a quarter of the worlds: several jobs per send, so faults land between batches too
+CHUNK = 40  # scenarios per task of the worker pool
 WORLDS = 64  # prepared worlds per process; each scenario picks one by its seed
 # Sandbox outcomes by the last four digits: success, not found, always fails, fails twice then succeeds,
 # accepted then reported unknown, accepted then reported undelivered.
@@ -384,14 +386,17 @@ class Harness:
     """One process's moto world: clients, queues and the prepared worlds, built lazily and reused."""
 
     def __init__(self) -> None:
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # botocore's check of every request against the API model is left to the unit tests: here the same few
+        # request shapes go out thousands of times.
+        config = Config(parameter_validation=False)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION, config=config)
         self.dynamodb.create_table(**table_definition("DataTable", TABLE))
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION, config=config)
         self.queues = {
             SendKind.GIFT: WorkQueue(sqs, sqs.create_queue(QueueName="faults-gift")["QueueUrl"]),
             SendKind.NOTIFICATION: WorkQueue(sqs, sqs.create_queue(QueueName="faults-notification")["QueueUrl"]),
         }
-        sns = boto3.client("sns", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION, config=config)
         self.store = DataStore(self.dynamodb, TABLE)
         self.gift_provider = FaultyProvider(SandboxGiftProvider(self.dynamodb, TABLE), "issue")
         self.sms = CountingSender(SnsSmsSender(sns, concurrency=1))
@@ -874,11 +879,41 @@ def _parse_once(cls: type, expression: str) -> Node:
     return parsed
 
 
-_moto_validator_init = Validator.__init__
+_IMMUTABLE = (str, int, float, bool, type(None))
 
 
-def _validator_init(self: Validator, expression: Node, *args: Any, **kwargs: Any) -> None:
-    _moto_validator_init(self, expression, *args, **kwargs)
+def _clone(node: Node, parent: Node | None = None) -> Node:
+    """A fresh copy of a parsed expression's tree (what moto's deepcopy of it gives, without deepcopy's memo):
+    its nodes hold their class name, their parent and their children (nodes, or plain names and numbers)."""
+    copied = object.__new__(type(node))
+    copied.__dict__ = {**node.__dict__, "parent": parent}
+    if node.children is not None:
+        copied.children = [
+            _clone(child, copied)
+            if isinstance(child, Node)
+            else child
+            if isinstance(child, _IMMUTABLE)
+            else copy.deepcopy(child)
+            for child in node.children
+        ]
+    return copied
+
+
+def _validator_init(
+    self: Validator,
+    expression: Node,
+    expression_attribute_names: dict[str, str],
+    expression_attribute_values: dict[str, dict[str, Any]],
+    item: Any,
+    table: Table,
+) -> None:
+    """moto's Validator.__init__, with a kept expression cloned instead of deep-copied."""
+    self.expression_attribute_names = expression_attribute_names
+    self.expression_attribute_values = expression_attribute_values
+    self.item = item
+    self.table = table
+    self.processors = self.get_ast_processors()
+    self.node_to_validate = _clone(expression) if id(expression) in _PARSED_IDS else copy.deepcopy(expression)
     self.checked_key = (  # type: ignore[attr-defined]
         (id(expression), tuple(sorted((self.expression_attribute_names or {}).items())), *self.table.table_key_attrs)
         if id(expression) in _PARSED_IDS
@@ -1000,7 +1035,9 @@ def _run_chunk(seed: int, numbers: range) -> dict[str, Any]:
 def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
     """Runs `scenarios` seeded scenarios on `workers` processes and sums up what was injected and found."""
     started = time.perf_counter()
-    chunk = max(50, scenarios // (workers * 8) or 1)
+    # Small chunks, handed to whichever worker is free: no core waits long for the last one (the worlds are built
+    # once per process, so a chunk costs only its scenarios).
+    chunk = max(1, min(CHUNK, -(-scenarios // workers)))
     chunks = [range(start, min(start + chunk, scenarios)) for start in range(0, scenarios, chunk)]
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
