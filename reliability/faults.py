@@ -68,8 +68,8 @@ from moto.core.utils import method_names_from_class as _moto_method_names
 from moto.dynamodb import models as moto_dynamodb
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
-from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import (
     ActionCountValidator,
     OverlappingPathsValidator,
@@ -864,7 +864,7 @@ def _serialized_as_plain_json(self: DynamoHandler, action_result: ActionResult) 
 # (action counts, overlapping paths, key attributes): their verdict depends only on the expression, its names and
 # the table's keys. A parsed expression is kept (the validator works on a deep copy of it), and the three checks
 # run once per (expression, names, keys); an expression they refuse is never remembered, so it is refused again.
-_moto_parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+_moto_parse = UpdateExpressionParser.make.__func__
 _PARSED: dict[tuple[type, str], Node] = {}
 _PARSED_IDS: set[int] = set()
 _EXPRESSION_ONLY_CHECKS = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
@@ -975,11 +975,11 @@ def make_moto_cheaper() -> None:
     moto_dynamodb.copy = _TableKeepingCopy  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = _transact_with_item_rollback  # type: ignore[method-assign]
     DynamoHandler.serialized = _serialized_as_plain_json  # type: ignore[method-assign,assignment]
-    UpdateExpressionParser.make = classmethod(_parse_once)  # type: ignore[method-assign,assignment]
+    UpdateExpressionParser.make = classmethod(_parse_once)
     Validator.__init__ = _validator_init  # type: ignore[method-assign]
     Validator.validate = _validate_checking_once  # type: ignore[method-assign]
-    DepthFirstTraverser.traverse_node_recursively = _traverse  # type: ignore[method-assign]
-    moto_responses.method_names_from_class = _method_names  # type: ignore[assignment]
+    DepthFirstTraverser.traverse_node_recursively = _traverse
+    moto_responses.method_names_from_class = _method_names
 
 
 # ---------------------------------------------------------------------------------------------------------------
