@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import functools
 import json
 import os
 import random
@@ -57,13 +58,24 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult
+from moto.core.utils import method_names_from_class as _moto_method_names
 from moto.dynamodb import models as moto_dynamodb
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+    UpdateHashRangeKeyValidator,
+    Validator,
+)
 from moto.dynamodb.responses import DynamoHandler
 
 from reliability.invariants import check_invariants, state_from_items, violations
@@ -100,6 +112,7 @@ PRICE = 4_500  # SBX-COFFEE in the sandbox catalog
 SMS_UNIT = 20
 BATCH_SIZE = 50  # the template's RecipientsPerBatch
 SMALL_BATCH_SIZE = 2  # in a quarter of the worlds: several jobs per send, so faults land between batches too
+CHUNK = 40  # scenarios per task of the worker pool
 WORLDS = 64  # prepared worlds per process; each scenario picks one by its seed
 # Sandbox outcomes by the last four digits: success, not found, always fails, fails twice then succeeds,
 # accepted then reported unknown, accepted then reported undelivered.
@@ -370,14 +383,17 @@ class Harness:
     """One process's moto world: clients, queues and the prepared worlds, built lazily and reused."""
 
     def __init__(self) -> None:
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # botocore's check of every request against the API model is left to the unit tests: here the same few
+        # request shapes go out thousands of times.
+        config = Config(parameter_validation=False)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION, config=config)
         self.dynamodb.create_table(**table_definition("DataTable", TABLE))
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION, config=config)
         self.queues = {
             SendKind.GIFT: WorkQueue(sqs, sqs.create_queue(QueueName="faults-gift")["QueueUrl"]),
             SendKind.NOTIFICATION: WorkQueue(sqs, sqs.create_queue(QueueName="faults-notification")["QueueUrl"]),
         }
-        sns = boto3.client("sns", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION, config=config)
         self.store = DataStore(self.dynamodb, TABLE)
         self.gift_provider = FaultyProvider(SandboxGiftProvider(self.dynamodb, TABLE), "issue")
         self.sms = CountingSender(SnsSmsSender(sns, concurrency=1))
@@ -839,11 +855,128 @@ def _serialized_as_plain_json(self: DynamoHandler, action_result: ActionResult) 
     return _moto_serialized(self, action_result)
 
 
+# The product sends a handful of distinct update expressions, thousands of times each. moto tokenises and parses
+# every one of them twice per request (its request handler, then its backend), and its validator runs, besides
+# the processors that resolve and evaluate the expression against the item, three that check the expression alone
+# (action counts, overlapping paths, key attributes): their verdict depends only on the expression, its names and
+# the table's keys. A parsed expression is kept (the validator works on a deep copy of it), and the three checks
+# run once per (expression, names, keys); an expression they refuse is never remembered, so it is refused again.
+_moto_parse = UpdateExpressionParser.make.__func__
+_PARSED: dict[tuple[type, str], Node] = {}
+_PARSED_IDS: set[int] = set()
+_EXPRESSION_ONLY_CHECKS = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+_CHECKED: set[tuple[Any, ...]] = set()
+
+
+def _parse_once(cls: type, expression: str) -> Node:
+    parsed = _PARSED.get((cls, expression))
+    if parsed is None:
+        parsed = _PARSED[(cls, expression)] = _moto_parse(cls, expression)
+        _PARSED_IDS.add(id(parsed))
+    return parsed
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _clone(node: Node, parent: Node | None = None) -> Node:
+    """A fresh copy of a parsed expression's tree (what moto's deepcopy of it gives, without deepcopy's memo):
+    its nodes hold their class name, their parent and their children (nodes, or plain names and numbers)."""
+    copied = object.__new__(type(node))
+    copied.__dict__ = {**node.__dict__, "parent": parent}
+    if node.children is not None:
+        copied.children = [
+            _clone(child, copied)
+            if isinstance(child, Node)
+            else child
+            if isinstance(child, _IMMUTABLE)
+            else copy.deepcopy(child)
+            for child in node.children
+        ]
+    return copied
+
+
+def _validator_init(
+    self: Validator,
+    expression: Node,
+    expression_attribute_names: dict[str, str],
+    expression_attribute_values: dict[str, dict[str, Any]],
+    item: Any,
+    table: Table,
+) -> None:
+    """moto's Validator.__init__, with a kept expression cloned instead of deep-copied."""
+    self.expression_attribute_names = expression_attribute_names
+    self.expression_attribute_values = expression_attribute_values
+    self.item = item
+    self.table = table
+    self.processors = self.get_ast_processors()
+    self.node_to_validate = _clone(expression) if id(expression) in _PARSED_IDS else copy.deepcopy(expression)
+    self.checked_key = (  # type: ignore[attr-defined]
+        (id(expression), tuple(sorted((self.expression_attribute_names or {}).items())), *self.table.table_key_attrs)
+        if id(expression) in _PARSED_IDS
+        else None
+    )
+
+
+def _validate_checking_once(self: Validator) -> Node:
+    key = self.checked_key  # type: ignore[attr-defined]
+    checked = key is not None and key in _CHECKED
+    node = self.node_to_validate
+    for processor in self.processors:
+        if not (checked and isinstance(processor, _EXPRESSION_ONLY_CHECKS)):
+            node = processor.traverse(node)
+    if key is not None:
+        _CHECKED.add(key)
+    return node
+
+
+# moto's tree walk asks isinstance() of an abstract class (ABCMeta: slow) at every node, and builds each processor's
+# map of node classes to handlers two or three times per node; the same walk with both answers kept per class.
+_IS_NODE: dict[type, bool] = {}
+_HANDLED_AS: dict[tuple[type, type], type | None] = {}
+
+
+def _traverse(self: DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
+    kind = type(node)
+    is_node = _IS_NODE.get(kind)
+    if is_node is None:
+        is_node = _IS_NODE[kind] = issubclass(kind, Node)
+    if not is_node:
+        return node
+    parent_node = node.parent
+    if node.children is not None:
+        for i, child_node in enumerate(node.children):
+            self.pre_processing_of_child(node, i)
+            self.traverse_node_recursively(child_node, i)
+    key = (type(self), kind)
+    if key not in _HANDLED_AS:
+        _HANDLED_AS[key] = next((k for k in self._processing_map() if issubclass(kind, k)), None)
+    handled_as = _HANDLED_AS[key]
+    if handled_as is not None:
+        node = self._processing_map()[handled_as](node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
+
+
+@functools.cache
+def _method_names(clazz: type) -> list[str]:
+    """moto's dispatcher lists a handler class's methods (inspect.getmembers) on every request."""
+    return _moto_method_names(clazz)
+
+
 def make_moto_cheaper() -> None:
-    """Same answers, less work: item-level rollback for transactions and plain JSON for data-plane answers."""
+    """Same answers, less work: item-level rollback for transactions, plain JSON for data-plane answers, update
+    expressions parsed and checked once, moto's tree walk and method lookup without repeated introspection."""
     moto_dynamodb.copy = _TableKeepingCopy  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = _transact_with_item_rollback  # type: ignore[method-assign]
     DynamoHandler.serialized = _serialized_as_plain_json  # type: ignore[method-assign,assignment]
+    UpdateExpressionParser.make = classmethod(_parse_once)
+    Validator.__init__ = _validator_init  # type: ignore[method-assign]
+    Validator.validate = _validate_checking_once  # type: ignore[method-assign]
+    DepthFirstTraverser.traverse_node_recursively = _traverse
+    moto_responses.method_names_from_class = _method_names
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -899,7 +1032,9 @@ def _run_chunk(seed: int, numbers: range) -> dict[str, Any]:
 def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
     """Runs `scenarios` seeded scenarios on `workers` processes and sums up what was injected and found."""
     started = time.perf_counter()
-    chunk = max(50, scenarios // (workers * 8) or 1)
+    # Small chunks, handed to whichever worker is free: no core waits long for the last one (the worlds are built
+    # once per process, so a chunk costs only its scenarios).
+    chunk = max(1, min(CHUNK, -(-scenarios // workers)))
     chunks = [range(start, min(start + chunk, scenarios)) for start in range(0, scenarios, chunk)]
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:

@@ -667,7 +667,7 @@ FIGURES = ("webhook_scenarios", "crash_points", "crash_points_total", "faults_by
 
 def run(scenarios: int, seed: int, workers: int = 1) -> dict[str, Any]:
     started = time.perf_counter()
-    chunk = max(20, scenarios // (workers * 8) or 1)
+    chunk = max(1, min(8, -(-scenarios // workers)))  # small chunks: no core waits long for the last one
     chunks = [range(start, min(start + chunk, scenarios)) for start in range(0, scenarios, chunk)]
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
