@@ -1,10 +1,10 @@
 import { useState } from "react";
-import { ErrorBox, Loading } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { ok } from "../lib/api";
-import { formatCredits, type Key } from "../lib/i18n";
-import type { Gift } from "../lib/types";
+import { ErrorBox, Loading } from "../../components/index";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks/index";
+import { ok } from "../../lib/api";
+import { formatCredits, type Key } from "../../lib/i18n";
+import type { Gift } from "../../lib/types";
 
 export function GiftsPage() {
   const { api, t, lang } = useApp();

@@ -1,14 +1,14 @@
 import { useMemo, useRef, useState, type FormEvent } from "react";
 import { readSheet } from "read-excel-file/browser";
-import { Counter, ErrorBox, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll, newIdempotencyKey, ok, type Schemas } from "../lib/api";
-import { eucKrCount } from "../lib/euckr";
-import { formatCredits, formatNumber, koreanLocalNow, koreanLocalToRfc3339, type Key } from "../lib/i18n";
-import { checkMessage, type SendKind } from "../lib/limits";
-import { cellsAsText, checkRecipients, parseDelimited, type RecipientCheck } from "../lib/recipients";
-import type { Estimate, Promotion } from "../lib/types";
+import { Counter, ErrorBox, Notice } from "../../components/index";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks/index";
+import { listAll, newIdempotencyKey, ok, type Schemas } from "../../lib/api";
+import { eucKrCount } from "../../lib/euckr";
+import { formatCredits, formatNumber, koreanLocalNow, koreanLocalToRfc3339, type Key } from "../../lib/i18n";
+import { checkMessage, type SendKind } from "../../lib/limits";
+import { cellsAsText, checkRecipients, parseDelimited, type RecipientCheck } from "../../lib/recipients";
+import type { Estimate, Promotion } from "../../lib/types";
 
 const KINDS: SendKind[] = ["gift", "sms", "lms", "auto", "email"];
 type When = "now" | "at" | "draft";

@@ -1,8 +1,8 @@
 import { createContext, useContext } from "react";
-import type { ApiClient } from "./lib/api";
-import { ApiError } from "./lib/api";
-import type { Key, Lang } from "./lib/i18n";
-import { translate } from "./lib/i18n";
+import type { ApiClient } from "../lib/api";
+import { ApiError } from "../lib/api";
+import type { Key, Lang } from "../lib/i18n";
+import { translate } from "../lib/i18n";
 
 export interface AppContext {
   lang: Lang;

@@ -1,5 +1,5 @@
 /** The history pages' calls: a send and its recipients, gift or notification, through the one client. */
-import { listAll, ok, type ApiClient, type Schemas } from "../lib/api";
+import { listAll, ok, type ApiClient, type Schemas } from "../../lib/api";
 
 export type SendKind = "gift" | "notification";
 type AnySend = Schemas["GiftSendView"] | Schemas["NotificationSendView"];
@@ -7,7 +7,7 @@ type AnyRecipient = Schemas["GiftRecipientView"] | Schemas["NotificationRecipien
 /** Either kind, read with the fields only one kind has as optional. */
 export type SendRow = AnySend & { channel?: string | null; gift_id?: string };
 export type RecipientRow = AnyRecipient & { channel?: string | null; email?: string | null; delivered_at?: string | null; coupon?: Schemas["CouponView"] | null };
-export type RecipientStatus = NonNullable<NonNullable<NonNullable<import("../lib/api/schema").operations["list_gift_recipients_gift_sends__send_id__recipients_get"]["parameters"]["query"]>["status"]>>;
+export type RecipientStatus = NonNullable<NonNullable<NonNullable<import("../../lib/api/schema").operations["list_gift_recipients_gift_sends__send_id__recipients_get"]["parameters"]["query"]>["status"]>>;
 
 export function listSends(api: ApiClient, promotionId: string, cap = 400) {
   const query = (cursor: string | undefined) => ({ params: { query: { limit: 200, cursor, ...(promotionId ? { promotion_id: promotionId } : {}) } } });

@@ -1,18 +1,18 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Ctx, type AppContext } from "./context";
-import { useHashRoute } from "./hooks";
-import { createApi } from "./lib/api";
-import { storeSession, storedSession, type Session } from "./lib/auth";
-import { loadConfig, type Config } from "./lib/config";
-import { initialLang, rememberLang, translate, type Key, type Lang } from "./lib/i18n";
-import { AccountPage } from "./pages/AccountPage";
-import { GiftsPage } from "./pages/GiftsPage";
-import { HistoryPage } from "./pages/HistoryPage";
-import { HomePage } from "./pages/HomePage";
-import { ManagePage } from "./pages/ManagePage";
-import { SendPage } from "./pages/SendPage";
-import { SignInPage } from "./pages/SignInPage";
-import { WebhooksPage } from "./pages/WebhooksPage";
+import { Ctx, type AppContext } from "../hooks/context";
+import { useHashRoute } from "../hooks/index";
+import { createApi } from "../lib/api";
+import { storeSession, storedSession, type Session } from "../lib/auth";
+import { loadConfig, type Config } from "../lib/config";
+import { initialLang, rememberLang, translate, type Key, type Lang } from "../lib/i18n";
+import { AccountPage } from "../features/account/AccountPage";
+import { GiftsPage } from "../features/gifts/GiftsPage";
+import { HistoryPage } from "../features/history/HistoryPage";
+import { HomePage } from "../features/home/HomePage";
+import { ManagePage } from "../features/charges/ManagePage";
+import { SendPage } from "../features/send/SendPage";
+import { SignInPage } from "../features/signin/SignInPage";
+import { WebhooksPage } from "../features/webhooks/WebhooksPage";
 
 const NAV: [string, Key][] = [
   ["/", "nav.home"],

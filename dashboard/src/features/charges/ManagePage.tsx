@@ -1,14 +1,14 @@
 import { useRef, useState, type FormEvent } from "react";
 import { readSheet } from "read-excel-file/browser";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll, newIdempotencyKey, ok, type Schemas } from "../lib/api";
-import { formatCredits, formatDateTime, formatNumber } from "../lib/i18n";
-import { checkMessage } from "../lib/limits";
-import { isPlausibleEmail, normalizeKoreanMobile } from "../lib/phone";
-import { cellsAsText, parseDelimited, type Recipient } from "../lib/recipients";
-import type { Charge, ChannelName, } from "../lib/types";
+import { ErrorBox, Loading, Notice } from "../../components/index";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks/index";
+import { listAll, newIdempotencyKey, ok, type Schemas } from "../../lib/api";
+import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
+import { checkMessage } from "../../lib/limits";
+import { isPlausibleEmail, normalizeKoreanMobile } from "../../lib/phone";
+import { cellsAsText, parseDelimited, type Recipient } from "../../lib/recipients";
+import type { Charge, ChannelName, } from "../../lib/types";
 
 export function ManagePage() {
   const { t } = useApp();

@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll, ok } from "../lib/api";
-import { formatDateTime, type Key } from "../lib/i18n";
-import type { RegisteredWebhook, Webhook, WebhookDelivery, WebhookEventType } from "../lib/types";
-import { MAX_WEBHOOKS, WEBHOOK_EVENTS, classifyRefusal, toggleEvent, webhookBody, type FormProblem } from "../lib/webhooks";
+import { ErrorBox, Loading, Notice } from "../../components/index";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks/index";
+import { listAll, ok } from "../../lib/api";
+import { formatDateTime, type Key } from "../../lib/i18n";
+import type { RegisteredWebhook, Webhook, WebhookDelivery, WebhookEventType } from "../../lib/types";
+import { MAX_WEBHOOKS, WEBHOOK_EVENTS, classifyRefusal, toggleEvent, webhookBody, type FormProblem } from "./rules";
 
 export function WebhooksPage() {
   const { api, t, lang } = useApp();

@@ -1,9 +1,9 @@
-import { ErrorBox, Loading } from "../components";
-import { useApp } from "../context";
-import { useLoad } from "../hooks";
-import { ok } from "../lib/api";
-import { formatCredits, formatDateTime, formatNumber } from "../lib/i18n";
-import type { ChannelName } from "../lib/types";
+import { ErrorBox, Loading } from "../../components/index";
+import { useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks/index";
+import { ok } from "../../lib/api";
+import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
+import type { ChannelName } from "../../lib/types";
 
 const CHANNELS: ChannelName[] = ["sms", "lms", "email"];
 

@@ -1,11 +1,11 @@
 import { useState } from "react";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll } from "../lib/api";
-import { cancelSend, getSend, listRecipients, listSends, resendFailed, resendOne, submitDraft, type RecipientStatus, type SendKind } from "./history-api";
-import { formatDate, formatDateTime } from "../lib/i18n";
-import { toCsv } from "../lib/recipients";
+import { ErrorBox, Loading, Notice } from "../../components/index";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks/index";
+import { listAll } from "../../lib/api";
+import { cancelSend, getSend, listRecipients, listSends, resendFailed, resendOne, submitDraft, type RecipientStatus, type SendKind } from "./api";
+import { formatDate, formatDateTime } from "../../lib/i18n";
+import { toCsv } from "../../lib/recipients";
 
 export function HistoryPage({ route }: { route: string }) {
   const m = /^\/history\/(gift|notification)\/(.+)$/.exec(route);
