@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Ctx, type AppContext } from "../hooks/context";
-import { useHashRoute } from "../hooks/index";
+import { Link, useLocation, useNavigate } from "react-router";
 import { createApi } from "../lib/api";
 import { storeSession, storedSession, type Session } from "../lib/auth";
 import { loadConfig, type Config } from "../lib/config";
@@ -32,7 +32,9 @@ export function App() {
   const [message, setMessage] = useState<Key | null>(null);
   const sessionRef = useRef(session);
   sessionRef.current = session;
-  const route = useHashRoute();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const route = location.pathname + location.search;
 
   useEffect(() => {
     loadConfig().then(setConfig, () => setConfigError(true));
@@ -94,14 +96,14 @@ export function App() {
             storeSession(s);
             setSession(s);
             setMessage(null);
-            if (!window.location.hash) window.location.hash = "#/";
+            if (!window.location.hash) navigate("/");
           }}
         />
       </Ctx.Provider>
     );
   }
 
-  const path = route.split("?")[0];
+  const path = location.pathname;
   let page;
   if (path === "/send") page = <SendPage />;
   else if (path.startsWith("/history")) page = <HistoryPage route={route} />;
@@ -119,9 +121,9 @@ export function App() {
           {NAV.map(([href, key]) => {
             const current = href === "/" ? path === "/" : path.startsWith(href);
             return (
-              <a key={href} href={`#${href}`} aria-current={current ? "page" : undefined} data-testid={`nav-${href === "/" ? "home" : href.slice(1)}`}>
+              <Link key={href} to={href} aria-current={current ? "page" : undefined} data-testid={`nav-${href === "/" ? "home" : href.slice(1)}`}>
                 {t(key)}
-              </a>
+              </Link>
             );
           })}
         </nav>

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ErrorBox, Loading, Notice } from "../../components/index";
+import { ErrorBox, Loading, Notice } from "../../components";
 import { errorText, useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { ok } from "../../lib/api";
 import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
 import type { ChannelName, LedgerEntry } from "../../lib/types";

@@ -1,8 +1,8 @@
 import { useRef, useState, type FormEvent } from "react";
 import { readSheet } from "read-excel-file/browser";
-import { ErrorBox, Loading, Notice } from "../../components/index";
+import { ErrorBox, Loading, Notice } from "../../components";
 import { errorText, useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { listAll, newIdempotencyKey, ok, type Schemas } from "../../lib/api";
 import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
 import { checkMessage } from "../../lib/limits";

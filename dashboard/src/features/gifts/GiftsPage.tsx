@@ -1,7 +1,7 @@
 import { useState } from "react";
-import { ErrorBox, Loading } from "../../components/index";
+import { ErrorBox, Loading } from "../../components";
 import { errorText, useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { ok } from "../../lib/api";
 import { formatCredits, type Key } from "../../lib/i18n";
 import type { Gift } from "../../lib/types";

@@ -1,7 +1,7 @@
 import { useState } from "react";
-import { ErrorBox, Loading, Notice } from "../../components/index";
+import { ErrorBox, Loading, Notice } from "../../components";
 import { errorText, useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { listAll } from "../../lib/api";
 import { cancelSend, getSend, listRecipients, listSends, resendFailed, resendOne, submitDraft, type RecipientStatus, type SendKind } from "./api";
 import { formatDate, formatDateTime } from "../../lib/i18n";

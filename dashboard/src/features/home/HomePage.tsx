@@ -1,6 +1,6 @@
-import { ErrorBox, Loading } from "../../components/index";
+import { ErrorBox, Loading } from "../../components";
 import { useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { ok } from "../../lib/api";
 import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
 import type { ChannelName } from "../../lib/types";

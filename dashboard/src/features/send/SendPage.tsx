@@ -1,8 +1,8 @@
 import { useMemo, useRef, useState, type FormEvent } from "react";
 import { readSheet } from "read-excel-file/browser";
-import { Counter, ErrorBox, Notice } from "../../components/index";
+import { Counter, ErrorBox, Notice } from "../../components";
 import { errorText, useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { listAll, newIdempotencyKey, ok, type Schemas } from "../../lib/api";
 import { eucKrCount } from "../../lib/euckr";
 import { formatCredits, formatNumber, koreanLocalNow, koreanLocalToRfc3339, type Key } from "../../lib/i18n";

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ErrorBox, Loading, Notice } from "../../components/index";
+import { ErrorBox, Loading, Notice } from "../../components";
 import { errorText, useApp } from "../../hooks/context";
-import { useLoad } from "../../hooks/index";
+import { useLoad } from "../../hooks";
 import { listAll, ok } from "../../lib/api";
 import { formatDateTime, type Key } from "../../lib/i18n";
 import type { RegisteredWebhook, Webhook, WebhookDelivery, WebhookEventType } from "../../lib/types";
