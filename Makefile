@@ -102,7 +102,7 @@ dashboard/dist/.built: dashboard/node_modules/.installed $(DASHBOARD_SRC)
 	touch $@
 
 dashboard-test: dashboard/node_modules/.installed
-	cd dashboard && npm test
+	cd dashboard && npm run api:check && npm run typecheck && npm test
 
 # ---------------------------------------------------------------------------------------------
 # Help
@@ -124,7 +124,7 @@ help:
 	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
 	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes), dashboard-test"
 	@echo "make dashboard    npm ci + vite build of the dashboard into dashboard/dist (skipped when up to date)"
-	@echo "make dashboard-test  the dashboard's unit tests (vitest)"
+	@echo "make dashboard-test  the dashboard's generated API types match docs/openapi.json, tsc --noEmit, vitest"
 	@echo "make bench        the performance benchmark: throughput and DynamoDB units, artifact sizes and cold imports,"
 	@echo "                  latency on a local stack of its own (prints every figure, writes bench/results.json)"
 	@echo "make test-e2e     stack-up (with the dashboard built), pytest tests/e2e against it (the browser tests in"

@@ -4,5 +4,5 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   base: "./",
   build: { outDir: "dist", emptyOutDir: true, sourcemap: false },
-  test: { include: ["test/**/*.test.{ts,tsx}"], environment: "node" },
+  test: { include: ["src/**/*.test.{ts,tsx}"], environment: "node" },
 });

@@ -1,15 +1,15 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll } from "../lib/api";
-import { formatDateTime, type Key } from "../lib/i18n";
-import type { RegisteredWebhook, Webhook, WebhookDelivery, WebhookEventType } from "../lib/types";
-import { MAX_WEBHOOKS, WEBHOOK_EVENTS, classifyRefusal, toggleEvent, webhookBody, type FormProblem } from "../lib/webhooks";
+import { ErrorBox, Loading, Notice } from "../../components";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { listAll, ok } from "../../lib/api";
+import { formatDateTime, type Key } from "../../lib/i18n";
+import type { RegisteredWebhook, Webhook, WebhookDelivery, WebhookEventType } from "../../lib/types";
+import { MAX_WEBHOOKS, WEBHOOK_EVENTS, classifyRefusal, toggleEvent, webhookBody, type FormProblem } from "./rules";
 
 export function WebhooksPage() {
   const { api, t, lang } = useApp();
-  const webhooks = useLoad(() => listAll<Webhook>(api, "/webhooks", undefined, 200), [api]);
+  const webhooks = useLoad(() => ok(api.GET("/webhooks")).then((p) => p.items), [api]);
   // The secret lives only here, in memory: the API never shows it again and the page never stores it.
   const [registered, setRegistered] = useState<RegisteredWebhook | null>(null);
   const [open, setOpen] = useState<Webhook | null>(null);
@@ -21,7 +21,7 @@ export function WebhooksPage() {
     setError(null);
     setNotice(null);
     try {
-      await api("DELETE", `/webhooks/${encodeURIComponent(w.webhook_id)}`);
+      await ok(api.DELETE("/webhooks/{webhook_id}", { params: { path: { webhook_id: w.webhook_id } } }));
       setConfirming(null);
       if (open?.webhook_id === w.webhook_id) setOpen(null);
       if (registered?.webhook_id === w.webhook_id) setRegistered(null);
@@ -117,7 +117,7 @@ function RegisterWebhook({ atLimit, onRegistered }: { atLimit: boolean; onRegist
     busyRef.current = true;
     setBusy(true);
     try {
-      const w = await api<RegisteredWebhook>("POST", "/webhooks", built.body);
+      const w = await ok(api.POST("/webhooks", { body: built.body }));
       setUrl("");
       setEvents([]);
       setDescription("");
@@ -231,8 +231,11 @@ export function SecretOnce({ webhook, onDone }: { webhook: RegisteredWebhook; on
 
 function Deliveries({ webhook, onClose }: { webhook: Webhook; onClose: () => void }) {
   const { api, t, lang } = useApp();
-  const base = `/webhooks/${encodeURIComponent(webhook.webhook_id)}/deliveries`;
-  const deliveries = useLoad(() => listAll<WebhookDelivery>(api, base, undefined, 200), [api, base]);
+  const webhookId = webhook.webhook_id;
+  const deliveries = useLoad(
+    () => listAll((cursor) => api.GET("/webhooks/{webhook_id}/deliveries", { params: { path: { webhook_id: webhookId }, query: { limit: 200, cursor } } }), undefined, 200),
+    [api, webhookId],
+  );
   const [busy, setBusy] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -243,7 +246,7 @@ function Deliveries({ webhook, onClose }: { webhook: Webhook; onClose: () => voi
     setError(null);
     setNotice(null);
     try {
-      await api("POST", `${base}/${encodeURIComponent(d.delivery_id)}/retry`);
+      await ok(api.POST("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", { params: { path: { webhook_id: webhookId, delivery_id: d.delivery_id } } }));
       setNotice(t("webhooks.delivery.retried"));
       deliveries.reload();
     } catch (e) {

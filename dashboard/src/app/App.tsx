@@ -1,18 +1,18 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Ctx, type AppContext } from "./context";
-import { useHashRoute } from "./hooks";
-import { createApi } from "./lib/api";
-import { storeSession, storedSession, type Session } from "./lib/auth";
-import { loadConfig, type Config } from "./lib/config";
-import { initialLang, rememberLang, translate, type Key, type Lang } from "./lib/i18n";
-import { AccountPage } from "./pages/AccountPage";
-import { GiftsPage } from "./pages/GiftsPage";
-import { HistoryPage } from "./pages/HistoryPage";
-import { HomePage } from "./pages/HomePage";
-import { ManagePage } from "./pages/ManagePage";
-import { SendPage } from "./pages/SendPage";
-import { SignInPage } from "./pages/SignInPage";
-import { WebhooksPage } from "./pages/WebhooksPage";
+import { Ctx, type AppContext } from "../hooks/context";
+import { Link, useLocation, useNavigate } from "react-router";
+import { createApi } from "../lib/api";
+import { storeSession, storedSession, type Session } from "../lib/auth";
+import { loadConfig, type Config } from "../lib/config";
+import { initialLang, rememberLang, translate, type Key, type Lang } from "../lib/i18n";
+import { AccountPage } from "../features/account/AccountPage";
+import { GiftsPage } from "../features/gifts/GiftsPage";
+import { HistoryPage } from "../features/history/HistoryPage";
+import { HomePage } from "../features/home/HomePage";
+import { ManagePage } from "../features/charges/ManagePage";
+import { SendPage } from "../features/send/SendPage";
+import { SignInPage } from "../features/signin/SignInPage";
+import { WebhooksPage } from "../features/webhooks/WebhooksPage";
 
 const NAV: [string, Key][] = [
   ["/", "nav.home"],
@@ -32,7 +32,9 @@ export function App() {
   const [message, setMessage] = useState<Key | null>(null);
   const sessionRef = useRef(session);
   sessionRef.current = session;
-  const route = useHashRoute();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const route = location.pathname + location.search;
 
   useEffect(() => {
     loadConfig().then(setConfig, () => setConfigError(true));
@@ -94,14 +96,14 @@ export function App() {
             storeSession(s);
             setSession(s);
             setMessage(null);
-            if (!window.location.hash) window.location.hash = "#/";
+            if (!window.location.hash) navigate("/");
           }}
         />
       </Ctx.Provider>
     );
   }
 
-  const path = route.split("?")[0];
+  const path = location.pathname;
   let page;
   if (path === "/send") page = <SendPage />;
   else if (path.startsWith("/history")) page = <HistoryPage route={route} />;
@@ -119,9 +121,9 @@ export function App() {
           {NAV.map(([href, key]) => {
             const current = href === "/" ? path === "/" : path.startsWith(href);
             return (
-              <a key={href} href={`#${href}`} aria-current={current ? "page" : undefined} data-testid={`nav-${href === "/" ? "home" : href.slice(1)}`}>
+              <Link key={href} to={href} aria-current={current ? "page" : undefined} data-testid={`nav-${href === "/" ? "home" : href.slice(1)}`}>
                 {t(key)}
-              </a>
+              </Link>
             );
           })}
         </nav>

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
-import { useApp } from "./context";
-import type { Measure } from "./lib/limits";
+import { useApp } from "../hooks/context";
+import type { Measure } from "../lib/limits";
 
 export function Loading() {
   const { t } = useApp();

@@ -1,6 +1,6 @@
 /** The webhook form's rules: which events, the body it posts, and where an API refusal is shown. */
-import { ApiError } from "./api";
-import type { WebhookEventType } from "./types";
+import { ApiError } from "../../lib/api";
+import type { WebhookEventType } from "../../lib/types";
 
 export const WEBHOOK_EVENTS: readonly WebhookEventType[] = ["recipient.sent", "recipient.delivered", "recipient.failed", "send.completed", "balance.low"];
 export const MAX_WEBHOOKS = 10;

@@ -1,13 +1,13 @@
 import { createContext, useContext } from "react";
-import type { Fetcher } from "./lib/api";
-import { ApiError } from "./lib/api";
-import type { Key, Lang } from "./lib/i18n";
-import { translate } from "./lib/i18n";
+import type { ApiClient } from "../lib/api";
+import { ApiError } from "../lib/api";
+import type { Key, Lang } from "../lib/i18n";
+import { translate } from "../lib/i18n";
 
 export interface AppContext {
   lang: Lang;
   t: (key: Key, vars?: Record<string, string | number>) => string;
-  api: Fetcher;
+  api: ApiClient;
 }
 
 export const Ctx = createContext<AppContext | null>(null);

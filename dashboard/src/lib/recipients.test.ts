@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cellsAsText, checkRecipients, parseDelimited, toCsv } from "../src/lib/recipients";
-import { formatKoreanMobile, normalizeKoreanMobile } from "../src/lib/phone";
+import { cellsAsText, checkRecipients, parseDelimited, toCsv } from "./recipients";
+import { formatKoreanMobile, normalizeKoreanMobile } from "./phone";
 
 describe("Korean mobile numbers (as libphonenumber judges them)", () => {
   it.each([

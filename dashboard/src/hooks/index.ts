@@ -23,13 +23,3 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return { data, error, reload, loading };
 }
-
-export function useHashRoute(): string {
-  const [hash, setHash] = useState(() => window.location.hash || "#/");
-  useEffect(() => {
-    const on = () => setHash(window.location.hash || "#/");
-    window.addEventListener("hashchange", on);
-    return () => window.removeEventListener("hashchange", on);
-  }, []);
-  return hash.slice(1) || "/";
-}

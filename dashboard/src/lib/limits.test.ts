@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkMessage, render } from "../src/lib/limits";
+import { checkMessage, render } from "./limits";
 
 const kinds = (c: ReturnType<typeof checkMessage>) => c.problems.map((p) => `${p.field}:${p.kind}`);
 

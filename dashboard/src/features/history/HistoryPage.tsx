@@ -1,24 +1,23 @@
 import { useState } from "react";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll } from "../lib/api";
-import { formatDate, formatDateTime } from "../lib/i18n";
-import { toCsv } from "../lib/recipients";
-import type { Promotion, RecipientView, SendSummary } from "../lib/types";
+import { ErrorBox, Loading, Notice } from "../../components";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { listAll } from "../../lib/api";
+import { cancelSend, getSend, listRecipients, listSends, resendFailed, resendOne, submitDraft, type RecipientStatus, type SendKind } from "./api";
+import { formatDate, formatDateTime } from "../../lib/i18n";
+import { toCsv } from "../../lib/recipients";
 
 export function HistoryPage({ route }: { route: string }) {
   const m = /^\/history\/(gift|notification)\/(.+)$/.exec(route);
-  return m ? <SendDetail kind={m[1] as "gift" | "notification"} sendId={decodeURIComponent(m[2])} /> : <SendList />;
+  return m ? <SendDetail kind={m[1] as SendKind} sendId={decodeURIComponent(m[2])} /> : <SendList />;
 }
 
 function SendList() {
   const { api, t, lang } = useApp();
   const [promotionId, setPromotionId] = useState("");
-  const promotions = useLoad(() => listAll<Promotion>(api, "/promotions"), [api]);
+  const promotions = useLoad(() => listAll((cursor) => api.GET("/promotions", { params: { query: { limit: 200, cursor } } })), [api]);
   const sends = useLoad(async () => {
-    const q = promotionId ? `?promotion_id=${encodeURIComponent(promotionId)}` : "";
-    const [g, n] = await Promise.all([listAll<SendSummary>(api, `/gift-sends${q}`, undefined, 400), listAll<SendSummary>(api, `/notification-sends${q}`, undefined, 400)]);
+    const [g, n] = await listSends(api, promotionId);
     return [...g.map((s) => ({ ...s, kind: "gift" as const })), ...n.map((s) => ({ ...s, kind: "notification" as const }))].sort((a, b) => b.created_at.localeCompare(a.created_at));
   }, [api, promotionId]);
   const names = new Map((promotions.data ?? []).map((p) => [p.promotion_id, p.name]));
@@ -55,16 +54,15 @@ function SendList() {
   );
 }
 
-function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: string }) {
+function SendDetail({ kind, sendId }: { kind: SendKind; sendId: string }) {
   const { api, t, lang } = useApp();
-  const base = `/${kind}-sends/${encodeURIComponent(sendId)}`;
-  const [filter, setFilter] = useState("");
+  const [filter, setFilter] = useState<RecipientStatus | "">("");
   const [progress, setProgress] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const send = useLoad(() => api<SendSummary>("GET", base), [api, base]);
-  const recipients = useLoad(() => listAll<RecipientView>(api, `${base}/recipients${filter ? `?status=${filter}` : ""}`, setProgress), [api, base, filter]);
+  const send = useLoad(() => getSend(api, kind, sendId), [api, kind, sendId]);
+  const recipients = useLoad(() => listRecipients(api, kind, sendId, filter, setProgress), [api, kind, sendId, filter]);
   const reload = () => { send.reload(); recipients.reload(); };
 
   const act = async (fn: () => Promise<string | null>) => {
@@ -81,10 +79,10 @@ function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: s
       setBusy(false);
     }
   };
-  const resend = (channels: (string | null)[]) =>
+  const resend = (channels: ("sms" | "lms" | "email" | null)[]) =>
     act(async () => {
       let n = 0;
-      for (const c of channels) n += (await api<{ resent: number }>("POST", `${base}/resend`, c ? { channel: c } : undefined)).resent;
+      for (const c of channels) n += await resendFailed(api, kind, sendId, c);
       return t("history.resent", { n });
     });
 
@@ -104,7 +102,7 @@ function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: s
 
   const s = send.data;
   const failedChannels = new Set((recipients.data ?? []).filter((r) => r.resendable).map((r) => r.channel ?? ""));
-  const mobile = ["sms", "lms"].filter((c) => failedChannels.has(c));
+  const mobile = (["sms", "lms"] as const).filter((c) => failedChannels.has(c));
   return (
     <>
       <p><a href="#/history">← {t("history.back")}</a></p>
@@ -117,8 +115,8 @@ function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: s
           {s.content && <p className="message">{s.content}</p>}
           <p>{t("history.created")}: {formatDateTime(lang, s.created_at)} · {t("history.sendat")}: {formatDateTime(lang, s.send_at)}</p>
           <div className="row actions">
-            {s.status === "DRAFT" && <button type="button" data-testid="detail-submit-draft" disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/submit`); return null; })}>{t("history.submit")}</button>}
-            {(s.status === "DRAFT" || s.status === "SCHEDULED") && <button type="button" data-testid="detail-cancel" disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/cancel`); return null; })}>{t("history.cancel")}</button>}
+            {s.status === "DRAFT" && <button type="button" data-testid="detail-submit-draft" disabled={busy} onClick={() => act(async () => { await submitDraft(api, kind, sendId); return null; })}>{t("history.submit")}</button>}
+            {(s.status === "DRAFT" || s.status === "SCHEDULED") && <button type="button" data-testid="detail-cancel" disabled={busy} onClick={() => act(async () => { await cancelSend(api, kind, sendId); return null; })}>{t("history.cancel")}</button>}
             {kind === "gift" && s.counts.resendable > 0 && <button type="button" data-testid="resend-failed" disabled={busy} onClick={() => resend([null])}>{t("history.resend.all")}</button>}
             {kind === "notification" && mobile.length > 0 && <button type="button" data-testid="resend-failed-mobile" disabled={busy} onClick={() => resend(mobile)}>{t("history.resend.mobile")}</button>}
             {kind === "notification" && failedChannels.has("email") && <button type="button" data-testid="resend-failed-email" disabled={busy} onClick={() => resend(["email"])}>{t("history.resend.email")}</button>}
@@ -130,7 +128,7 @@ function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: s
       )}
       <h2>{t("history.recipients")}</h2>
       <label htmlFor="recipient-filter">{t("history.filter")}</label>
-      <select id="recipient-filter" data-testid="recipient-filter" value={filter} onChange={(e) => setFilter(e.target.value)}>
+      <select id="recipient-filter" data-testid="recipient-filter" value={filter} onChange={(e) => setFilter(e.target.value as RecipientStatus | "")}>
         <option value="">{t("history.filter.all")}</option>
         <option value="PENDING">PENDING</option>
         <option value="SENT">SENT</option>
@@ -161,7 +159,7 @@ function SendDetail({ kind, sendId }: { kind: "gift" | "notification"; sendId: s
                   <td>{formatDateTime(lang, r.sent_at)}</td>
                   <td>{kind === "gift" ? formatDate(lang, r.coupon?.expires_on) : formatDateTime(lang, r.delivered_at)}</td>
                   <td>{r.next_retry_at ? formatDateTime(lang, r.next_retry_at) : ""}</td>
-                  <td>{r.resendable && <button type="button" data-testid={`resend-one-${r.recipient_id}`} disabled={busy} onClick={() => act(async () => { await api("POST", `${base}/recipients/${encodeURIComponent(r.recipient_id)}/resend`); return t("history.resent", { n: 1 }); })}>{t("history.resend.one")}</button>}</td>
+                  <td>{r.resendable && <button type="button" data-testid={`resend-one-${r.recipient_id}`} disabled={busy} onClick={() => act(async () => { await resendOne(api, kind, sendId, r.recipient_id); return t("history.resent", { n: 1 }); })}>{t("history.resend.one")}</button>}</td>
                 </tr>
               ))}
             </tbody>

@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from "react";
-import { useApp } from "../context";
-import { AuthError, setNewPassword, signIn, type Session } from "../lib/auth";
-import type { Config } from "../lib/config";
-import type { Key } from "../lib/i18n";
+import { useApp } from "../../hooks/context";
+import { AuthError, setNewPassword, signIn, type Session } from "../../lib/auth";
+import type { Config } from "../../lib/config";
+import type { Key } from "../../lib/i18n";
 
 export function SignInPage({ config, message, onSignedIn }: { config: Config; message: Key | null; onSignedIn: (s: Session) => void }) {
   const { t } = useApp();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../src/lib/api";
-import { WEBHOOK_EVENTS, classifyRefusal, toggleEvent, webhookBody } from "../src/lib/webhooks";
+import { ApiError } from "../../lib/api";
+import { WEBHOOK_EVENTS, classifyRefusal, toggleEvent, webhookBody } from "./rules";
 
 describe("webhook event selection", () => {
   it("keeps the catalogue's order whatever order the boxes are ticked in", () => {

@@ -1,14 +1,14 @@
 import { useMemo, useRef, useState, type FormEvent } from "react";
 import { readSheet } from "read-excel-file/browser";
-import { Counter, ErrorBox, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll, newIdempotencyKey } from "../lib/api";
-import { eucKrCount } from "../lib/euckr";
-import { formatCredits, formatNumber, koreanLocalNow, koreanLocalToRfc3339, type Key } from "../lib/i18n";
-import { checkMessage, type SendKind } from "../lib/limits";
-import { cellsAsText, checkRecipients, parseDelimited, type RecipientCheck } from "../lib/recipients";
-import type { Gift, Promotion } from "../lib/types";
+import { Counter, ErrorBox, Notice } from "../../components";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { listAll, newIdempotencyKey, ok, type Schemas } from "../../lib/api";
+import { eucKrCount } from "../../lib/euckr";
+import { formatCredits, formatNumber, koreanLocalNow, koreanLocalToRfc3339, type Key } from "../../lib/i18n";
+import { checkMessage, type SendKind } from "../../lib/limits";
+import { cellsAsText, checkRecipients, parseDelimited, type RecipientCheck } from "../../lib/recipients";
+import type { Estimate, Promotion } from "../../lib/types";
 
 const KINDS: SendKind[] = ["gift", "sms", "lms", "auto", "email"];
 type When = "now" | "at" | "draft";
@@ -27,7 +27,7 @@ export function SendPage() {
   const [table, setTable] = useState<string[][] | null>(null);
   const [when, setWhen] = useState<When>("now");
   const [sendAt, setSendAt] = useState("");
-  const [estimate, setEstimate] = useState<Record<string, unknown> | null>(null);
+  const [estimate, setEstimate] = useState<Estimate | null>(null);
   const [result, setResult] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -36,9 +36,9 @@ export function SendPage() {
 
   const lists = useLoad(async () => {
     const [promotions, gifts, wish] = await Promise.all([
-      listAll<Promotion>(api, "/promotions"),
-      listAll<Gift>(api, "/gifts"),
-      listAll<Gift>(api, "/wishlist"),
+      listAll((cursor) => api.GET("/promotions", { params: { query: { limit: 200, cursor } } })),
+      ok(api.GET("/gifts")).then((p) => p.items),
+      ok(api.GET("/wishlist")).then((p) => p.items),
     ]);
     const wished = new Set(wish.map((g) => g.gift_id));
     const onSale = gifts.filter((g) => g.status === "ON_SALE").sort((a, b) => Number(wished.has(b.gift_id)) - Number(wished.has(a.gift_id)));
@@ -86,7 +86,7 @@ export function SendPage() {
   const createPromotion = async () => {
     if (!newPromotion.trim()) return;
     try {
-      const p = await api<Promotion>("POST", "/promotions", { name: newPromotion.trim() });
+      const p = await ok(api.POST("/promotions", { body: { name: newPromotion.trim() } }));
       setNewPromotion("");
       setCreated((list) => [...list, p]);
       changed(setPromotionId)(p.promotion_id);
@@ -95,25 +95,17 @@ export function SendPage() {
     }
   };
 
-  const body = (dryRun: boolean) => {
-    const b: Record<string, unknown> = {
+  const post = (dryRun: boolean, idempotencyKey?: string) => {
+    const common = {
       promotion_id: promotionId,
       content,
       recipients: check?.recipients ?? [],
+      ...(dryRun ? { dry_run: true } : when === "draft" ? { draft: true } : when === "at" ? { send_at: koreanLocalToRfc3339(sendAt) } : {}),
     };
-    if (kind === "gift") {
-      b.gift_id = giftId;
-      b.title = title;
-    } else {
-      b.channel = kind;
-      if (title && kind !== "sms") b.title = title;
-    }
-    if (dryRun) b.dry_run = true;
-    else if (when === "draft") b.draft = true;
-    else if (when === "at") b.send_at = koreanLocalToRfc3339(sendAt);
-    return b;
+    const params = { header: idempotencyKey ? { "idempotency-key": idempotencyKey } : {} };
+    if (kind === "gift") return api.POST("/gift-sends", { params, body: { ...common, recipients: common.recipients.map((r) => ({ phone: r.phone ?? "", name: r.name })), gift_id: giftId, title } });
+    return api.POST("/notification-sends", { params, body: { ...common, channel: kind, ...(title && kind !== "sms" ? { title } : {}) } });
   };
-  const path = kind === "gift" ? "/gift-sends" : "/notification-sends";
   const loaded = lists.data?.promotions ?? [];
   const promotions = [...loaded, ...created.filter((c) => !loaded.some((p) => p.promotion_id === c.promotion_id))];
   const ready = !!promotionId && (kind !== "gift" || !!giftId) && limits.problems.length === 0 && (check?.recipients.length ?? 0) > 0 && (when !== "at" || !!sendAt);
@@ -121,7 +113,7 @@ export function SendPage() {
   const runEstimate = async () => {
     setError(null);
     try {
-      setEstimate(await api<Record<string, unknown>>("POST", path, body(true)));
+      setEstimate((await ok<SendAnswer>(post(true))) as Estimate); // a dry run answers an estimate
     } catch (e) {
       setError(errorText(lang, e));
     }
@@ -139,7 +131,7 @@ export function SendPage() {
     setError(null);
     keyRef.current ??= newIdempotencyKey();
     try {
-      const r = await api<{ send_id: string; status: string; total: number; invalid: number }>("POST", path, body(false), { "Idempotency-Key": keyRef.current });
+      const r = (await ok<SendAnswer>(post(false, keyRef.current))) as Schemas["SendAccepted"];
       setResult(t("send.done", { id: r.send_id, status: r.status, total: formatNumber(lang, r.total), invalid: formatNumber(lang, r.invalid) }));
     } catch (e) {
       setError(errorText(lang, e));
@@ -276,7 +268,7 @@ export function SendPage() {
             {busy ? t("send.sending") : t(when === "draft" ? "send.submit.draft" : when === "at" ? "send.submit.schedule" : "send.submit")}
           </button>
         </div>
-        {estimate && <EstimateView e={estimate} kind={kind} />}
+        {estimate && <EstimateView e={estimate} />}
         <ErrorBox text={error} />
         {result && <Notice><span data-testid="send-result">{result}</span> <a href="#/history">{t("nav.history")}</a></Notice>}
       </form>
@@ -284,10 +276,12 @@ export function SendPage() {
   );
 }
 
-function EstimateView({ e, kind }: { e: Record<string, unknown>; kind: SendKind }) {
+type SendAnswer = Schemas["SendAccepted"] | Estimate;
+
+function EstimateView({ e }: { e: Estimate }) {
   const { t, lang } = useApp();
   const n = (v: unknown) => formatNumber(lang, Number(v ?? 0));
-  if (kind === "gift") {
+  if ("estimated_credits" in e) {
     const shortfall = Number(e.shortfall ?? 0);
     return (
       <div data-testid="send-estimate-result">

@@ -1,9 +1,9 @@
-import { ErrorBox, Loading } from "../components";
-import { useApp } from "../context";
-import { useLoad } from "../hooks";
-import type { Page } from "../lib/api";
-import { formatCredits, formatDateTime, formatNumber } from "../lib/i18n";
-import type { Account, Alerts, ChannelName, SendSummary } from "../lib/types";
+import { ErrorBox, Loading } from "../../components";
+import { useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { ok } from "../../lib/api";
+import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
+import type { ChannelName } from "../../lib/types";
 
 const CHANNELS: ChannelName[] = ["sms", "lms", "email"];
 
@@ -12,10 +12,10 @@ export function HomePage() {
   const { data, error } = useLoad(
     async () => {
       const [account, alerts, gifts, notes] = await Promise.all([
-        api<Account>("GET", "/account"),
-        api<Alerts>("GET", "/account/alerts").catch(() => null),
-        api<Page<SendSummary>>("GET", "/gift-sends?limit=5"),
-        api<Page<SendSummary>>("GET", "/notification-sends?limit=5"),
+        ok(api.GET("/account")),
+        ok(api.GET("/account/alerts")).catch(() => null),
+        ok(api.GET("/gift-sends", { params: { query: { limit: 5 } } })),
+        ok(api.GET("/notification-sends", { params: { query: { limit: 5 } } })),
       ]);
       const recent = [...gifts.items.map((s) => ({ ...s, kind: "gift" })), ...notes.items.map((s) => ({ ...s, kind: s.channel ?? "" }))]
         .sort((a, b) => b.created_at.localeCompare(a.created_at))

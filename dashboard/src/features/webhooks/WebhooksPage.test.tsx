@@ -1,13 +1,13 @@
 import type { ReactNode } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import { Ctx, type AppContext } from "../src/context";
-import type { Fetcher } from "../src/lib/api";
-import { translate, type Lang } from "../src/lib/i18n";
-import { SecretOnce, WebhookFormView, type WebhookFormViewProps } from "../src/pages/WebhooksPage";
+import { Ctx, type AppContext } from "../../hooks/context";
+import { createApi } from "../../lib/api";
+import { translate, type Lang } from "../../lib/i18n";
+import { SecretOnce, WebhookFormView, type WebhookFormViewProps } from "./WebhooksPage";
 
 // The node test environment has no DOM: the components are rendered to HTML and the HTML is read.
-const noApi: Fetcher = () => Promise.reject(new Error("no API in this test"));
+const noApi = createApi("http://no-api.invalid", () => null, () => {}); // every call fails: no API in this test
 const noop = () => {};
 
 function render(node: ReactNode, lang: Lang = "en"): string {

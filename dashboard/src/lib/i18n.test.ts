@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { detectLang, formatCredits, formatDate, formatDateTime, formatNumber, koreanLocalNow, koreanLocalToRfc3339, translate } from "../src/lib/i18n";
-import { en } from "../src/lib/strings-en";
-import { ko } from "../src/lib/strings-ko";
+import { detectLang, formatCredits, formatDate, formatDateTime, formatNumber, koreanLocalNow, koreanLocalToRfc3339, translate } from "./i18n";
+import { en } from "./strings-en";
+import { ko } from "./strings-ko";
 
 describe("i18n", () => {
   it("picks Korean for a Korean browser unless the person chose", () => {

@@ -1,16 +1,16 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import type { Page } from "../lib/api";
-import { formatCredits, formatDateTime, formatNumber } from "../lib/i18n";
-import type { Account, Alerts, ChannelName, LedgerEntry } from "../lib/types";
+import { ErrorBox, Loading, Notice } from "../../components";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { ok } from "../../lib/api";
+import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
+import type { ChannelName, LedgerEntry } from "../../lib/types";
 
 const CHANNELS: ChannelName[] = ["sms", "lms", "email"];
 
 export function AccountPage() {
   const { api, t, lang } = useApp();
-  const account = useLoad(() => api<Account>("GET", "/account"), [api]);
+  const account = useLoad(() => ok(api.GET("/account")), [api]);
   const [entries, setEntries] = useState<LedgerEntry[]>([]);
   const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
@@ -19,7 +19,7 @@ export function AccountPage() {
 
   const more = async (c: string | null | undefined) => {
     try {
-      const page = await api<Page<LedgerEntry>>("GET", `/account/ledger?limit=50${c ? `&cursor=${encodeURIComponent(c)}` : ""}`);
+      const page = await ok(api.GET("/account/ledger", { params: { query: { limit: 50, cursor: c ?? undefined } } }));
       setEntries((prev) => (c ? [...prev, ...page.items] : page.items));
       setCursor(page.next_cursor);
     } catch (e) {
@@ -28,7 +28,7 @@ export function AccountPage() {
   };
   useEffect(() => {
     void more(undefined);
-    api<Alerts>("GET", "/account/alerts")
+    ok(api.GET("/account/alerts"))
       .then((a) =>
         setAlerts({
           credits: a.credits_below?.toString() ?? "",
@@ -52,7 +52,7 @@ export function AccountPage() {
     }
     setSaved(false);
     try {
-      await api("PUT", "/account/alerts", { credits_below: num(alerts.credits), counts_below: counts });
+      await ok(api.PUT("/account/alerts", { body: { credits_below: num(alerts.credits), counts_below: counts } }));
       setSaved(true);
     } catch (e) {
       setError(errorText(lang, e));

@@ -1,17 +1,17 @@
 import { useState } from "react";
-import { ErrorBox, Loading } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll } from "../lib/api";
-import { formatCredits, type Key } from "../lib/i18n";
-import type { Gift } from "../lib/types";
+import { ErrorBox, Loading } from "../../components";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { ok } from "../../lib/api";
+import { formatCredits, type Key } from "../../lib/i18n";
+import type { Gift } from "../../lib/types";
 
 export function GiftsPage() {
   const { api, t, lang } = useApp();
   const [error, setError] = useState<string | null>(null);
   const { data, error: loadError, reload } = useLoad(
     async () => {
-      const [gifts, wish] = await Promise.all([listAll<Gift>(api, "/gifts"), listAll<Gift>(api, "/wishlist")]);
+      const [gifts, wish] = await Promise.all([ok(api.GET("/gifts")).then((p) => p.items), ok(api.GET("/wishlist")).then((p) => p.items)]);
       return { gifts, wished: new Set(wish.map((g) => g.gift_id)) };
     },
     [api],
@@ -21,7 +21,8 @@ export function GiftsPage() {
   const toggle = async (g: Gift) => {
     setError(null);
     try {
-      await api(data.wished.has(g.gift_id) ? "DELETE" : "PUT", `/wishlist/${encodeURIComponent(g.gift_id)}`);
+      const path = { params: { path: { gift_id: g.gift_id } } };
+      await ok(data.wished.has(g.gift_id) ? api.DELETE("/wishlist/{gift_id}", path) : api.PUT("/wishlist/{gift_id}", path));
       reload();
     } catch (e) {
       setError(errorText(lang, e));
@@ -40,7 +41,7 @@ export function GiftsPage() {
               <strong>{g.name}</strong>
               <span>{g.brand}</span>
               <span>{formatCredits(lang, g.price)}</span>
-              <span>{t(`status.${g.status}` as Key)} · {t("gifts.validity", { n: g.validity_days })}</span>
+              <span>{t(`status.${g.status}` as Key)} · {t("gifts.validity", { n: g.validity_days ?? 0 })}</span>
               <button type="button" aria-pressed={wished} data-testid={`wishlist-toggle-${g.gift_id}`} onClick={() => toggle(g)}>
                 {wished ? `★ ${t("gifts.remove")}` : `☆ ${t("gifts.add")}`}
               </button>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fixture from "./euckr-python.json";
-import { eucKrCharBytes, eucKrCount } from "../src/lib/euckr";
+import { eucKrCharBytes, eucKrCount } from "./euckr";
 
 describe("EUC-KR byte counting", () => {
   it("agrees with Python's euc-kr codec on every BMP code point", () => {

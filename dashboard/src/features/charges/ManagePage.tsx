@@ -1,14 +1,14 @@
 import { useRef, useState, type FormEvent } from "react";
 import { readSheet } from "read-excel-file/browser";
-import { ErrorBox, Loading, Notice } from "../components";
-import { errorText, useApp } from "../context";
-import { useLoad } from "../hooks";
-import { listAll, newIdempotencyKey } from "../lib/api";
-import { formatCredits, formatDateTime, formatNumber } from "../lib/i18n";
-import { checkMessage } from "../lib/limits";
-import { isPlausibleEmail, normalizeKoreanMobile } from "../lib/phone";
-import { cellsAsText, parseDelimited, type Recipient } from "../lib/recipients";
-import type { Charge, ChannelName, Promotion } from "../lib/types";
+import { ErrorBox, Loading, Notice } from "../../components";
+import { errorText, useApp } from "../../hooks/context";
+import { useLoad } from "../../hooks";
+import { listAll, newIdempotencyKey, ok, type Schemas } from "../../lib/api";
+import { formatCredits, formatDateTime, formatNumber } from "../../lib/i18n";
+import { checkMessage } from "../../lib/limits";
+import { isPlausibleEmail, normalizeKoreanMobile } from "../../lib/phone";
+import { cellsAsText, parseDelimited, type Recipient } from "../../lib/recipients";
+import type { Charge, ChannelName, } from "../../lib/types";
 
 export function ManagePage() {
   const { t } = useApp();
@@ -39,7 +39,7 @@ function winnersOf(table: string[][]): Recipient[] {
 
 function PromotionSettings() {
   const { api, t, lang } = useApp();
-  const promotions = useLoad(() => listAll<Promotion>(api, "/promotions"), [api]);
+  const promotions = useLoad(() => listAll((cursor) => api.GET("/promotions", { params: { query: { limit: 200, cursor } } })), [api]);
   const [id, setId] = useState("");
   const [enabled, setEnabled] = useState(false);
   const [channel, setChannel] = useState<"sms" | "lms" | "auto" | "email">("auto");
@@ -52,7 +52,8 @@ function PromotionSettings() {
   const pick = (pid: string) => {
     setId(pid);
     const p = promotions.data?.find((x) => x.promotion_id === pid);
-    const a = p?.auto_notification;
+    // The spec gives the stored setting as a free-form object; it is what PUT .../auto-notification took.
+    const a = p?.auto_notification as Schemas["AutoNotificationRequest"] | null | undefined;
     setEnabled(a?.enabled ?? false);
     setChannel(a?.channel ?? "auto");
     setTitle(a?.title ?? "");
@@ -71,7 +72,7 @@ function PromotionSettings() {
   const saveAuto = (ev: FormEvent) => {
     ev.preventDefault();
     void run(async () => {
-      await api("PUT", `/promotions/${encodeURIComponent(id)}/auto-notification`, { enabled, channel, content, ...(title && channel !== "sms" ? { title } : {}) });
+      await ok(api.PUT("/promotions/{promotion_id}/auto-notification", { params: { path: { promotion_id: id } }, body: { enabled, channel, content, ...(title && channel !== "sms" ? { title } : {}) } }));
       promotions.reload();
       return t("common.saved");
     });
@@ -89,7 +90,7 @@ function PromotionSettings() {
     run(async () => {
       let accepted = 0;
       for (let i = 0; i < winners.length; i += 10_000) {
-        accepted += (await api<{ accepted: number }>("POST", `/promotions/${encodeURIComponent(id)}/winners`, { winners: winners.slice(i, i + 10_000) })).accepted;
+        accepted += (await ok(api.POST("/promotions/{promotion_id}/winners", { params: { path: { promotion_id: id } }, body: { winners: winners.slice(i, i + 10_000).map((w) => ({ ...w, name: w.name ?? "" })) } }))).accepted;
       }
       setWinners([]);
       return t("manage.winners.accepted", { n: formatNumber(lang, accepted) });
@@ -133,8 +134,8 @@ function PromotionSettings() {
 
 function Charges() {
   const { api, t, lang } = useApp();
-  const pricing = useLoad(() => api<{ notification_unit_credits: Record<ChannelName, number> }>("GET", "/pricing"), [api]);
-  const charges = useLoad(() => listAll<Charge>(api, "/charges", undefined, 200), [api]);
+  const pricing = useLoad(() => ok(api.GET("/pricing")), [api]);
+  const charges = useLoad(() => listAll((cursor) => api.GET("/charges", { params: { query: { limit: 200, cursor } } }), undefined, 200), [api]);
   const [channel, setChannel] = useState<ChannelName>("sms");
   const [quantity, setQuantity] = useState("100");
   const [error, setError] = useState<string | null>(null);
@@ -152,7 +153,7 @@ function Charges() {
     setError(null);
     setNotice(null);
     try {
-      const c = await api<Charge>("POST", "/charges", { channel, quantity: q }, { "Idempotency-Key": key.current });
+      const c = await ok(api.POST("/charges", { params: { header: { "idempotency-key": key.current } }, body: { channel, quantity: q } }));
       key.current = null;
       setNotice(`${c.channel.toUpperCase()} +${formatNumber(lang, c.quantity)} (${formatCredits(lang, c.credits_spent)})`);
       charges.reload();
@@ -165,7 +166,7 @@ function Charges() {
   const refund = async (c: Charge) => {
     setError(null);
     try {
-      const r = await api<{ credits_refunded: number }>("POST", `/charges/${encodeURIComponent(c.charge_id)}/refund`);
+      const r = await ok(api.POST("/charges/{charge_id}/refund", { params: { path: { charge_id: c.charge_id } } }));
       setNotice(t("manage.charge.refunded", { n: formatCredits(lang, r.credits_refunded) }));
       charges.reload();
     } catch (e) {

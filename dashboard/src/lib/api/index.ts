@@ -1,0 +1,1 @@
+export { ApiError, createApi, listAll, newIdempotencyKey, ok, type ApiClient, type Schemas } from "./client";
