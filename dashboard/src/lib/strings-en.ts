@@ -45,7 +45,7 @@ export const en = {
   "send.done": "Send {id} created: {status}; recipients: {total} ({invalid} invalid).",
   "send.fix": "Fix the problems above first.",
   "history.promotion": "Promotion", "history.all": "All promotions", "history.sends": "Sends",
-  "history.kind": "Kind", "history.status": "Status", "history.counts": "Sent / failed / pending", "history.created": "Created",
+  "history.auto": "(auto)", "history.kind": "Kind", "history.status": "Status", "history.counts": "Sent / failed / pending", "history.created": "Created",
   "history.sendat": "Send at", "history.open": "Open", "history.recipients": "Recipients",
   "history.phone": "Phone", "history.email": "Email", "history.name": "Name", "history.reason": "Failure reason",
   "history.attempts": "Attempts", "history.sentat": "Sent at", "history.delivered": "Delivered at",

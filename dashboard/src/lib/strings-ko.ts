@@ -47,7 +47,7 @@ export const ko: Record<keyof typeof en, string> = {
   "send.done": "발송 {id} 생성: {status}, 받는 사람 {total}명 (유효하지 않음 {invalid}명).",
   "send.fix": "위의 문제를 먼저 고쳐 주세요.",
   "history.promotion": "프로모션", "history.all": "모든 프로모션", "history.sends": "발송",
-  "history.kind": "종류", "history.status": "상태", "history.counts": "성공 / 실패 / 대기", "history.created": "생성",
+  "history.auto": "(자동)", "history.kind": "종류", "history.status": "상태", "history.counts": "성공 / 실패 / 대기", "history.created": "생성",
   "history.sendat": "예약 시각", "history.open": "상세 보기", "history.recipients": "받는 사람",
   "history.phone": "휴대폰", "history.email": "이메일", "history.name": "이름", "history.reason": "실패 사유",
   "history.attempts": "시도", "history.sentat": "발송 시각", "history.delivered": "수신 확인",

@@ -4,8 +4,13 @@ import { errorText, useApp } from "../../hooks/context";
 import { useLoad } from "../../hooks";
 import { listAll } from "../../lib/api";
 import { cancelSend, getSend, listRecipients, listSends, resendFailed, resendOne, submitDraft, type RecipientStatus, type SendKind } from "./api";
-import { formatDate, formatDateTime } from "../../lib/i18n";
+import { formatDate, formatDateTime, type Key } from "../../lib/i18n";
 import { toCsv } from "../../lib/recipients";
+
+/** A send's kind as the catalogue names it: the gift, or its notification channel. */
+function kindLabel(t: (key: Key) => string, kind: SendKind, channel?: string | null): string {
+  return kind === "gift" ? t("kind.gift") : t(`kind.${channel ?? "sms"}` as Key);
+}
 
 export function HistoryPage({ route }: { route: string }) {
   const m = /^\/history\/(gift|notification)\/(.+)$/.exec(route);
@@ -38,7 +43,7 @@ function SendList() {
             <tbody>
               {sends.data.map((s) => (
                 <tr key={s.send_id} data-testid="history-send-row">
-                  <td><a href={`#/history/${s.kind}/${encodeURIComponent(s.send_id)}`} data-testid={`history-open-${s.send_id}`}>{s.kind === "gift" ? "GIFT" : (s.channel ?? "").toUpperCase()}{s.origin === "AUTO" ? " (AUTO)" : ""}</a></td>
+                  <td><a href={`#/history/${s.kind}/${encodeURIComponent(s.send_id)}`} data-testid={`history-open-${s.send_id}`}>{kindLabel(t, s.kind, s.channel)}{s.origin === "AUTO" ? ` ${t("history.auto")}` : ""}</a></td>
                   <td>{names.get(s.promotion_id) ?? s.promotion_id}</td>
                   <td>{s.status}</td>
                   <td>{s.counts.sent} / {s.counts.failed} / {s.counts.pending}</td>
@@ -109,7 +114,7 @@ function SendDetail({ kind, sendId }: { kind: SendKind; sendId: string }) {
       <ErrorBox text={send.error ?? error} />
       {!s ? <Loading /> : (
         <>
-          <h1>{kind === "gift" ? "GIFT" : (s.channel ?? "").toUpperCase()} · <span data-testid="detail-status">{s.status}</span></h1>
+          <h1>{kindLabel(t, kind, s.channel)} · <span data-testid="detail-status">{s.status}</span></h1>
           <p data-testid="detail-counts">{t("history.counts")}: {s.counts.sent} / {s.counts.failed} / {s.counts.pending} ({s.counts.total})</p>
           {s.title && <p>{t("send.title")}: {s.title}</p>}
           {s.content && <p className="message">{s.content}</p>}
