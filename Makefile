@@ -121,7 +121,8 @@ help:
 	@echo "make build-cloud  sam build for AWS: python3.13 arm64 artifacts (.aws-sam/build)"
 	@echo "make validate     sam validate --lint"
 	@echo "make lint         ruff check + mypy + import rules + openapi-check + ruff format --check"
-	@echo "make openapi      regenerate docs/openapi.json from the code (make openapi-check: is it current?)"
+	@echo "make openapi      regenerate docs/openapi.json from the code and the dashboard's API types from it"
+	@echo "                  (make openapi-check: is the document current?)"
 	@echo "make test-unit    pytest tests/unit (no AWS) and tests/integration (moto, loopback fakes), dashboard-test"
 	@echo "make dashboard    npm ci + vite build of the dashboard into dashboard/dist (skipped when up to date)"
 	@echo "make dashboard-test  the dashboard's generated API types match docs/openapi.json, tsc --noEmit, vitest"
@@ -324,8 +325,9 @@ lint: $(VENV)/.installed
 
 # docs/openapi.json: the document GET /swagger?format=json serves, generated from the code (scripts/openapi.py).
 .PHONY: openapi openapi-check
-openapi: $(VENV)/.installed
+openapi: $(VENV)/.installed dashboard/node_modules/.installed
 	$(VENV)/bin/python -m scripts.openapi
+	cd dashboard && npm run api:types
 
 openapi-check: $(VENV)/.installed
 	$(VENV)/bin/python -m scripts.openapi --check
