@@ -1,7 +1,7 @@
 /**
- * Hash routes (#/send, #/history/gift/<id>, ...): S3 + CloudFront and MiniStack serve the files as they
- * are, with no fallback from an unknown path to index.html, so only the part after # can be a page's
- * address that loads when opened directly, bookmarked or shared.
+ * Hash routes (#/send, #/history/gift/<id>, ...): the addresses the dashboard always had, and a build that
+ * stays relative (Vite base "./", config.json beside index.html), so it loads from any path; a page's address
+ * loads when opened directly, bookmarked or shared.
  */
 import { createHashRouter } from "react-router";
 import { App } from "./App";
