@@ -19,7 +19,7 @@ Two ways to move, `--method auto` (the default) picks the first the endpoint off
              never on neither. Used where the move task is missing (MiniStack 1.5 answers InvalidAction; moto
              does not implement it).
 
-Duplicates and stale jobs are harmless because a job only names a batch (shared/domain/sends/sends.py BatchJob) and
+Duplicates and stale jobs are harmless because a job only names a batch (shared/domain/jobs.py BatchJob) and
 the consumer finishes a batch at most once (shared/domain/sends/batch_processing.py): a batch with a reservation is
 finished with the same provider idempotency keys and only one settlement per reservation wins its version
 condition; a settled batch has no reservation and no PENDING recipient, so its job does nothing; a job of a
