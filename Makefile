@@ -135,7 +135,7 @@ help:
 	@echo "                  pytest tests/e2e/providers, then both fakes and MiniStack stopped"
 	@echo "make scan-iac     checkov over template.yaml and its CloudFormation translation (IAM roles)"
 	@echo "make verify       fault injection (10,000 scenarios, 600 webhook scenarios), model-based test, schemathesis,"
-	@echo "                  tenant matrix and log scan on the local stack; writes reliability/results.json (about 30 min)"
+	@echo "                  tenant matrix and log scan on the local stack; writes reliability/results.json (under 40 min)"
 	@echo "make verify-bounded  the same with small budgets (part of make test)"
 	@echo "make test         lint + test-unit + validate + scan-iac + test-e2e + test-e2e-providers + verify-bounded"
 	@echo "                  (what .ci/run runs)"
