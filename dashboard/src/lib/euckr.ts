@@ -1,5 +1,5 @@
 /**
- * EUC-KR byte length, matching the server's Python `euc-kr` codec (shared/domain/messages.py):
+ * EUC-KR byte length, matching the server's Python `euc-kr` codec (shared/domain/notifications/messages.py):
  * - U+0000..U+007F: 1 byte;
  * - a KS X 1001 character: 2 bytes. The set is not a table in this file: it is read once from the
  *   platform's WHATWG `euc-kr` decoder over the KS X 1001 block (lead and trail bytes 0xA1..0xFE),
